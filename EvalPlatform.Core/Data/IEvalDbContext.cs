@@ -1,0 +1,23 @@
+using EvalPlatform.Core.Teams;
+using Microsoft.EntityFrameworkCore;
+
+namespace EvalPlatform.Core.Data;
+
+/// <summary>
+/// What Core sees of the database. Team-owned sets are already filtered to the current team;
+/// a query across teams says so with <c>IgnoreQueryFilters()</c>.
+/// </summary>
+public interface IEvalDbContext : IAsyncDisposable, IDisposable
+{
+    DbSet<Team> Teams { get; }
+    DbSet<TeamMember> TeamMembers { get; }
+    DbSet<ApiKey> ApiKeys { get; }
+
+    Task<int> SaveChangesAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Creates one short-lived <see cref="IEvalDbContext"/> per operation (never one per circuit).</summary>
+public interface IEvalDbContextFactory
+{
+    Task<IEvalDbContext> CreateAsync(CancellationToken cancellationToken = default);
+}

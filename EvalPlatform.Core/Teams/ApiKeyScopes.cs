@@ -1,0 +1,11 @@
+namespace EvalPlatform.Core.Teams;
+
+/// <summary>What an API key may do. Stored as an integer; spelled as lower-case words on the wire.</summary>
+[Flags]
+public enum ApiKeyScopes
+{
+    None = 0,
+    Ingest = 1,
+    Read = 2,
+    Admin = 4,
+}

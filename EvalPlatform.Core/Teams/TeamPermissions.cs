@@ -1,0 +1,29 @@
+namespace EvalPlatform.Core.Teams;
+
+/// <summary>
+/// The one role-to-permission and scope-to-permission table. Endpoints, services and the UI's
+/// show/hide all ask it; nothing else decides who may do what.
+/// </summary>
+public static class TeamPermissions
+{
+    private static readonly Dictionary<TeamRole, Permission[]> ByRole = new()
+    {
+        [TeamRole.Viewer] = [Permission.ViewTraces],
+        [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam],
+    };
+
+    private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()
+    {
+        [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
+        [ApiKeyScopes.Read] = [Permission.ViewTraces],
+        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys],
+    };
+
+    public static bool RoleHas(TeamRole role, Permission permission) =>
+        ByRole.TryGetValue(role, out var granted) && granted.Contains(permission);
+
+    public static bool ScopesHave(ApiKeyScopes scopes, Permission permission) =>
+        ByScope.Any(pair => scopes.HasFlag(pair.Key) && pair.Value.Contains(permission));
+}

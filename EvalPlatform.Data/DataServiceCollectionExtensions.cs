@@ -1,0 +1,72 @@
+using EvalPlatform.Core.Data;
+using EvalPlatform.Data.Postgres;
+using EvalPlatform.Data.Sqlite;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EvalPlatform.Data;
+
+public static class DataServiceCollectionExtensions
+{
+    /// <summary>
+    /// PostgreSQL when <c>ConnectionStrings:Postgres</c> is set, else the embedded SQLite file.
+    /// Contexts come from a scoped factory so they see the scope's team (request or circuit).
+    /// </summary>
+    public static IHostApplicationBuilder AddEvalData(this IHostApplicationBuilder builder)
+    {
+        var target = ReadTarget(builder.Configuration);
+        builder.Services.AddSingleton(target);
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName);
+
+        if (target.Provider == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddEvalContext<PostgresEvalDbContext>(o => o.UseNpgsql(
+                target.ConnectionString,
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")));
+        }
+        else
+        {
+            builder.Services.AddEvalContext<SqliteEvalDbContext>(o => o.UseSqlite(
+                target.ConnectionString,
+                sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")));
+        }
+
+        builder.Services.AddScoped<DatabaseMigrator>();
+        builder.Services.AddDataProtection()
+            .SetApplicationName("EvalPlatform")
+            .PersistKeysToDbContext<EvalDbContext>();
+        return builder;
+    }
+
+    private static void AddEvalContext<TContext>(this IServiceCollection services, Action<DbContextOptionsBuilder> configure)
+        where TContext : EvalDbContext
+    {
+        services.AddDbContextFactory<TContext>(configure, ServiceLifetime.Scoped);
+        services.AddScoped<EvalDbContextFactory<TContext>>();
+        services.AddScoped<IDbContextFactory<EvalDbContext>>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
+        services.AddScoped<IEvalDbContextFactory>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
+        // Identity's stores and Data Protection want a scoped context; pages and services use the factory.
+        services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
+    }
+
+    private static DatabaseTarget ReadTarget(IConfiguration configuration)
+    {
+        var postgres = configuration[DatabaseTarget.PostgresKey];
+        if (!string.IsNullOrWhiteSpace(postgres))
+        {
+            return new DatabaseTarget(DatabaseProvider.Postgres, postgres);
+        }
+
+        var sqlite = configuration[DatabaseTarget.SqliteKey];
+        var builder = new SqliteConnectionStringBuilder(string.IsNullOrWhiteSpace(sqlite) ? DatabaseTarget.DefaultSqlite : sqlite)
+        {
+            // Concurrent writers wait for the lock instead of failing at once.
+            DefaultTimeout = 30,
+        };
+        return new DatabaseTarget(DatabaseProvider.Sqlite, builder.ToString());
+    }
+}

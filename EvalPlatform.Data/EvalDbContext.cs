@@ -1,0 +1,57 @@
+using System.Linq.Expressions;
+using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Data.Identity;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace EvalPlatform.Data;
+
+/// <summary>
+/// The one model, shared by both providers. <see cref="Postgres.PostgresEvalDbContext"/> and
+/// <see cref="Sqlite.SqliteEvalDbContext"/> only exist so each provider has its own migrations.
+/// Every <see cref="ITeamOwned"/> entity is filtered to <see cref="CurrentTeamId"/>.
+/// </summary>
+public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalDbContext, IDataProtectionKeyContext
+{
+    private readonly ITeamContext? _team;
+
+    protected EvalDbContext(DbContextOptions options, ITeamContext? team) : base(options)
+    {
+        _team = team;
+    }
+
+    public DbSet<Team> Teams => Set<Team>();
+    public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    /// <summary>
+    /// Read by the query filters at each query (EF parameterises context members). With no team
+    /// set it is <see cref="Guid.Empty"/>, which no row has: an unscoped context sees nothing.
+    /// </summary>
+    internal Guid CurrentTeamId => _team?.TeamId ?? Guid.Empty;
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.ApplyConfigurationsFromAssembly(typeof(EvalDbContext).Assembly);
+
+        foreach (var entity in builder.Model.GetEntityTypes().Where(e => typeof(ITeamOwned).IsAssignableFrom(e.ClrType)))
+        {
+            builder.Entity(entity.ClrType).HasQueryFilter(TeamFilter(entity.ClrType));
+        }
+    }
+
+    private LambdaExpression TeamFilter(Type entityType)
+    {
+        // e => e.TeamId == this.CurrentTeamId
+        var e = Expression.Parameter(entityType, "e");
+        var body = Expression.Equal(
+            Expression.Property(e, nameof(ITeamOwned.TeamId)),
+            Expression.Property(Expression.Constant(this), nameof(CurrentTeamId)));
+        return Expression.Lambda(body, e);
+    }
+}

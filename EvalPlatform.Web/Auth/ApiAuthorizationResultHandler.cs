@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.Authorization.Policy;
+
+namespace EvalPlatform.Web.Auth;
+
+/// <summary>
+/// API requests get RFC 7807 problem details for 401 and 403 (saying why, and which scope is
+/// missing); pages keep the cookie scheme's redirect to the sign-in page.
+/// </summary>
+public sealed class ApiAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        var isApi = policy.AuthenticationSchemes.Contains(ApiKeyDefaults.Scheme);
+        if (!isApi || authorizeResult.Succeeded)
+        {
+            await _default.HandleAsync(next, context, policy, authorizeResult);
+            return;
+        }
+
+        if (authorizeResult.Challenged)
+        {
+            var reason = context.Items[ApiKeyDefaults.FailureItem] as string ?? "An API key is required.";
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await Problems.WriteAsync(context, StatusCodes.Status401Unauthorized, "Unauthorized", reason);
+            return;
+        }
+
+        var missing = authorizeResult.AuthorizationFailure?.FailedRequirements
+            .OfType<ClaimsAuthorizationRequirement>()
+            .SelectMany(r => r.AllowedValues ?? [])
+            .ToList() ?? [];
+        var detail = missing.Count > 0
+            ? $"This API key lacks the '{string.Join("', '", missing)}' scope this endpoint needs."
+            : "This API key may not do that.";
+        await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", detail);
+    }
+}

@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EvalPlatform.Web.Auth;
+
+/// <summary>The <c>Auth</c> section: sign-in hardening an operator may tune.</summary>
+public sealed class AuthOptions
+{
+    public const string SectionName = "Auth";
+
+    [Range(1, 100)]
+    public int LockoutMaxFailedAttempts { get; set; } = 5;
+
+    [Range(1, 24 * 60)]
+    public int LockoutMinutes { get; set; } = 15;
+
+    /// <summary>
+    /// <c>SameAsRequest</c> (default: secure over HTTPS, so a plain-HTTP localhost install still
+    /// works) or <c>Always</c> (set it behind TLS).
+    /// </summary>
+    public Microsoft.AspNetCore.Http.CookieSecurePolicy CookieSecure { get; set; } = Microsoft.AspNetCore.Http.CookieSecurePolicy.SameAsRequest;
+}

@@ -1,0 +1,39 @@
+using EvalPlatform.Core.Common;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace EvalPlatform.Web;
+
+/// <summary>
+/// The one exception handler: domain refusals become problem details with their status (and the
+/// field, for validation); anything else is a 500 that says nothing of its internals.
+/// </summary>
+public sealed class DomainExceptionHandler(ILogger<DomainExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        switch (exception)
+        {
+            case DomainValidationException v:
+                await Problems.WriteAsync(httpContext, StatusCodes.Status400BadRequest, "Invalid request", v.Message,
+                    new Dictionary<string, string[]> { [v.Field] = [v.Message] });
+                return true;
+            case PermissionDeniedException p:
+                await Problems.WriteAsync(httpContext, StatusCodes.Status403Forbidden, "Forbidden", p.Message);
+                return true;
+            case NotFoundException n:
+                await Problems.WriteAsync(httpContext, StatusCodes.Status404NotFound, "Not found", n.Message);
+                return true;
+            case ConflictException c:
+                await Problems.WriteAsync(httpContext, StatusCodes.Status409Conflict, "Conflict", c.Message);
+                return true;
+            case BadHttpRequestException b:
+                await Problems.WriteAsync(httpContext, b.StatusCode, "Bad request", b.Message);
+                return true;
+            default:
+                logger.LogError(exception, "Unhandled error on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+                await Problems.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, "Server error",
+                    "Something went wrong on our side; it has been logged.");
+                return true;
+        }
+    }
+}

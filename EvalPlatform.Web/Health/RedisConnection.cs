@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace EvalPlatform.Web.Health;
+
+/// <summary>
+/// Redis, when <c>ConnectionStrings:Redis</c> is set: one shared multiplexer for the
+/// second-level cache (and, later, the live bus), and a readiness check.
+/// </summary>
+public static class RedisConnection
+{
+    public const string SettingName = "ConnectionStrings:Redis";
+
+    public static bool IsConfigured(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[SettingName]);
+
+    public static WebApplicationBuilder AddEvalCache(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddHybridCache();
+        if (!IsConfigured(builder.Configuration))
+        {
+            return builder;
+        }
+
+        var options = ConfigurationOptions.Parse(builder.Configuration[SettingName]!);
+        // Keep retrying in the background after a blip; start-up checks reachability once, loudly.
+        options.AbortOnConnectFail = false;
+        options.ClientName = "evalplatform";
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options));
+        builder.Services.AddSingleton<IConfigureOptions<RedisCacheOptions>>(sp => new ConfigureOptions<RedisCacheOptions>(o =>
+        {
+            o.InstanceName = "evalplatform:";
+            o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>());
+        }));
+        builder.Services.AddStackExchangeRedisCache(_ => { });
+        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>Pings Redis once; the reason it failed, or null.</summary>
+    public static async Task<string?> ProbeAsync(IServiceProvider services, TimeSpan timeout)
+    {
+        try
+        {
+            var mux = services.GetRequiredService<IConnectionMultiplexer>();
+            await mux.GetDatabase().PingAsync().WaitAsync(timeout);
+            return null;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ArgumentException)
+        {
+            return e.Message;
+        }
+    }
+}
+
+internal sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var latency = await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            return HealthCheckResult.Healthy($"ping {latency.TotalMilliseconds:0.#} ms");
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("Redis does not answer.", e);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using EvalPlatform.Data;
+using EvalPlatform.Web.Auth;
+using EvalPlatform.Web.Components;
+using EvalPlatform.Web.Endpoints;
+using EvalPlatform.Web.Health;
+using EvalPlatform.Web.Setup;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+
+namespace EvalPlatform.Web.Hosting;
+
+public static class WebApplicationExtensions
+{
+    /// <summary>UI, auth, API plumbing, cache and health: everything the web node adds to Core and Data.</summary>
+    public static WebApplicationBuilder AddEvalWeb(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddMudServices();
+        builder.AddEvalAuth();
+        builder.AddEvalCache();
+        builder.Services.AddEvalHealth();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<DomainExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton<SetupState>();
+        builder.Services.AddScoped<SetupService>();
+        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            // Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto (secure cookies, redirects).
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Migrates (or, with migrations off, checks) the database and checks Redis. On failure it logs
+    /// one line naming the setting to fix and returns false: the process exits instead of limping on.
+    /// </summary>
+    public static async Task<bool> PrepareInfrastructureAsync(this WebApplication app)
+    {
+        var database = app.Services.GetRequiredService<DatabaseTarget>();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var migrator = scope.ServiceProvider.GetRequiredService<DatabaseMigrator>();
+            var migrate = scope.ServiceProvider.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateAtStart;
+            try
+            {
+                if (migrate)
+                {
+                    await migrator.MigrateAsync();
+                }
+                else
+                {
+                    await migrator.CheckConnectionAsync();
+                }
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or ArgumentException or IOException or TimeoutException)
+            {
+                app.Logger.LogCritical(
+                    "Cannot use the database ({Database}): {Reason} Fix the setting {Setting} (appsettings.json, or the environment variable {Variable}).",
+                    database.Describe(), e.GetBaseException().Message, database.SettingName, database.SettingName.Replace(":", "__", StringComparison.Ordinal));
+                return false;
+            }
+        }
+
+        if (RedisConnection.IsConfigured(app.Configuration))
+        {
+            var reason = await RedisConnection.ProbeAsync(app.Services, TimeSpan.FromSeconds(5));
+            if (reason is not null)
+            {
+                app.Logger.LogCritical(
+                    "Cannot reach Redis: {Reason} Fix the setting {Setting} (or the environment variable ConnectionStrings__Redis), or leave it empty to run without Redis.",
+                    reason, RedisConnection.SettingName);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static WebApplication UseEvalWeb(this WebApplication app)
+    {
+        app.UseForwardedHeaders();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseHsts();
+        }
+
+        app.UseMiddleware<FirstRunMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        return app;
+    }
+
+    public static WebApplication MapEvalApi(this WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapEvalHealth();
+        var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
+        api.MapTeamEndpoints();
+        return app;
+    }
+
+    public static WebApplication MapEvalUi(this WebApplication app)
+    {
+        app.MapStaticAssets();
+        app.MapGet("/", () => TypedResults.Redirect("/traces")).ExcludeFromDescription();
+        app.MapAccountEndpoints();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+
+    /// <summary>One friendly line with the address, once Kestrel listens.</summary>
+    public static WebApplication LogWhereToBrowse(this WebApplication app)
+    {
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : "(see 'Now listening on' above)";
+            var database = app.Services.GetRequiredService<DatabaseTarget>();
+            app.Logger.LogInformation("EvalPlatform is running at {Addresses} on {Database}. Open it in a browser; the first visit sets up the first administrator.",
+                addresses, database.Describe());
+        });
+        return app;
+    }
+}

@@ -18,28 +18,35 @@ public static class DataServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddEvalData(this IHostApplicationBuilder builder)
     {
-        var target = ReadTarget(builder.Configuration);
-        builder.Services.AddSingleton(target);
-        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName);
+        builder.Services.AddEvalData(builder.Configuration);
+        return builder;
+    }
+
+    /// <inheritdoc cref="AddEvalData(IHostApplicationBuilder)"/>
+    public static IServiceCollection AddEvalData(this IServiceCollection services, IConfiguration configuration)
+    {
+        var target = ReadTarget(configuration);
+        services.AddSingleton(target);
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName);
 
         if (target.Provider == DatabaseProvider.Postgres)
         {
-            builder.Services.AddEvalContext<PostgresEvalDbContext>(o => o.UseNpgsql(
+            services.AddEvalContext<PostgresEvalDbContext>(o => o.UseNpgsql(
                 target.ConnectionString,
                 npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")));
         }
         else
         {
-            builder.Services.AddEvalContext<SqliteEvalDbContext>(o => o.UseSqlite(
+            services.AddEvalContext<SqliteEvalDbContext>(o => o.UseSqlite(
                 target.ConnectionString,
                 sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")));
         }
 
-        builder.Services.AddScoped<DatabaseMigrator>();
-        builder.Services.AddDataProtection()
+        services.AddScoped<DatabaseMigrator>();
+        services.AddDataProtection()
             .SetApplicationName("EvalPlatform")
             .PersistKeysToDbContext<EvalDbContext>();
-        return builder;
+        return services;
     }
 
     private static void AddEvalContext<TContext>(this IServiceCollection services, Action<DbContextOptionsBuilder> configure)

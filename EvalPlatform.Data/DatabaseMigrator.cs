@@ -1,5 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
 
 namespace EvalPlatform.Data;
@@ -15,6 +17,9 @@ public sealed class DatabaseMigrator(IDbContextFactory<EvalDbContext> factory, D
         }
 
         await using var db = factory.CreateDbContext();
+        // On a fresh database EF probes a history table that is not there yet and logs the failed
+        // query as an error; creating the (empty) table first keeps a first start's log clean.
+        await db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), ct);
         var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
         if (pending.Count > 0)
         {

@@ -1,0 +1,40 @@
+using Bunit;
+using EvalPlatform.Core;
+using EvalPlatform.Data;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
+
+namespace EvalPlatform.Tests.Components;
+
+/// <summary>
+/// bUnit with MudBlazor and the real Core services on a fresh SQLite file: components are tested
+/// against what they really call, not against mocks.
+/// </summary>
+public abstract class BunitTestBase : BunitContext, IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("evalbunit-").FullName;
+
+    protected BunitTestBase()
+    {
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(_folder, "eval.db")}" })
+            .Build();
+        Services.AddSingleton<IConfiguration>(configuration);
+        Services.AddLogging();
+        Services.AddEvalData(configuration);
+        Services.AddEvalCore();
+        Web.Auth.AuthServiceCollectionExtensions.AddEvalIdentityCore(Services, new Web.Auth.AuthOptions());
+    }
+
+    public virtual async Task InitializeAsync() => await Services.GetRequiredService<DatabaseMigrator>().MigrateAsync();
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+}

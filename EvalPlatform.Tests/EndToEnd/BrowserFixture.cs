@@ -1,0 +1,57 @@
+using Microsoft.Playwright;
+using EvalPlatform.Tests.Infrastructure;
+
+namespace EvalPlatform.Tests.EndToEnd;
+
+/// <summary>Debian's Chromium driven by Playwright (nothing downloaded), one browser per test class.</summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = default!;
+
+    public static string ScreenshotFolder { get; } = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(TestEnvironment.Chromium))
+        {
+            throw new InvalidOperationException($"No Chromium at {TestEnvironment.Chromium}: scripts/services.sh installs Debian's 'chromium' package.");
+        }
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = TestEnvironment.Chromium,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+    }
+}
+
+/// <summary>The app on a real Kestrel port, on PostgreSQL and Redis.</summary>
+public sealed class KestrelAppFactory() : EvalAppFactory(TestDatabase.Postgres, redis: true, kestrel: true);
+
+public static class PageExtensions
+{
+    /// <summary>Clicks on prerendered HTML are lost: wait until the circuit has taken over the page.</summary>
+    public static Task WaitUntilInteractiveAsync(this IPage page) =>
+        page.Locator("[data-testid=interactive][data-interactive=true]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
+    public static Task ScreenshotAsync(this IPage page, string name) =>
+        page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });
+}

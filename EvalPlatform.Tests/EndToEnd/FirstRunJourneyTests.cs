@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace EvalPlatform.Tests.EndToEnd;
+
+/// <summary>
+/// A new user's first minutes, in a real browser against the app on a real port: first-run
+/// set-up, sign in, the empty traces page, then an API key that works.
+/// </summary>
+public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture browser)
+    : IClassFixture<KestrelAppFactory>, IClassFixture<BrowserFixture>
+{
+    private const string Email = "first.admin@example.test";
+    private const string Password = "a long enough passphrase";
+
+    [Fact]
+    public async Task FirstRun_SignIn_EmptyTraces_CreateAKeyThatWorks()
+    {
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
+        var page = await context.NewPageAsync();
+
+        await page.GotoAsync("/");
+        await page.WaitForURLAsync("**/setup");
+        await page.ScreenshotAsync("01-setup");
+        await page.FillAsync("#team", "Support bot evals");
+        await page.FillAsync("#name", "Ada Admin");
+        await page.FillAsync("#email", Email);
+        await page.FillAsync("#password", Password);
+        await page.FillAsync("#confirm", Password);
+        await page.ClickAsync("button[type=submit]");
+
+        await page.WaitForURLAsync("**/account/login?setup=true");
+        await page.ScreenshotAsync("02-login");
+        await page.FillAsync("#email", Email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("button[type=submit]");
+
+        await page.WaitForURLAsync("**/traces");
+        await page.WaitUntilInteractiveAsync();
+        await page.GetByText("No traces yet").WaitForAsync();
+        Assert.Equal("Support bot evals", (await page.Locator("[data-testid=team-name]").InnerTextAsync()).Trim());
+        await page.ScreenshotAsync("03-traces-empty-light");
+
+        var lightBackground = await page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
+        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.WaitForFunctionAsync("light => getComputedStyle(document.body).backgroundColor !== light", lightBackground);
+        await page.ScreenshotAsync("04-traces-empty-dark");
+
+        await page.ClickAsync("text=Create an API key");
+        await page.WaitForURLAsync("**/settings/api-keys");
+        await page.WaitUntilInteractiveAsync();
+        await page.ClickAsync("[data-testid=create-key]");
+        await page.Locator(".mud-dialog input").First.FillAsync("journey key");
+        await page.GetByText("read: read traces and reviews").ClickAsync();
+        await page.ClickAsync("[data-testid=confirm-create-key]");
+        var key = (await page.Locator("[data-testid=created-key]").InnerTextAsync()).Trim();
+        await page.ScreenshotAsync("05-key-created");
+        await page.ClickAsync("[data-testid=close-created-key]");
+        await page.Locator("[data-testid=keys-table]").WaitForAsync();
+        Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync("06-keys-listed");
+
+        using var http = new HttpClient { BaseAddress = app.ServerAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var whoami = await http.GetAsync("/api/v1/whoami");
+        Assert.Equal(HttpStatusCode.OK, whoami.StatusCode);
+        Assert.Contains("Support bot evals", await whoami.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The same team on a phone.
+        await page.SetViewportSizeAsync(390, 844);
+        await page.GotoAsync("/traces");
+        await page.WaitUntilInteractiveAsync();
+        await page.GetByText("No traces yet").WaitForAsync();
+        await page.ScreenshotAsync("07-traces-phone");
+
+        await page.ClickAsync("[data-testid=user-menu] button");
+        await page.ClickAsync("[data-testid=sign-out]");
+        await page.WaitForURLAsync("**/account/login");
+    }
+}

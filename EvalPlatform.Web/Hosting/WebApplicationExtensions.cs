@@ -20,6 +20,8 @@ public static class WebApplicationExtensions
         builder.AddEvalAuth();
         builder.AddEvalCache();
         builder.Services.AddEvalHealth();
+        // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DomainExceptionHandler>();
         builder.Services.AddOpenApi();

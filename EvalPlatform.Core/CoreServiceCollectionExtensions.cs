@@ -1,4 +1,7 @@
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -14,6 +17,19 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<TeamContext>();
         services.AddScoped<ITeamContext>(sp => sp.GetRequiredService<TeamContext>());
         services.AddTeams();
+        services.AddTraces();
+        return services;
+    }
+
+    private static IServiceCollection AddTraces(this IServiceCollection services)
+    {
+        services.AddOptions<IngestionOptions>();
+        services.AddSingleton<IngestionQueue>();
+        services.AddScoped<TraceIngestionService>();
+        services.AddScoped<TraceQueries>();
+        services.AddScoped<TraceUpdates>();
+        services.AddSingleton<LiveDispatcher>();
+        services.TryAddSingleton<ILiveBus, InProcessLiveBus>();
         return services;
     }
 

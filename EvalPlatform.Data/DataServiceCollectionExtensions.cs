@@ -1,4 +1,6 @@
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Sqlite;
 using Microsoft.AspNetCore.DataProtection;
@@ -34,12 +36,14 @@ public static class DataServiceCollectionExtensions
             services.AddEvalContext<PostgresEvalDbContext>(o => o.UseNpgsql(
                 target.ConnectionString,
                 npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")));
+            services.AddScoped<ITraceStore, PostgresTraceStore>();
         }
         else
         {
             services.AddEvalContext<SqliteEvalDbContext>(o => o.UseSqlite(
                 target.ConnectionString,
                 sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")));
+            services.AddScoped<ITraceStore, EfTraceStore>();
         }
 
         services.AddScoped<DatabaseMigrator>();

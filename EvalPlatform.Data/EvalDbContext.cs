@@ -1,6 +1,8 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Data.Identity;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
@@ -26,6 +28,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Team> Teams => Set<Team>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Trace> Traces => Set<Trace>();
+    public DbSet<Span> Spans => Set<Span>();
+    public DbSet<Score> Scores => Set<Score>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

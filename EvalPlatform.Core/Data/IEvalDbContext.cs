@@ -1,4 +1,6 @@
+using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 
 namespace EvalPlatform.Core.Data;
@@ -12,6 +14,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Team> Teams { get; }
     DbSet<TeamMember> TeamMembers { get; }
     DbSet<ApiKey> ApiKeys { get; }
+    DbSet<Trace> Traces { get; }
+    DbSet<Span> Spans { get; }
+    DbSet<Score> Scores { get; }
 
     Task<int> SaveChangesAsync(CancellationToken cancellationToken = default);
 }

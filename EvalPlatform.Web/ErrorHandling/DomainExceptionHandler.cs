@@ -1,4 +1,7 @@
 using EvalPlatform.Core.Common;
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Traces;
+using EvalPlatform.Web.Ingestion;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace EvalPlatform.Web;
@@ -13,6 +16,18 @@ public sealed class DomainExceptionHandler(ILogger<DomainExceptionHandler> logge
     {
         switch (exception)
         {
+            case InputValidationException iv:
+                await Problems.WriteAsync(httpContext, StatusCodes.Status400BadRequest, "Invalid request",
+                    iv.Errors.Count == 1 ? $"{iv.Errors[0].Field}: {iv.Errors[0].Message}" : $"{iv.Errors.Count} fields are invalid; see errors.",
+                    iv.Errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+                return true;
+            case UnacceptableBodyException u:
+                await Problems.WriteAsync(httpContext, u.Status, u.Status == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Unsupported media type", u.Message);
+                return true;
+            case IngestionOverloadedException o:
+                httpContext.Response.Headers.RetryAfter = "1";
+                await Problems.WriteAsync(httpContext, StatusCodes.Status503ServiceUnavailable, "Busy", o.Message);
+                return true;
             case DomainValidationException v:
                 await Problems.WriteAsync(httpContext, StatusCodes.Status400BadRequest, "Invalid request", v.Message,
                     new Dictionary<string, string[]> { [v.Field] = [v.Message] });

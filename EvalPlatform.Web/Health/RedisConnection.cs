@@ -1,3 +1,5 @@
+using EvalPlatform.Core.Live;
+using EvalPlatform.Web.Live;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -34,6 +36,9 @@ public static class RedisConnection
             o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>());
         }));
         builder.Services.AddStackExchangeRedisCache(_ => { });
+        // Every node's pages hear every node's events.
+        builder.Services.AddSingleton<RedisLiveBus>();
+        builder.Services.AddSingleton<ILiveBus>(sp => sp.GetRequiredService<RedisLiveBus>());
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

@@ -1,4 +1,6 @@
+using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Data;
+using EvalPlatform.Web.Ingestion;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
@@ -25,6 +27,8 @@ public static class WebApplicationExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DomainExceptionHandler>();
         builder.Services.AddOpenApi();
+        builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
+        builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
@@ -104,6 +108,7 @@ public static class WebApplicationExtensions
         app.MapEvalHealth();
         var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
         api.MapTeamEndpoints();
+        api.MapTraceEndpoints();
         return app;
     }
 

@@ -1,0 +1,104 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EvalPlatform.Core.Ingestion;
+
+/// <summary>The <c>Ingestion</c> section.</summary>
+public sealed class IngestionOptions
+{
+    public const string SectionName = "Ingestion";
+
+    /// <summary>Requests waiting for the writer; past this the API answers 503 with Retry-After.</summary>
+    public int QueueCapacity { get; set; } = 2_000;
+
+    /// <summary>The most traces one transaction writes.</summary>
+    public int MaxTracesPerCommit { get; set; } = 5_000;
+}
+
+/// <summary>The queue is full: the caller should retry after a moment (503 + Retry-After).</summary>
+public sealed class IngestionOverloadedException() : Exception("Ingestion is at capacity; retry shortly.");
+
+/// <summary>
+/// Group commit: requests wait here briefly, one writer drains whatever has queued up and
+/// stores it in one transaction, then answers each request. A burst of single-trace POSTs
+/// costs one transaction per drain, not one per request; the queue is bounded.
+/// </summary>
+public sealed class IngestionQueue
+{
+    private readonly Channel<Pending> _queue;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly ILogger<IngestionQueue> _logger;
+    private readonly int _maxTraces;
+
+    public IngestionQueue(IServiceScopeFactory scopes, IOptions<IngestionOptions> options, ILogger<IngestionQueue> logger)
+    {
+        _scopes = scopes;
+        _logger = logger;
+        _maxTraces = Math.Max(1, options.Value.MaxTracesPerCommit);
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity))
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+    }
+
+    /// <summary>Queues the request and completes once it is committed (or refused).</summary>
+    public Task<StoreResult> EnqueueAsync(StoreRequest request, CancellationToken ct)
+    {
+        var pending = new Pending(request, new TaskCompletionSource<StoreResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new IngestionOverloadedException();
+        }
+
+        // A client that hangs up does not cancel the write: the data was accepted into the queue.
+        return pending.Completion.Task;
+    }
+
+    /// <summary>The writer loop; run by a hosted service until the app stops.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var group = new List<Pending>();
+        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        {
+            group.Clear();
+            var traces = 0;
+            while (traces < _maxTraces && _queue.Reader.TryRead(out var next))
+            {
+                group.Add(next);
+                traces += next.Request.Traces.Count;
+            }
+
+            await WriteAsync(group, stoppingToken);
+        }
+    }
+
+    /// <summary>Stops taking requests and lets the writer drain what is queued.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    private async Task WriteAsync(List<Pending> group, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = _scopes.CreateAsyncScope();
+            var store = scope.ServiceProvider.GetRequiredService<ITraceStore>();
+            var results = await store.StoreAsync(group.Select(p => p.Request).ToList(), ct);
+            for (var i = 0; i < group.Count; i++)
+            {
+                group[i].Completion.TrySetResult(results[i]);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Storing {Requests} ingestion request(s) failed; nothing of them was committed", group.Count);
+            foreach (var pending in group)
+            {
+                pending.Completion.TrySetException(e);
+            }
+        }
+    }
+
+    private sealed record Pending(StoreRequest Request, TaskCompletionSource<StoreResult> Completion);
+}

@@ -1,0 +1,25 @@
+namespace EvalPlatform.Core.Live;
+
+/// <summary>Something that open pages of one team should show at once.</summary>
+public abstract record LiveEvent(Guid TeamId);
+
+/// <summary>A row of the trace list, carried in the event so a page can show it without a query.</summary>
+public sealed record TraceSummary(
+    Guid Id, string? ExternalId, string? Name, string? Model, string? Provider, string? InputPreview, string? OutputPreview,
+    double? LatencyMs, int? TotalTokens, decimal? Cost, string? Error, IReadOnlyList<string> Tags, string? Environment,
+    DateTimeOffset StartedAt, DateTimeOffset CreatedAt);
+
+/// <summary>Traces were committed. At most <see cref="MaxSummaries"/> summaries travel; a page resyncs for the rest.</summary>
+public sealed record TracesIngested(Guid TeamId, IReadOnlyList<Guid> TraceIds, IReadOnlyList<TraceSummary> Summaries) : LiveEvent(TeamId)
+{
+    public const int MaxSummaries = 100;
+}
+
+/// <summary>A trace was completed or changed (PATCH, scores).</summary>
+public sealed record TraceUpdated(Guid TeamId, Guid TraceId) : LiveEvent(TeamId);
+
+/// <summary>
+/// Sent to one subscriber (never published) when its queue overflowed and events were dropped:
+/// it should reload what it shows.
+/// </summary>
+public sealed record ResyncNeeded(Guid TeamId) : LiveEvent(TeamId);

@@ -1,0 +1,169 @@
+using System.Text;
+using EvalPlatform.Core.Common;
+using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Scores;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace EvalPlatform.Core.Traces;
+
+/// <summary>What the list may be filtered by; every field optional. Times filter on the trace's start.</summary>
+public sealed record TraceFilter(
+    DateTimeOffset? From = null, DateTimeOffset? To = null, ReviewStatus? Status = null, string? Model = null, string? Provider = null,
+    string? Tag = null, string? Environment = null, string? SessionId = null, string? UserId = null, string? Experiment = null,
+    string? Variant = null, string? Search = null);
+
+/// <summary>A list row.</summary>
+public sealed record TraceListItem(
+    Guid Id, string? ExternalId, string? Name, string? Model, string? Provider, string? InputPreview, string? OutputPreview,
+    double? LatencyMs, int? PromptTokens, int? CompletionTokens, int? TotalTokens, decimal? Cost, string? Error, IReadOnlyList<string> Tags,
+    string? Environment, string? SessionId, string? UserId, string? Experiment, string? Variant, ReviewStatus ReviewStatus,
+    DateTimeOffset StartedAt, DateTimeOffset? EndedAt, DateTimeOffset CreatedAt);
+
+public sealed record TracePage(IReadOnlyList<TraceListItem> Items, string? NextCursor);
+
+/// <summary>A whole trace: its fields, its span tree (in order) and its scores.</summary>
+public sealed record TraceDetail(Trace Trace, IReadOnlyList<Span> Spans, IReadOnlyList<Score> Scores);
+
+/// <summary>Reads the current team's traces. Keyset paging: newest first, a cursor instead of offsets.</summary>
+public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext team)
+{
+    public const int MaxPageSize = 200;
+
+    public async Task<TracePage> ListAsync(TraceFilter filter, string? cursor, int limit, CancellationToken ct = default)
+    {
+        RequireView();
+        var after = cursor is null ? null : DecodeCursor(cursor);
+        await using var db = await dbFactory.CreateAsync(ct);
+        var query = Apply(db.Traces.AsNoTracking(), filter);
+        if (after is not null)
+        {
+            // EF translates only this two-argument form (to SQL '<'); sort keys are ASCII digits and hex.
+#pragma warning disable CA1309
+            query = query.Where(t => string.Compare(t.SortKey, after) < 0);
+#pragma warning restore CA1309
+        }
+
+        var rows = await query
+            .OrderByDescending(t => t.SortKey)
+            .Take(limit + 1)
+            .Select(t => new
+            {
+                Item = new TraceListItem(t.Id, t.ExternalId, t.Name, t.Model, t.Provider, t.InputPreview, t.OutputPreview, t.LatencyMs,
+                    t.PromptTokens, t.CompletionTokens, t.TotalTokens, t.Cost, t.Error, t.Tags, t.Environment, t.SessionId, t.UserId,
+                    t.Experiment, t.Variant, t.ReviewStatus, t.StartedAt, t.EndedAt, t.CreatedAt),
+                t.SortKey,
+            })
+            .ToListAsync(ct);
+        var next = rows.Count > limit ? EncodeCursor(rows[limit - 1].SortKey) : null;
+        return new TracePage(rows.Take(limit).Select(r => r.Item).ToList(), next);
+    }
+
+    public async Task<TraceDetail> GetAsync(Guid id, CancellationToken ct = default)
+    {
+        RequireView();
+        await using var db = await dbFactory.CreateAsync(ct);
+        var trace = await db.Traces.AsNoTracking().SingleOrDefaultAsync(t => t.Id == id, ct)
+            ?? throw new NotFoundException($"No trace {id} in this team.");
+        var spans = await db.Spans.AsNoTracking().Where(s => s.TraceId == id).OrderBy(s => s.Position).ToListAsync(ct);
+        var scores = await db.Scores.AsNoTracking().Where(s => s.TraceId == id).OrderBy(s => s.CreatedAt).ToListAsync(ct);
+        return new TraceDetail(trace, spans, scores);
+    }
+
+    internal static IQueryable<Trace> Apply(IQueryable<Trace> query, TraceFilter f)
+    {
+        if (f.From is { } from)
+        {
+            query = query.Where(t => t.StartedAt >= from);
+        }
+
+        if (f.To is { } to)
+        {
+            query = query.Where(t => t.StartedAt < to);
+        }
+
+        if (f.Status is { } status)
+        {
+            query = query.Where(t => t.ReviewStatus == status);
+        }
+
+        if (f.Model is { } model)
+        {
+            query = query.Where(t => t.Model == model);
+        }
+
+        if (f.Provider is { } provider)
+        {
+            query = query.Where(t => t.Provider == provider);
+        }
+
+        if (f.Tag is { } tag)
+        {
+            query = query.Where(t => t.Tags.Contains(tag));
+        }
+
+        if (f.Environment is { } environment)
+        {
+            query = query.Where(t => t.Environment == environment);
+        }
+
+        if (f.SessionId is { } session)
+        {
+            query = query.Where(t => t.SessionId == session);
+        }
+
+        if (f.UserId is { } user)
+        {
+            query = query.Where(t => t.UserId == user);
+        }
+
+        if (f.Experiment is { } experiment)
+        {
+            query = query.Where(t => t.Experiment == experiment);
+        }
+
+        if (f.Variant is { } variant)
+        {
+            query = query.Where(t => t.Variant == variant);
+        }
+
+        if (!string.IsNullOrWhiteSpace(f.Search))
+        {
+            var term = f.Search.Trim().ToLowerInvariant();
+            query = query.Where(t => t.SearchText != null && t.SearchText.Contains(term));
+        }
+
+        return query;
+    }
+
+    public static string EncodeCursor(string sortKey) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes(sortKey)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static string DecodeCursor(string cursor)
+    {
+        try
+        {
+            var b64 = cursor.Replace('-', '+').Replace('_', '/');
+            b64 = b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=');
+            var key = Encoding.ASCII.GetString(Convert.FromBase64String(b64));
+            if (key.Length == 51 && key.All(char.IsAsciiHexDigitLower) && key[..19].All(char.IsAsciiDigit))
+            {
+                return key;
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        throw new DomainValidationException("cursor", "Not a cursor this API gave out; pass next_cursor unchanged.");
+    }
+
+    private void RequireView()
+    {
+        if (!team.Can(Permission.ViewTraces))
+        {
+            throw new PermissionDeniedException("Reading traces needs an API key with the 'read' scope.");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace EvalPlatform.Data.Configurations.Traces;
+
+internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
+{
+    public void Configure(EntityTypeBuilder<Trace> builder)
+    {
+        builder.ToTable("traces");
+        builder.Property(t => t.ExternalId).HasMaxLength(IngestionLimits.MaxShortText);
+        builder.Property(t => t.ContentHash).HasMaxLength(32);
+        builder.Property(t => t.SortKey).HasMaxLength(51);
+        builder.Property(t => t.Name).HasMaxLength(IngestionLimits.MaxName);
+        foreach (var p in new[] { nameof(Trace.SessionId), nameof(Trace.UserId), nameof(Trace.Environment), nameof(Trace.Release),
+                     nameof(Trace.Model), nameof(Trace.Provider), nameof(Trace.Experiment), nameof(Trace.Variant) })
+        {
+            builder.Property(p).HasMaxLength(IngestionLimits.MaxShortText);
+        }
+
+        builder.Property(t => t.InputPreview).HasMaxLength(IngestionLimits.PreviewLength);
+        builder.Property(t => t.OutputPreview).HasMaxLength(IngestionLimits.PreviewLength);
+        builder.Property(t => t.Cost).HasPrecision(18, 8);
+        builder.HasOne<Team>().WithMany().HasForeignKey(t => t.TeamId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasMany(t => t.Spans).WithOne().HasForeignKey(s => s.TraceId).OnDelete(DeleteBehavior.Cascade);
+
+        // Idempotency: one trace per client id per team (the database enforces it under races).
+        builder.HasIndex(t => new { t.TeamId, t.ExternalId }).IsUnique().HasFilter("\"ExternalId\" IS NOT NULL");
+        // The list: newest first per team, keyset-paged on SortKey.
+        builder.HasIndex(t => new { t.TeamId, t.SortKey });
+        // The filters a reviewer uses most, each leading with the team.
+        builder.HasIndex(t => new { t.TeamId, t.ReviewStatus, t.SortKey });
+        builder.HasIndex(t => new { t.TeamId, t.SessionId });
+        builder.HasIndex(t => new { t.TeamId, t.StartedAt });
+    }
+}
+
+internal sealed class SpanConfiguration : IEntityTypeConfiguration<Span>
+{
+    public void Configure(EntityTypeBuilder<Span> builder)
+    {
+        builder.ToTable("spans");
+        builder.Property(s => s.ExternalId).HasMaxLength(IngestionLimits.MaxShortText);
+        builder.Property(s => s.Name).HasMaxLength(IngestionLimits.MaxName);
+        builder.Property(s => s.Model).HasMaxLength(IngestionLimits.MaxShortText);
+        // A trace's spans are always read together, by trace.
+        builder.HasIndex(s => new { s.TeamId, s.TraceId });
+    }
+}

@@ -1,0 +1,143 @@
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Traces;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace EvalPlatform.Data.Ingestion;
+
+/// <summary>
+/// Group commit for both providers: decides per request what is new, a retry, or a conflict
+/// (one query per team for the external ids), then inserts every new trace of every accepted
+/// request in one transaction. How rows are inserted is the provider's business
+/// (<see cref="InsertAsync"/>). This is a cross-team writer: it filters by explicit team ids.
+/// </summary>
+internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILogger logger) : ITraceStore
+{
+    public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
+    {
+        try
+        {
+            return await StoreTogetherAsync(requests, ct);
+        }
+        catch (DbUpdateException) when (requests.Count > 1)
+        {
+            // Another node inserted one of these external ids between our check and our commit.
+            // Nothing was committed; redo each request on its own so only the clashing one is affected.
+            logger.LogInformation("Group commit of {Count} requests hit a concurrent insert; retrying them one by one", requests.Count);
+        }
+        catch (Exception e) when (IsUniqueViolation(e) && requests.Count > 1)
+        {
+            logger.LogInformation("Group commit of {Count} requests hit a concurrent insert; retrying them one by one", requests.Count);
+        }
+
+        var results = new List<StoreResult>(requests.Count);
+        foreach (var request in requests)
+        {
+            results.Add((await StoreTogetherAsync([request], ct))[0]);
+        }
+
+        return results;
+    }
+
+    /// <summary>Inserts the traces and their spans inside the open transaction.</summary>
+    protected abstract Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct);
+
+    protected virtual bool IsUniqueViolation(Exception e) => false;
+
+    private async Task<IReadOnlyList<StoreResult>> StoreTogetherAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct)
+    {
+        await using var db = factory.CreateDbContext();
+        var known = await LoadKnownAsync(db, requests, ct);
+        var results = new List<StoreResult>(requests.Count);
+        var toInsert = new List<Trace>();
+        foreach (var request in requests)
+        {
+            var stored = new List<StoredTrace>(request.Traces.Count);
+            var conflicts = new List<FieldError>();
+            var fresh = new List<Trace>();
+            foreach (var parsed in request.Traces)
+            {
+                var trace = parsed.Trace;
+                if (trace.ExternalId is not null && known.TryGetValue((request.TeamId, trace.ExternalId), out var existing))
+                {
+                    if (existing.Hash.AsSpan().SequenceEqual(trace.ContentHash))
+                    {
+                        stored.Add(new StoredTrace(parsed.Index, existing.Id, trace.ExternalId, Created: false));
+                    }
+                    else
+                    {
+                        conflicts.Add(new FieldError(
+                            request.Traces.Count > 1 || parsed.Index > 0 ? $"traces[{parsed.Index}].external_id" : "external_id",
+                            $"A different trace with external_id '{trace.ExternalId}' is already stored (id {existing.Id})."));
+                    }
+
+                    continue;
+                }
+
+                stored.Add(new StoredTrace(parsed.Index, trace.Id, trace.ExternalId, Created: true));
+                fresh.Add(trace);
+            }
+
+            if (conflicts.Count > 0)
+            {
+                results.Add(new StoreResult([], conflicts));
+                continue;
+            }
+
+            foreach (var trace in fresh.Where(t => t.ExternalId is not null))
+            {
+                // A later request in the same group with the same id is a retry of this one.
+                known[(request.TeamId, trace.ExternalId!)] = (trace.Id, trace.ContentHash);
+            }
+
+            toInsert.AddRange(fresh);
+            results.Add(new StoreResult(stored, []));
+        }
+
+        if (toInsert.Count > 0)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await InsertAsync(db, toInsert, ct);
+            await transaction.CommitAsync(ct);
+        }
+
+        return results;
+    }
+
+    private static async Task<Dictionary<(Guid Team, string ExternalId), (Guid Id, byte[] Hash)>> LoadKnownAsync(
+        EvalDbContext db, IReadOnlyList<StoreRequest> requests, CancellationToken ct)
+    {
+        var known = new Dictionary<(Guid, string), (Guid, byte[])>();
+        foreach (var team in requests.GroupBy(r => r.TeamId))
+        {
+            var teamId = team.Key;
+            var ids = team.SelectMany(r => r.Traces).Select(p => p.Trace.ExternalId).OfType<string>().Distinct().ToList();
+            if (ids.Count == 0)
+            {
+                continue;
+            }
+
+            var rows = await db.Traces.IgnoreQueryFilters().AsNoTracking()
+                .Where(t => t.TeamId == teamId && ids.Contains(t.ExternalId!))
+                .Select(t => new { t.Id, t.ExternalId, t.ContentHash })
+                .ToListAsync(ct);
+            foreach (var row in rows)
+            {
+                known[(teamId, row.ExternalId!)] = (row.Id, row.ContentHash);
+            }
+        }
+
+        return known;
+    }
+}
+
+/// <summary>SQLite: plain EF inserts in the transaction (one writer at a time is SQLite's nature anyway).</summary>
+internal sealed class EfTraceStore(IDbContextFactory<EvalDbContext> factory, ILogger<EfTraceStore> logger) : TraceStore(factory, logger)
+{
+    protected override async Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct)
+    {
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        db.Traces.AddRange(traces);
+        await db.SaveChangesAsync(ct);
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using EvalPlatform.Core.Live;
+using StackExchange.Redis;
+
+namespace EvalPlatform.Web.Live;
+
+/// <summary>
+/// The live bus across nodes: events are published to one Redis channel and every node
+/// (this one included) delivers what it receives to its own subscribers, exactly once.
+/// </summary>
+public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
+{
+    public static readonly RedisChannel Channel = RedisChannel.Literal("evalplatform:live");
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly LiveDispatcher _dispatcher;
+    private readonly ILogger<RedisLiveBus> _logger;
+    private readonly ChannelMessageQueue _subscription;
+
+    public RedisLiveBus(IConnectionMultiplexer redis, LiveDispatcher dispatcher, ILogger<RedisLiveBus> logger)
+    {
+        _redis = redis;
+        _dispatcher = dispatcher;
+        _logger = logger;
+        _subscription = redis.GetSubscriber().Subscribe(Channel);
+        _subscription.OnMessage(message => Receive(message.Message));
+    }
+
+    public async Task PublishAsync(LiveEvent liveEvent, CancellationToken ct = default)
+    {
+        var envelope = new Envelope(liveEvent.GetType().Name, JsonSerializer.SerializeToElement(liveEvent, liveEvent.GetType(), Json));
+        try
+        {
+            await _redis.GetSubscriber().PublishAsync(Channel, JsonSerializer.Serialize(envelope, Json));
+        }
+        catch (RedisException e)
+        {
+            // The data is committed; a missed live event only means pages catch up on their next load.
+            _logger.LogWarning(e, "Could not publish {Event} to Redis; delivering on this node only", envelope.Type);
+            _dispatcher.Deliver(liveEvent);
+        }
+    }
+
+    public IDisposable Subscribe(Guid teamId, Func<LiveEvent, Task> handler) => _dispatcher.Subscribe(teamId, handler);
+
+    public async ValueTask DisposeAsync() => await _subscription.UnsubscribeAsync();
+
+    private void Receive(RedisValue message)
+    {
+        try
+        {
+            var envelope = JsonSerializer.Deserialize<Envelope>(message.ToString(), Json);
+            LiveEvent? liveEvent = envelope?.Type switch
+            {
+                nameof(TracesIngested) => envelope.Body.Deserialize<TracesIngested>(Json),
+                nameof(TraceUpdated) => envelope.Body.Deserialize<TraceUpdated>(Json),
+                _ => null,
+            };
+            if (liveEvent is not null)
+            {
+                _dispatcher.Deliver(liveEvent);
+            }
+        }
+        catch (JsonException e)
+        {
+            _logger.LogWarning(e, "Ignored a malformed live event from Redis");
+        }
+    }
+
+    private sealed record Envelope(string Type, JsonElement Body);
+}

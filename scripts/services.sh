@@ -10,6 +10,7 @@
 #   EVAL_PG_PORT        PostgreSQL port          (default 55432)
 #   EVAL_REDIS_PORT     Redis port               (default 56379)
 #   EVAL_SERVICES_WAIT  start-up timeout, seconds (default 20)
+#   EVAL_PG_DURABLE     1: keep PostgreSQL's durable defaults (fsync etc. on), for benchmarks
 #
 # After `start`, `source "$DIR/env"` exports EVALPLATFORM_TEST_POSTGRES,
 # EVALPLATFORM_TEST_REDIS and EVALPLATFORM_TEST_CHROMIUM.
@@ -211,10 +212,10 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PGDATA'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 CONF
+    if [ "${EVAL_PG_DURABLE:-0}" != 1 ]; then
+        printf '%s\n' 'fsync = off' 'synchronous_commit = off' 'full_page_writes = off' >>"$PGDATA/postgresql.conf"
+    fi
     if ! as_pg "$bindir/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" start >/dev/null 2>&1; then
         fail_start "PostgreSQL (port $PG_PORT)" "$PG_LOG"
     fi

@@ -25,11 +25,14 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
     private PostgresTestDatabase? _postgres;
     private string? _sqliteFolder;
 
-    public EvalAppFactory(TestDatabase database, bool redis = false, bool kestrel = false)
+    private readonly string? _sharedConnectionString;
+
+    public EvalAppFactory(TestDatabase database, bool redis = false, bool kestrel = false, string? sharedConnectionString = null)
     {
         _database = database;
         _redis = redis;
         _kestrel = kestrel;
+        _sharedConnectionString = sharedConnectionString;
     }
 
     /// <summary>Where a browser reaches the app (only with a Kestrel port).</summary>
@@ -41,7 +44,12 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public virtual async Task InitializeAsync()
     {
-        if (_database == TestDatabase.Postgres)
+        if (_sharedConnectionString is not null)
+        {
+            // A second node of the same installation: same database, no database of its own to drop.
+            ConnectionString = _sharedConnectionString;
+        }
+        else if (_database == TestDatabase.Postgres)
         {
             _postgres = await PostgresTestDatabase.CreateAsync();
             ConnectionString = _postgres.ConnectionString;

@@ -40,7 +40,9 @@ public static class JsonBody
 
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = IngestionLimits.MaxJsonDepth }, ct);
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, ct);
+            return Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -49,10 +51,42 @@ public static class JsonBody
         catch (JsonException e)
         {
             var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
-            var reason = e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
-                ? $"JSON nested deeper than {IngestionLimits.MaxJsonDepth} levels."
-                : $"Malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}.";
-            throw new InputValidationException([new FieldError(field, reason)]);
+            throw new InputValidationException([new FieldError(field, $"Malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}.")]);
         }
+    }
+
+    /// <summary>Parses already-buffered JSON; too deep a nesting is reported at the top-level field that holds it.</summary>
+    private static JsonDocument Parse(ReadOnlyMemory<byte> json)
+    {
+        try
+        {
+            return JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = IngestionLimits.MaxJsonDepth });
+        }
+        catch (JsonException e) when (e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InputValidationException([new FieldError(DeepField(json.Span), $"JSON nested deeper than {IngestionLimits.MaxJsonDepth} levels.")]);
+        }
+    }
+
+    private static string DeepField(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 4 * IngestionLimits.MaxJsonDepth });
+        string? topLevel = null;
+        try
+        {
+            while (reader.Read() && reader.CurrentDepth < IngestionLimits.MaxJsonDepth)
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+                {
+                    topLevel = reader.GetString();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Deeper still than the scan allows: the top-level field seen so far is the answer.
+        }
+
+        return topLevel ?? "$";
     }
 }

@@ -1,0 +1,125 @@
+using System.Globalization;
+using Npgsql;
+
+namespace EvalPlatform.Bench;
+
+/// <summary>Command-line settings; <c>bench/run.sh</c> passes the connection settings of its own services.</summary>
+internal sealed class BenchSettings
+{
+    public const string Usage = """
+        Usage: EvalPlatform.Bench --postgres CONN --redis HOST:PORT [options]
+          --postgres CONN        superuser connection string of the bench cluster (its database is replaced by --database)
+          --redis HOST:PORT      the bench Redis
+          --database NAME        database created (dropped first) for the run        (default evalbench)
+          --repo DIR             repository root (default: found above this binary)
+          --postmaster-pid N     PostgreSQL's postmaster pid, to report its CPU use    (optional)
+          --pid-file FILE        write the app's pid here, so run.sh can clean up    (optional)
+          --batch-traces N       traces in the timed batch phase and in the COPY phase (default 60000)
+          --batch-size N         traces per batch                                     (default 500)
+          --clients N            concurrent HTTP clients for batches                  (default 4)
+          --warmup-traces N      traces posted in batches before timing              (default 10000)
+          --single-rate R        single POSTs per second, open loop                   (default 200)
+          --single-seconds S     how long                                             (default 15)
+          --live-count N         single traces timed to their live event              (default 500)
+          --live-rate R          their rate per second                                (default 50)
+          --sweep                also try other batch sizes and client counts (20,000 traces each)
+        """;
+
+    /// <summary>The developer's test services: never touched by the bench.</summary>
+    private const int ForbiddenPgPort = 55432;
+    private const int ForbiddenRedisPort = 56379;
+
+    public required string Postgres { get; init; }
+    public required string Redis { get; init; }
+    public string Database { get; init; } = "evalbench";
+    public required string Repo { get; init; }
+    public int? PostmasterPid { get; init; }
+    public string? PidFile { get; init; }
+    public int BatchTraces { get; init; } = 60_000;
+    public int BatchSize { get; init; } = 500;
+    public int Clients { get; init; } = 4;
+    public int WarmupTraces { get; init; } = 10_000;
+    public double SingleRate { get; init; } = 200;
+    public double SingleSeconds { get; init; } = 15;
+    public int LiveCount { get; init; } = 500;
+    public double LiveRate { get; init; } = 50;
+    public bool Sweep { get; init; }
+
+    /// <summary>The app's (and the COPY's) connection string: the bench database on the bench cluster.</summary>
+    public string AppPostgres => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
+
+    public string WebDll => Path.Combine(Repo, "EvalPlatform.Web", "bin", "Release", "net10.0", "EvalPlatform.Web.dll");
+
+    public static BenchSettings Parse(string[] args)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Unexpected argument '{args[i]}'.");
+            }
+
+            var name = args[i][2..];
+            values[name] = name == "sweep" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
+        }
+
+        string? Get(string name) => values.Remove(name, out var v) ? v : null;
+        int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        double Number(string name, double fallback) => Get(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+        var settings = new BenchSettings
+        {
+            Postgres = Get("postgres") ?? throw new ArgumentException("--postgres is required."),
+            Redis = Get("redis") ?? throw new ArgumentException("--redis is required."),
+            Database = Get("database") ?? "evalbench",
+            Repo = Get("repo") ?? FindRepo(),
+            PostmasterPid = Get("postmaster-pid") is { Length: > 0 } pm ? int.Parse(pm, CultureInfo.InvariantCulture) : null,
+            PidFile = Get("pid-file"),
+            BatchTraces = Int("batch-traces", 60_000),
+            BatchSize = Int("batch-size", 500),
+            Clients = Int("clients", 4),
+            WarmupTraces = Int("warmup-traces", 10_000),
+            SingleRate = Number("single-rate", 200),
+            SingleSeconds = Number("single-seconds", 15),
+            LiveCount = Int("live-count", 500),
+            LiveRate = Number("live-rate", 50),
+            Sweep = Get("sweep") is not null,
+        };
+        if (values.Count > 0)
+        {
+            throw new ArgumentException($"Unknown option --{values.Keys.First()}.");
+        }
+
+        var pg = new NpgsqlConnectionStringBuilder(settings.Postgres);
+        if (pg.Port == ForbiddenPgPort || settings.Redis.EndsWith($":{ForbiddenRedisPort}", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Ports {ForbiddenPgPort}/{ForbiddenRedisPort} belong to the test suite's services; run the bench on its own (bench/run.sh).");
+        }
+
+        if (pg.Host is not ("127.0.0.1" or "localhost" or "::1") || !(settings.Redis.StartsWith("127.0.0.1:", StringComparison.Ordinal) || settings.Redis.StartsWith("localhost:", StringComparison.Ordinal)))
+        {
+            throw new ArgumentException("The bench only talks to services on loopback.");
+        }
+
+        if (settings.BatchSize is < 1 or > 1_000 || settings.Clients is < 1 or > 64 || settings.BatchTraces < settings.BatchSize)
+        {
+            throw new ArgumentException("--batch-size must be 1..1000, --clients 1..64, --batch-traces at least one batch.");
+        }
+
+        return settings;
+    }
+
+    private static string FindRepo()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "EvalPlatform.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new ArgumentException("Cannot find the repository (EvalPlatform.sln) above this binary; pass --repo.");
+    }
+}

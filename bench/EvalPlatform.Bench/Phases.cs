@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Traces;
+using Trace = EvalPlatform.Core.Traces.Trace;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Web.Live;
@@ -240,7 +241,7 @@ internal static class Phases
         return (tasks, Stopwatch.GetElapsedTime(start).TotalSeconds, maxLag);
     }
 
-    private static IEnumerable<string> ExternalIdsOf(RedisValue message)
+    private static List<string> ExternalIdsOf(RedisValue message)
     {
         var ids = new List<string>();
         try

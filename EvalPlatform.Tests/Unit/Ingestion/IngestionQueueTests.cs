@@ -1,0 +1,61 @@
+using EvalPlatform.Core.Ingestion;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EvalPlatform.Tests.Unit.Ingestion;
+
+public sealed class IngestionQueueTests
+{
+    /// <summary>A store that records each commit's size and can be held shut.</summary>
+    private sealed class GatedStore : ITraceStore
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public List<int> Commits { get; } = [];
+
+        public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
+        {
+            Entered.TrySetResult();
+            await Gate.Task;
+            lock (Commits)
+            {
+                Commits.Add(requests.Count);
+            }
+
+            return requests.Select(r => new StoreResult(r.Traces.Select(t => new StoredTrace(t.Index, Guid.NewGuid(), null, true)).ToList(), [])).ToList();
+        }
+    }
+
+    private static (IngestionQueue Queue, GatedStore Store) Build(int capacity)
+    {
+        var store = new GatedStore();
+        var services = new ServiceCollection().AddSingleton<ITraceStore>(store).BuildServiceProvider();
+        var queue = new IngestionQueue(services.GetRequiredService<IServiceScopeFactory>(),
+            Options.Create(new IngestionOptions { QueueCapacity = capacity }), NullLogger<IngestionQueue>.Instance);
+        return (queue, store);
+    }
+
+    private static StoreRequest Request() => new(Guid.NewGuid(), []);
+
+    [Fact]
+    public async Task WhenTheQueueIsFull_ItRefusesAtOnce_InsteadOfGrowing()
+    {
+        var (queue, store) = Build(capacity: 2);
+        using var cts = new CancellationTokenSource();
+        var writer = queue.RunAsync(cts.Token);
+
+        var first = queue.EnqueueAsync(Request(), default);
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var waiting = new[] { queue.EnqueueAsync(Request(), default), queue.EnqueueAsync(Request(), default) };
+
+        Assert.Throws<IngestionOverloadedException>(() => { _ = queue.EnqueueAsync(Request(), default); });
+
+        store.Gate.SetResult();
+        await Task.WhenAll([first, .. waiting]).WaitAsync(TimeSpan.FromSeconds(5));
+        // The two that waited were written together, in one commit.
+        Assert.Equal([1, 2], store.Commits);
+        queue.Complete();
+        await writer.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Traces;
+
+namespace EvalPlatform.Tests.Unit.Ingestion;
+
+public sealed class TraceParserTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 27, 9, 0, 0, TimeSpan.Zero);
+
+    private static (ParsedTrace? Trace, List<FieldError> Errors) Parse(string json)
+    {
+        var errors = new List<FieldError>();
+        using var doc = JsonDocument.Parse(json);
+        return (TraceParser.Parse(doc.RootElement.Clone(), "", 0, Now, errors), errors);
+    }
+
+    [Fact]
+    public void LatencyAndEnd_DeriveTheStart()
+    {
+        var (parsed, errors) = Parse("""{"end_time":"2026-11-27T08:00:02Z","latency_ms":2000}""");
+
+        Assert.Empty(errors);
+        Assert.Equal(new DateTimeOffset(2026, 11, 27, 8, 0, 0, TimeSpan.Zero), parsed!.Trace.StartedAt);
+    }
+
+    [Fact]
+    public void Previews_AreOneLine_AndBounded()
+    {
+        var (parsed, _) = Parse($$"""{"user_input":"line one\n\n   line two","response":"{{new string('r', 1000)}}"}""");
+
+        Assert.Equal("line one line two", parsed!.Trace.InputPreview);
+        Assert.Equal(IngestionLimits.PreviewLength, parsed.Trace.OutputPreview!.Length);
+        Assert.EndsWith("…", parsed.Trace.OutputPreview, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_SelfParentedSpan_IsACycle()
+    {
+        var (parsed, errors) = Parse("""{"spans":[{"id":"a","name":"a","parent_id":"a"}]}""");
+
+        Assert.Null(parsed);
+        Assert.Contains(errors, e => e.Field == "spans" && e.Message.Contains("cycle", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CanonicalHash_IgnoresKeyOrderAndWhitespace_ButNotValues()
+    {
+        static byte[] Hash(string json) => CanonicalJson.Hash(JsonDocument.Parse(json).RootElement);
+
+        Assert.Equal(Hash("""{"a":1,"b":{"c":[1,2],"d":"x"}}"""), Hash("""{ "b": {"d":"x", "c":[1, 2]}, "a": 1 }"""));
+        Assert.NotEqual(Hash("""{"a":1}"""), Hash("""{"a":2}"""));
+        Assert.NotEqual(Hash("""{"c":[1,2]}"""), Hash("""{"c":[2,1]}"""));
+    }
+
+    [Theory]
+    [InlineData("gpt-4o-2024-08-06", 1_000_000, 0, 2.50)]
+    [InlineData("gpt-4o-mini", 1_000_000, 1_000_000, 0.75)]
+    [InlineData("openai/gpt-4o-mini", 2_000_000, 0, 0.30)]
+    [InlineData("claude-sonnet-4-20250514", 0, 1_000_000, 15.00)]
+    public void ModelPrices_MatchTheLongestPrefix(string model, int prompt, int completion, double expected)
+    {
+        Assert.Equal((decimal)expected, ModelPrices.Compute(model, prompt, completion));
+    }
+
+    [Fact]
+    public void ModelPrices_DoNotGuessAnUnknownModel()
+    {
+        Assert.Null(ModelPrices.Compute("my-finetune", 100, 100));
+        Assert.Null(ModelPrices.Compute("gpt-4o", null, null));
+    }
+}

@@ -9,6 +9,7 @@ using EvalPlatform.Web.Setup;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
+using Scalar.AspNetCore;
 
 namespace EvalPlatform.Web.Hosting;
 
@@ -26,7 +27,12 @@ public static class WebApplicationExtensions
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DomainExceptionHandler>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "EvalPlatform API";
+            document.Info.Description = "Send traces, read them back, score them. Authenticate with a team API key: 'Authorization: Bearer <key>' or 'x-api-key: <key>'.";
+            return Task.CompletedTask;
+        }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -105,6 +111,8 @@ public static class WebApplicationExtensions
     public static WebApplication MapEvalApi(this WebApplication app)
     {
         app.MapOpenApi("/openapi/{documentName}.json");
+        // The browsable reference; its script is embedded in the package (no CDN at run time).
+        app.MapScalarApiReference("/api/reference", o => o.WithTitle("EvalPlatform API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         app.MapEvalHealth();
         var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
         api.MapTeamEndpoints();

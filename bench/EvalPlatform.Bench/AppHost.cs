@@ -29,6 +29,11 @@ internal sealed class AppHost : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>How the app ended, for the report (exit 137 = SIGKILL, 143 = SIGTERM).</summary>
+    public string ExitDescription => _process.HasExited
+        ? $"exit code {_process.ExitCode} at {_process.ExitTime:HH:mm:ss.fff}"
+        : "running";
+
     /// <summary>The app's environment: the bench database and Redis, quiet logs, production.</summary>
     public static Dictionary<string, string> Environment(string postgres, string redis) => new()
     {

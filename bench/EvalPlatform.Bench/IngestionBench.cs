@@ -115,13 +115,13 @@ internal static class IngestionBench
         }
 
         var (traceRows, spanRows) = await CountRowsAsync(s.AppPostgres, ct);
+        Print(s, server, bytesPerTrace, copy, copyCpu, batch, batchCpu, single, singleCpu, liveRun, liveCpu, sweep, traceRows, spanRows);
         if (app.HasExited)
         {
-            await Console.Error.WriteLineAsync($"bench: the app exited during the run. Log:\n{app.LogTail()}");
+            await Console.Error.WriteLineAsync($"bench: the app ended before the bench stopped it ({app.ExitDescription}). Log:\n{app.LogTail()}");
             return 1;
         }
 
-        Print(s, server, bytesPerTrace, copy, copyCpu, batch, batchCpu, single, singleCpu, liveRun, liveCpu, sweep, traceRows, spanRows);
         return 0;
     }
 
@@ -247,5 +247,5 @@ internal static class IngestionBench
     }
 
     private static void Log(string message) =>
-        Console.Error.WriteLine($"bench [{Stopwatch.GetElapsedTime(Started).TotalSeconds,6:0.0}s] {message}");
+        Console.Error.WriteLine($"bench [{TimeProvider.System.GetLocalNow():HH:mm:ss} +{Stopwatch.GetElapsedTime(Started).TotalSeconds,5:0.0}s] {message}");
 }

@@ -36,6 +36,18 @@ public sealed class HealthPostgresRedisTests(PostgresAppFactory app) : IClassFix
         var doc = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
 
         Assert.True(doc.GetProperty("paths").TryGetProperty("/api/v1/whoami", out _));
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/api/v1/traces/batch", out _));
+        Assert.Equal("EvalPlatform API", doc.GetProperty("info").GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task ApiReferencePage_IsServedWithItsScript()
+    {
+        using var client = app.CreateClient();
+        var page = await client.GetStringAsync("/api/reference/");
+        Assert.Contains("scalar.js", page, StringComparison.Ordinal);
+        var script = await client.GetAsync("/api/reference/scalar.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
     }
 }
 

@@ -5,7 +5,7 @@ namespace EvalPlatform.Tests.EndToEnd;
 
 /// <summary>
 /// A new user's first minutes, in a real browser against the app on a real port: first-run
-/// set-up, sign in, the empty traces page, then an API key that works.
+/// set-up, sign in, the empty traces page, an API key that works, and a first trace.
 /// </summary>
 public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture browser)
     : IClassFixture<KestrelAppFactory>, IClassFixture<BrowserFixture>
@@ -66,12 +66,22 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
         Assert.Equal(HttpStatusCode.OK, whoami.StatusCode);
         Assert.Contains("Support bot evals", await whoami.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
+        // A trace sent with the new key shows on the traces page (live insertion comes with the explorer).
+        var sent = await http.PostAsync("/api/v1/traces", new StringContent(
+            """{"name":"support-chat","user_input":"Where is my parcel?","response":"It ships **today**.","model":"gpt-4o-mini","usage":{"prompt_tokens":120,"completion_tokens":12},"latency_ms":640}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, sent.StatusCode);
+        await page.GotoAsync("/traces");
+        await page.WaitUntilInteractiveAsync();
+        await page.Locator("[data-testid=traces-table]").GetByText("Where is my parcel?").WaitForAsync();
+        await page.ScreenshotAsync("07-traces-one");
+
         // The same team on a phone.
         await page.SetViewportSizeAsync(390, 844);
         await page.GotoAsync("/traces");
         await page.WaitUntilInteractiveAsync();
-        await page.GetByText("No traces yet").WaitForAsync();
-        await page.ScreenshotAsync("07-traces-phone");
+        await page.GetByText("Where is my parcel?").WaitForAsync();
+        await page.ScreenshotAsync("08-traces-phone");
 
         await page.ClickAsync("[data-testid=user-menu] button");
         await page.ClickAsync("[data-testid=sign-out]");

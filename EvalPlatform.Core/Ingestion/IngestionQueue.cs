@@ -44,6 +44,9 @@ public sealed class IngestionQueue
         });
     }
 
+    /// <summary>Requests waiting for the writer (not counting the group being written).</summary>
+    public int Queued => _queue.Reader.Count;
+
     /// <summary>Queues the request and completes once it is committed (or refused).</summary>
     public Task<StoreResult> EnqueueAsync(StoreRequest request, CancellationToken ct)
     {

@@ -156,19 +156,9 @@ public static class TraceParser
                 messages.Add(new { role = "user", content = user });
             }
 
-            spans.Add(new Span
-            {
-                Kind = SpanKind.Llm,
-                Name = trace.Model ?? trace.Name ?? "generation",
-                Model = trace.Model,
-                StartedAt = trace.StartedAt,
-                EndedAt = trace.EndedAt,
-                DurationMs = trace.LatencyMs,
-                Input = JsonSerializer.Serialize(new { messages }),
-                Output = response is null ? null : JsonSerializer.Serialize(new { role = "assistant", content = response }),
-                Attributes = trace.Provider is null ? null : JsonSerializer.Serialize(new { provider = trace.Provider }),
-                Error = trace.Error,
-            });
+            spans.AddGeneration(
+                JsonSerializer.Serialize(new { messages }),
+                response is null ? null : JsonSerializer.Serialize(new { role = "assistant", content = response }));
         }
 
         if (f.Array("function_calls") is { } calls)
@@ -212,7 +202,6 @@ public static class TraceParser
     {
         string? userInput = null;
         string? response = null;
-        var trace = spans.Trace;
         if (f.Array("messages") is { } messages)
         {
             var list = messages.EnumerateArray().ToList();
@@ -231,19 +220,7 @@ public static class TraceParser
             var input = last is null ? list : list[..^1];
             userInput = input.Where(m => Role(m) == "user").Select(ContentText).LastOrDefault();
             response = last is null ? null : ContentText(last.Value);
-            spans.Add(new Span
-            {
-                Kind = SpanKind.Llm,
-                Name = trace.Model ?? trace.Name ?? "generation",
-                Model = trace.Model,
-                StartedAt = trace.StartedAt,
-                EndedAt = trace.EndedAt,
-                DurationMs = trace.LatencyMs,
-                Input = "{\"messages\":[" + string.Join(",", input.Select(m => m.GetRawText())) + "]}",
-                Output = last?.GetRawText(),
-                Attributes = trace.Provider is null ? null : JsonSerializer.Serialize(new { provider = trace.Provider }),
-                Error = trace.Error,
-            });
+            spans.AddGeneration("{\"messages\":[" + string.Join(",", input.Select(m => m.GetRawText())) + "]}", last?.GetRawText());
         }
 
         if (f.Array("spans") is { } spanArray)
@@ -471,6 +448,21 @@ public static class TraceParser
     private sealed class SpanBuilder(Trace trace)
     {
         public Trace Trace => trace;
+
+        /// <summary>The root generation span: the conversation in, the response out, timed like the trace.</summary>
+        public void AddGeneration(string inputJson, string? outputJson) => Add(new Span
+        {
+            Kind = SpanKind.Llm,
+            Name = trace.Model ?? trace.Name ?? "generation",
+            Model = trace.Model,
+            StartedAt = trace.StartedAt,
+            EndedAt = trace.EndedAt,
+            DurationMs = trace.LatencyMs,
+            Input = inputJson,
+            Output = outputJson,
+            Attributes = trace.Provider is null ? null : JsonSerializer.Serialize(new { provider = trace.Provider }),
+            Error = trace.Error,
+        });
 
         public void Add(Span span)
         {

@@ -71,6 +71,24 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
         return new TraceDetail(trace, spans, scores);
     }
 
+    /// <summary>
+    /// The traces just newer and just older than <paramref name="id"/> in the list the filter
+    /// gives (Previous / Next in the trace view); null at either end.
+    /// </summary>
+    public async Task<(Guid? Newer, Guid? Older)> GetNeighboursAsync(Guid id, TraceFilter filter, CancellationToken ct = default)
+    {
+        RequireView();
+        await using var db = await dbFactory.CreateAsync(ct);
+        var key = await db.Traces.Where(t => t.Id == id).Select(t => t.SortKey).SingleOrDefaultAsync(ct)
+            ?? throw new NotFoundException($"No trace {id} in this team.");
+        var list = Apply(db.Traces.AsNoTracking(), filter);
+#pragma warning disable CA1309 // EF translates only the two-argument form; sort keys are ASCII.
+        var newer = await list.Where(t => string.Compare(t.SortKey, key) > 0).OrderBy(t => t.SortKey).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(ct);
+        var older = await list.Where(t => string.Compare(t.SortKey, key) < 0).OrderByDescending(t => t.SortKey).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(ct);
+#pragma warning restore CA1309
+        return (newer, older);
+    }
+
     internal static IQueryable<Trace> Apply(IQueryable<Trace> query, TraceFilter f)
     {
         if (f.From is { } from)

@@ -76,6 +76,21 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
         await page.Locator("[data-testid=traces-table]").GetByText("Where is my parcel?").WaitForAsync();
         await page.ScreenshotAsync("07-traces-one");
 
+        // Open it: Chat first, then the other tabs, each deep-linkable.
+        await page.Locator("[data-testid=traces-table]").GetByText("Where is my parcel?").ClickAsync();
+        await page.WaitForURLAsync("**/traces/*");
+        await page.WaitUntilInteractiveAsync();
+        await page.Locator("[data-testid=chat]").GetByText("Where is my parcel?").WaitForAsync();
+        Assert.Equal("today", await page.Locator(".chat-response strong").InnerTextAsync());
+        await page.ScreenshotAsync("09-trace-chat");
+        await page.GetByRole(Microsoft.Playwright.AriaRole.Tab, new() { Name = "Functions" }).ClickAsync();
+        await page.WaitForURLAsync("**tab=functions");
+        await page.Locator("[data-testid=functions-empty]").WaitForAsync();
+        await page.GetByRole(Microsoft.Playwright.AriaRole.Tab, new() { Name = "Metadata" }).ClickAsync();
+        await page.Locator("[data-testid=metadata]").GetByText("gpt-4o-mini").First.WaitForAsync();
+        await page.ScreenshotAsync("10-trace-metadata");
+        await page.GotoAsync("/traces");
+
         // The same team on a phone.
         await page.SetViewportSizeAsync(390, 844);
         await page.GotoAsync("/traces");

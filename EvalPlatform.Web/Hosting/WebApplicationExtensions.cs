@@ -6,6 +6,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Setup;
+using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
@@ -35,6 +36,8 @@ public static class WebApplicationExtensions
         }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
         builder.Services.AddHostedService<IngestionWriter>();
+        builder.Services.AddSingleton<MarkdownRenderer>();
+        builder.Services.AddScoped<Clipboard>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>

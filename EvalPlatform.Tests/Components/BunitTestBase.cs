@@ -31,8 +31,12 @@ public abstract class BunitTestBase : BunitContext, IAsyncLifetime
 
     public virtual async Task InitializeAsync() => await Services.GetRequiredService<DatabaseMigrator>().MigrateAsync();
 
+    /// <summary>Stops what a test class started (before the services go away).</summary>
+    protected virtual Task CleanupAsync() => Task.CompletedTask;
+
     async Task IAsyncLifetime.DisposeAsync()
     {
+        await CleanupAsync();
         await DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);

@@ -48,6 +48,23 @@ public sealed class KestrelAppFactory() : EvalAppFactory(TestDatabase.Postgres, 
 
 public static class PageExtensions
 {
+    /// <summary>Collects the page's console errors (a broken circuit reports there) for assertion messages.</summary>
+    public static List<string> CollectConsoleErrors(this IPage page)
+    {
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                lock (errors)
+                {
+                    errors.Add(message.Text);
+                }
+            }
+        };
+        return errors;
+    }
+
     /// <summary>Clicks on prerendered HTML are lost: wait until the circuit has taken over the page.</summary>
     public static Task WaitUntilInteractiveAsync(this IPage page) =>
         page.Locator("[data-testid=interactive][data-interactive=true]").WaitForAsync(new() { State = WaitForSelectorState.Attached });

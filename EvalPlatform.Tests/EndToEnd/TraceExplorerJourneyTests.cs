@@ -22,12 +22,21 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
 
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
         var page = await context.NewPageAsync();
+        var consoleErrors = page.CollectConsoleErrors();
         await SignInAsync(page, team);
         await page.Locator("[data-testid=traces-table]").GetByText("First question about invoices").WaitForAsync();
 
         // Live: no reload; the wait is bounded, the latency itself is measured in bench/.
         await SendAsync(http, "Second question, with a <script>window.pwned=1</script> payload", "Answer with `code` and <img src=x onerror=\"window.pwned=1\">.");
-        await page.Locator("[data-testid=traces-table]").GetByText("Second question").WaitForAsync(new() { Timeout = 5000 });
+        try
+        {
+            await page.Locator("[data-testid=traces-table]").GetByText("Second question").WaitForAsync(new() { Timeout = 5000 });
+        }
+        catch (TimeoutException)
+        {
+            await page.ScreenshotAsync("failed-live-insertion");
+            Assert.Fail("The new trace did not appear. Console errors: " + string.Join(" | ", consoleErrors));
+        }
         await page.ScreenshotAsync("20-list-live-light-1440");
 
         // Open the newest, look at each tab; nothing from the trace ran.

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.Playwright;
 
 namespace EvalPlatform.Tests.EndToEnd;
 
@@ -47,7 +48,7 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
         await page.ScreenshotAsync("04-traces-empty-dark");
 
         await page.ClickAsync("text=Create an API key");
-        await page.WaitForURLAsync("**/settings/api-keys");
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/settings/api-keys$"));
         await page.WaitUntilInteractiveAsync();
         await page.ClickAsync("[data-testid=create-key]");
         await page.Locator(".mud-dialog input").First.FillAsync("journey key");
@@ -78,15 +79,15 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
 
         // Open it: Chat first, then the other tabs, each deep-linkable.
         await page.Locator("[data-testid=traces-table]").GetByText("Where is my parcel?").ClickAsync();
-        await page.WaitForURLAsync("**/traces/*");
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/traces/[0-9a-f-]{36}"));
         await page.WaitUntilInteractiveAsync();
         await page.Locator("[data-testid=chat]").GetByText("Where is my parcel?").WaitForAsync();
         Assert.Equal("today", await page.Locator(".chat-response strong").InnerTextAsync());
         await page.ScreenshotAsync("09-trace-chat");
-        await page.GetByRole(Microsoft.Playwright.AriaRole.Tab, new() { Name = "Functions" }).ClickAsync();
-        await page.WaitForURLAsync("**tab=functions");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Functions" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("tab=functions"));
         await page.Locator("[data-testid=functions-empty]").WaitForAsync();
-        await page.GetByRole(Microsoft.Playwright.AriaRole.Tab, new() { Name = "Metadata" }).ClickAsync();
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Metadata" }).ClickAsync();
         await page.Locator("[data-testid=metadata]").GetByText("gpt-4o-mini").First.WaitForAsync();
         await page.ScreenshotAsync("10-trace-metadata");
         await page.GotoAsync("/traces");

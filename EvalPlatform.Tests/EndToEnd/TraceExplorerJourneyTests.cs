@@ -41,21 +41,29 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
 
         // Open the newest, look at each tab; nothing from the trace ran.
         await page.Locator("[data-testid=traces-table]").GetByText("Second question").ClickAsync();
-        await page.WaitForURLAsync("**/traces/*");
+        try
+        {
+            await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/traces/[0-9a-f-]{36}"));
+        }
+        catch (TimeoutException)
+        {
+            await page.ScreenshotAsync("failed-open-trace");
+            Assert.Fail("Opening the trace failed. Console errors: " + string.Join(" | ", consoleErrors));
+        }
         await page.WaitUntilInteractiveAsync();
         await page.Locator(".chat-response code").WaitForAsync();
         Assert.Null(await page.EvaluateAsync<object?>("() => window.pwned ?? null"));
         Assert.Equal(0, await page.Locator(".chat img, .chat script").CountAsync());
         await page.ScreenshotAsync("21-trace-chat-light-1440");
-        Assert.True(await page.Locator("[data-testid=previous-trace]").IsDisabledAsync());
+        await Assertions.Expect(page.Locator("[data-testid=previous-trace]")).ToBeDisabledAsync();
 
         await page.GetByRole(AriaRole.Tab, new() { Name = "Metadata" }).ClickAsync();
-        await page.WaitForURLAsync("**tab=metadata");
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("tab=metadata"));
         await page.ClickAsync("[data-testid=next-trace]");
         await page.Locator("[data-testid=metadata]").WaitForAsync();
-        await page.WaitForURLAsync("**tab=metadata");
-        Assert.True(await page.Locator("[data-testid=next-trace]").IsDisabledAsync());
-        Assert.False(await page.Locator("[data-testid=previous-trace]").IsDisabledAsync());
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("tab=metadata"));
+        await Assertions.Expect(page.Locator("[data-testid=next-trace]")).ToBeDisabledAsync();
+        await Assertions.Expect(page.Locator("[data-testid=previous-trace]")).Not.ToBeDisabledAsync();
 
         // Dark mode and a phone, on both pages.
         await page.ClickAsync("[data-testid=theme-toggle]");

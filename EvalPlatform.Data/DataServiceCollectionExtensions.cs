@@ -4,6 +4,7 @@ using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Sqlite;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -46,6 +47,8 @@ public static class DataServiceCollectionExtensions
             services.AddScoped<ITraceStore, EfTraceStore>();
         }
 
+        // The model (and so the migrations) depends on Identity's schema version: Data owns that setting.
+        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddScoped<DatabaseMigrator>();
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")

@@ -56,7 +56,6 @@ public static class AuthServiceCollectionExtensions
         services
             .AddIdentityCore<ApplicationUser>(o =>
             {
-                o.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
                 o.User.RequireUniqueEmail = true;
                 o.SignIn.RequireConfirmedAccount = false;
                 // Length over composition rules (NIST SP 800-63B): at least 12 characters, not all alike.

@@ -3,7 +3,7 @@ using EvalPlatform.Core;
 using EvalPlatform.Data;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using MudBlazor.Services;
+using EvalPlatform.Web.Hosting;
 
 namespace EvalPlatform.Tests.Components;
 
@@ -18,7 +18,7 @@ public abstract class BunitTestBase : BunitContext, IAsyncLifetime
     protected BunitTestBase()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
-        Services.AddMudServices();
+        Services.AddEvalComponents();
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(_folder, "eval.db")}" })
             .Build();

@@ -20,7 +20,7 @@ public static class WebApplicationExtensions
     public static WebApplicationBuilder AddEvalWeb(this WebApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddMudServices();
+        builder.Services.AddEvalComponents();
         builder.AddEvalAuth();
         builder.AddEvalCache();
         builder.Services.AddEvalHealth();
@@ -36,8 +36,6 @@ public static class WebApplicationExtensions
         }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
         builder.Services.AddHostedService<IngestionWriter>();
-        builder.Services.AddSingleton<MarkdownRenderer>();
-        builder.Services.AddScoped<Clipboard>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
@@ -46,6 +44,15 @@ public static class WebApplicationExtensions
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
         });
         return builder;
+    }
+
+    /// <summary>What the Razor components need besides Core: MudBlazor, Markdown, the clipboard.</summary>
+    public static IServiceCollection AddEvalComponents(this IServiceCollection services)
+    {
+        services.AddMudServices();
+        services.AddSingleton<MarkdownRenderer>();
+        services.AddScoped<Clipboard>();
+        return services;
     }
 
     /// <summary>

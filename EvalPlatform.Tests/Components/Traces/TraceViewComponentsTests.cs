@@ -2,19 +2,12 @@ using Bunit;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Components.Pages.Traces;
-using EvalPlatform.Web.Traces;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Tests.Components.Traces;
 
 public sealed class TraceViewComponentsTests : BunitTestBase
 {
-    public TraceViewComponentsTests()
-    {
-        Services.AddSingleton<MarkdownRenderer>();
-        Services.AddScoped<Clipboard>();
-    }
-
     private static Span Generation(string input, string? output) => new()
     {
         Id = Guid.NewGuid(), Kind = SpanKind.Llm, Name = "gpt-4o", Input = input, Output = output, StartedAt = DateTimeOffset.UnixEpoch,

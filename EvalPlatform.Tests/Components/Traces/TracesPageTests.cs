@@ -5,7 +5,6 @@ using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Web.Components.Layout;
 using EvalPlatform.Web.Components.Pages.Traces;
-using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -17,12 +16,6 @@ public sealed class TracesPageTests : BunitTestBase
     private readonly CancellationTokenSource _writer = new();
     private TestTeam _team = default!;
     private CurrentTeam _current = default!;
-
-    public TracesPageTests()
-    {
-        Services.AddSingleton<MarkdownRenderer>();
-        Services.AddScoped<Clipboard>();
-    }
 
     public override async Task InitializeAsync()
     {

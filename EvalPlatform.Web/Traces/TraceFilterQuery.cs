@@ -19,6 +19,10 @@ public static class TraceFilterQuery
             Get("session_id"), Get("user_id"), Get("experiment"), Get("variant"), Get("search"));
     }
 
+    /// <summary>The trace view's tab in an address, if any.</summary>
+    public static string? ParseTab(string uri) =>
+        QueryHelpers.ParseQuery(new Uri(uri).Query).TryGetValue("tab", out var tab) && tab.Count > 0 ? tab.ToString() : null;
+
     /// <summary>The filter as a query string ("" or "?a=b&amp;…"), optionally with extra parameters.</summary>
     public static string ToQuery(TraceFilter f, params (string Name, string? Value)[] extra)
     {

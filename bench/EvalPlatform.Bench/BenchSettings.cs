@@ -22,7 +22,11 @@ internal sealed class BenchSettings
           --single-seconds S     how long                                             (default 15)
           --live-count N         single traces timed to their live event              (default 500)
           --live-rate R          their rate per second                                (default 50)
+          --quiet-wait S         before timing, wait up to S seconds for other work on the machine to settle (default 120)
+          --attempts N           repeat a phase, at most N times in all, while other work disturbs it (default 3)
+          --patience S           stop waiting and repeating S seconds after the first timed phase starts (default 300)
           --sweep                also try other batch sizes and client counts (20,000 traces each)
+          --sample               print one generated trace and the average size, then exit
         """;
 
     /// <summary>The developer's test services: never touched by the bench.</summary>
@@ -43,7 +47,11 @@ internal sealed class BenchSettings
     public double SingleSeconds { get; init; } = 15;
     public int LiveCount { get; init; } = 500;
     public double LiveRate { get; init; } = 50;
+    public double QuietWait { get; init; } = 120;
+    public int Attempts { get; init; } = 3;
+    public double Patience { get; init; } = 300;
     public bool Sweep { get; init; }
+    public bool Sample { get; init; }
 
     /// <summary>The app's (and the COPY's) connection string: the bench database on the bench cluster.</summary>
     public string AppPostgres => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
@@ -61,12 +69,17 @@ internal sealed class BenchSettings
             }
 
             var name = args[i][2..];
-            values[name] = name == "sweep" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
+            values[name] = name is "sweep" or "sample" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
         }
 
         string? Get(string name) => values.Remove(name, out var v) ? v : null;
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         double Number(string name, double fallback) => Get(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+        if (values.ContainsKey("sample"))
+        {
+            return new BenchSettings { Postgres = "", Redis = "", Repo = "", Sample = true };
+        }
 
         var settings = new BenchSettings
         {
@@ -84,6 +97,9 @@ internal sealed class BenchSettings
             SingleSeconds = Number("single-seconds", 15),
             LiveCount = Int("live-count", 500),
             LiveRate = Number("live-rate", 50),
+            QuietWait = Number("quiet-wait", 120),
+            Attempts = Math.Max(1, Int("attempts", 3)),
+            Patience = Number("patience", 300),
             Sweep = Get("sweep") is not null,
         };
         if (values.Count > 0)

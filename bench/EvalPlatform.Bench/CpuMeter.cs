@@ -15,6 +15,13 @@ internal sealed record CpuSample(long Timestamp, double Machine, double App, dou
 /// <summary>CPU seconds used during one phase, and how long it lasted.</summary>
 internal sealed record CpuUse(double Seconds, double Machine, double App, double Bench, double? Postgres)
 {
+    /// <summary>Cores used on average by everything else on the machine (other builds, tests, the kernel, Redis).</summary>
+    public double OtherCores => Seconds > 0 ? (Machine - App - Bench - (Postgres ?? 0)) / Seconds : 0;
+
+    /// <summary>CPU time per item (trace or request) of the app, PostgreSQL and the client, in microseconds.</summary>
+    public string PerItem(int items, string what) => items <= 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+        $"CPU per {what}: app {App / items * 1e6:N0} us, postgres {(Postgres is { } p ? (p / items * 1e6).ToString("N0", CultureInfo.InvariantCulture) : "?")} us, bench client {Bench / items * 1e6:N0} us");
+
     public override string ToString()
     {
         var cores = Environment.ProcessorCount;

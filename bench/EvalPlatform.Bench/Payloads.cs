@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace EvalPlatform.Bench;
@@ -10,36 +11,51 @@ namespace EvalPlatform.Bench;
 /// </summary>
 internal static class Payloads
 {
+    // As SDKs send it: quotes and apostrophes are not \u-escaped.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly string[] SystemPrompts =
     [
-        "You are Ada, the customer support assistant for Northwind Outfitters. Answer politely and concisely. Use the order tools before answering questions about an order. Never invent tracking numbers. If the customer is angry, apologise once and offer a human agent.",
-        "You are a helpful assistant for Contoso Bank's card services. Only answer questions about cards, statements and payments. Verify the customer's identity with the lookup tool first. Do not give investment advice. Keep answers under 120 words and in plain language.",
-        "You are the travel desk assistant of Fabrikam Air. Help customers change or cancel bookings, explain fare rules and baggage allowances. Always check the booking with the tools before quoting a fee. Be friendly, factual and brief; never promise refunds.",
+        "You are Ada, the support assistant of Northwind Outfitters. Answer politely and briefly. Use the order tools before answering about an order and never invent tracking numbers.",
+        "You are the card services assistant of Contoso Bank. Verify the customer with the lookup tool first. Only discuss cards, statements and payments; give no investment advice.",
+        "You are the travel desk assistant of Fabrikam Air. Check the booking with the tools before quoting any fee. Be friendly and factual, and never promise a refund.",
     ];
 
     private static readonly string[] UserInputs =
     [
-        "Hi, I ordered a pair of hiking boots last week (order {0}) and the tracking page still says label created. Can you tell me when it will actually ship?",
-        "My card ending in {0} was declined at a petrol station this morning even though I have money in the account. What happened and can you fix it?",
-        "I need to move my flight {0} from Friday to Sunday evening, same route. How much would the change cost me and are there seats left?",
-        "Can I return a jacket from order {0} if I already removed the tags? It does not fit and I bought it three weeks ago.",
+        "Hi, my order {0} still says label created after a week. When will it actually ship?",
+        "My card ending {0} was declined at a petrol station today but I have money. Why?",
+        "Can I move flight {0} from Friday to Sunday evening? How much would that cost?",
+        "Can I return a jacket from order {0} if I already removed the tags? It doesn't fit.",
     ];
 
     private static readonly string[] Responses =
     [
-        "Thanks for your patience! I checked order {0}: the boots left our warehouse yesterday afternoon and the carrier scanned the parcel at 21:14. The tracking page can lag up to 24 hours behind the carrier, so it should update by tomorrow morning. Estimated delivery is Thursday. If it has not arrived by Friday, reply here and I will open a claim with the carrier for you.",
-        "I am sorry about the trouble at the pump. The payment on card {0} was declined by our fraud check because it was the first fuel purchase abroad on this card. I have confirmed the transaction with you now, so the block is lifted and you can retry. Nothing was charged for the declined attempt. You can turn travel notifications on in the app to avoid this next time.",
-        "Good news: there are seats on Sunday's 18:40 departure for booking {0}. Your fare allows changes for a fee of 45 EUR plus the fare difference, which is 22 EUR today, so 67 EUR in total. Your seat selection and bags carry over. Shall I make the change for you? The price is held for 20 minutes while you decide.",
-        "You can still return items from order {0} within 30 days, so you are in time. Items without tags are accepted if they are unworn and in their original packaging; our warehouse will check the condition. I have created a return label and sent it to your email address. Refunds reach your card 3 to 5 days after the parcel arrives.",
+        "Thanks for waiting! Order {0} left our warehouse yesterday and the carrier scanned it last night. Tracking can lag a day behind, so it should update by tomorrow; delivery is expected Thursday.",
+        "Sorry about that. The payment on card {0} was stopped by our fraud check as a first fuel purchase abroad. I have confirmed it with you, so the block is lifted and you can retry now.",
+        "There are seats on Sunday's 18:40 flight for booking {0}. The change costs 45 EUR plus a 22 EUR fare difference, 67 EUR in total, and your seat and bags carry over. Shall I book it?",
+        "Yes, order {0} is within the 30-day window. Items without tags are accepted if unworn; I have emailed you a return label, and the refund follows 3 to 5 days after it arrives.",
     ];
 
-    private static readonly (string Name, string Parameters, string Result)[] ToolCalls =
+    // Two tool calls per topic (same order as UserInputs); {0} is the order/card/booking reference.
+    private static readonly (string Name, string Parameters, string Result)[][] ToolCalls =
     [
-        ("lookup_order", "{{\"order_id\":\"{0}\",\"include_items\":true}}", "{{\"status\":\"shipped\",\"carrier\":\"DHL\",\"items\":2,\"warehouse\":\"AMS-2\"}}"),
-        ("get_tracking", "{{\"order_id\":\"{0}\"}}", "{{\"last_scan\":\"sorting centre\",\"eta\":\"thursday\",\"events\":3}}"),
-        ("verify_customer", "{{\"customer_ref\":\"{0}\",\"method\":\"session\"}}", "{{\"verified\":true,\"risk\":\"low\"}}"),
-        ("search_flights", "{{\"booking\":\"{0}\",\"date\":\"sunday\",\"same_route\":true}}", "{{\"options\":2,\"cheapest_fee_eur\":67}}"),
-        ("create_return_label", "{{\"order_id\":\"{0}\",\"reason\":\"size\"}}", "{{\"label_id\":\"RL-{0}\",\"emailed\":true}}"),
+        [
+            ("lookup_order", "{{\"order_id\":\"{0}\"}}", "{{\"status\":\"shipped\",\"carrier\":\"DHL\",\"items\":2}}"),
+            ("get_tracking", "{{\"order_id\":\"{0}\"}}", "{{\"last_scan\":\"sorting centre\",\"eta\":\"thursday\"}}"),
+        ],
+        [
+            ("verify_customer", "{{\"card_last4\":\"{0}\",\"method\":\"session\"}}", "{{\"verified\":true,\"risk\":\"low\"}}"),
+            ("get_declines", "{{\"card_last4\":\"{0}\",\"days\":1}}", "{{\"declines\":1,\"reason\":\"fraud_rule_fuel_abroad\"}}"),
+        ],
+        [
+            ("get_booking", "{{\"booking\":\"{0}\"}}", "{{\"fare\":\"standard\",\"change_fee_eur\":45}}"),
+            ("search_flights", "{{\"booking\":\"{0}\",\"date\":\"sunday\"}}", "{{\"options\":2,\"fare_difference_eur\":22}}"),
+        ],
+        [
+            ("lookup_order", "{{\"order_id\":\"{0}\"}}", "{{\"status\":\"delivered\",\"days_since\":21}}"),
+            ("create_return_label", "{{\"order_id\":\"{0}\",\"reason\":\"size\"}}", "{{\"label_id\":\"RL-{0}\",\"emailed\":true}}"),
+        ],
     ];
 
     private static readonly (string Model, string Provider)[] Models =
@@ -60,13 +76,9 @@ internal static class Payloads
 
         w.WriteStartObject();
         w.WriteString("external_id", externalId);
-        w.WriteString("name", "support-chat");
-        w.WriteString("session_id", "sess-" + rng.Next(1, 50_000).ToString(CultureInfo.InvariantCulture));
-        w.WriteString("user_id", "user-" + rng.Next(1, 20_000).ToString(CultureInfo.InvariantCulture));
-        w.WriteString("environment", "production");
         w.WriteString("model", model);
         w.WriteString("provider", provider);
-        w.WriteString("system_prompt", SystemPrompts[rng.Next(SystemPrompts.Length)]);
+        w.WriteString("system_prompt", SystemPrompts[topic == 3 ? 0 : topic]);
         w.WriteString("user_input", string.Format(CultureInfo.InvariantCulture, UserInputs[topic], reference));
         w.WriteString("response", string.Format(CultureInfo.InvariantCulture, Responses[topic], reference));
         w.WriteStartObject("usage");
@@ -87,7 +99,7 @@ internal static class Payloads
         w.WriteStartArray("function_calls");
         for (var i = 0; i < 2; i++)
         {
-            var (name, parameters, result) = ToolCalls[(topic + i) % ToolCalls.Length];
+            var (name, parameters, result) = ToolCalls[topic][i];
             w.WriteStartObject();
             w.WriteString("name", name);
             w.WritePropertyName("parameters");
@@ -106,7 +118,7 @@ internal static class Payloads
     public static byte[] Single(string externalId, Random rng)
     {
         using var buffer = new MemoryStream(1_400);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             WriteTrace(w, externalId, rng);
         }
@@ -118,7 +130,7 @@ internal static class Payloads
     public static byte[] Batch(string prefix, int batch, int size, Random rng)
     {
         using var buffer = new MemoryStream(size * 1_400);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             w.WriteStartObject();
             w.WriteStartArray("traces");

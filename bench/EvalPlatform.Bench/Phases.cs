@@ -20,11 +20,13 @@ internal sealed record BatchRun(int Traces, int Batches, double Seconds, int Err
     public double TracesPerSecond => Traces / Seconds;
 }
 
-internal sealed record CopyRun(int Traces, int Spans, double Seconds, double ParseSeconds, double CopySeconds)
+/// <summary>Parse and COPY seconds are summed over the connections (each worker's own wall time).</summary>
+internal sealed record CopyRun(int Connections, int Traces, int Spans, double Seconds, double ParseSeconds, double CopySeconds)
 {
     public double TracesPerSecond => Traces / Seconds;
 
-    public double CopyOnlyTracesPerSecond => Traces / CopySeconds;
+    /// <summary>Traces per second if only the COPY and commit took time (per connection, times the connections).</summary>
+    public double CopyOnlyTracesPerSecond => Traces / CopySeconds * Connections;
 }
 
 internal sealed record LatencyRun(int Sent, int Errors, string? FirstError, double Seconds, double P50, double P95, double P99, double Max, double MaxSendLagMs, int Missing = 0);
@@ -63,24 +65,66 @@ internal static class Phases
 
     /// <summary>
     /// The ceiling: the same JSON parsed with <see cref="TraceParser.Parse"/> and written with the data
-    /// layer's binary COPY (traces, then spans), one transaction per batch on one connection, no HTTP.
+    /// layer's binary COPY (traces, then spans), one transaction per batch, no HTTP, no queue, no
+    /// idempotency query. <paramref name="connections"/> workers, each on its own connection, take batches in turn.
     /// </summary>
-    public static async Task<CopyRun> RawCopyAsync(string connectionString, Guid teamId, IReadOnlyList<byte[]> batches, CancellationToken ct)
+    public static async Task<CopyRun> RawCopyAsync(string connectionString, Guid teamId, IReadOnlyList<byte[]> batches, int connections, CancellationToken ct)
     {
         var options = new DbContextOptionsBuilder<PostgresEvalDbContext>().UseNpgsql(connectionString).Options;
         await using var db = new PostgresEvalDbContext(options);
         var traceType = db.Model.FindEntityType(typeof(Trace))!;
         var spanType = db.Model.FindEntityType(typeof(Span))!;
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(ct);
-
-        long parseTicks = 0, copyTicks = 0;
-        int traceCount = 0, spanCount = 0;
         var documentOptions = new JsonDocumentOptions { MaxDepth = IngestionLimits.MaxJsonDepth };
-        var start = Stopwatch.GetTimestamp();
-        foreach (var body in batches)
+        long parseTicks = 0, copyTicks = 0;
+        int traceCount = 0, spanCount = 0, next = -1;
+
+        // Connections are opened before the clock starts, as the app's pool would have them.
+        var open = new List<NpgsqlConnection>();
+        try
         {
-            var t0 = Stopwatch.GetTimestamp();
+            for (var c = 0; c < connections; c++)
+            {
+                var connection = new NpgsqlConnection(connectionString);
+                open.Add(connection);
+                await connection.OpenAsync(ct);
+            }
+
+            var start = Stopwatch.GetTimestamp();
+            await Task.WhenAll(open.Select(connection => Task.Run(async () =>
+            {
+                int b;
+                while ((b = Interlocked.Increment(ref next)) < batches.Count)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    var traces = Parse(batches[b]);
+                    var t1 = Stopwatch.GetTimestamp();
+                    await using (var transaction = await connection.BeginTransactionAsync(ct))
+                    {
+                        await BinaryCopy.WriteAsync(connection, traceType, traces, ct);
+                        await BinaryCopy.WriteAsync(connection, spanType, traces.SelectMany(t => t.Spans), ct);
+                        await transaction.CommitAsync(ct);
+                    }
+
+                    var t2 = Stopwatch.GetTimestamp();
+                    Interlocked.Add(ref parseTicks, t1 - t0);
+                    Interlocked.Add(ref copyTicks, t2 - t1);
+                    Interlocked.Add(ref traceCount, traces.Count);
+                    Interlocked.Add(ref spanCount, traces.Sum(t => t.Spans.Count));
+                }
+            }, ct)));
+            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return new CopyRun(connections, traceCount, spanCount, seconds, (double)parseTicks / Stopwatch.Frequency, (double)copyTicks / Stopwatch.Frequency);
+        }
+        finally
+        {
+            foreach (var connection in open)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        List<Trace> Parse(byte[] body)
+        {
             using var document = JsonDocument.Parse(body, documentOptions);
             var now = TimeProvider.System.GetUtcNow();
             var errors = new List<FieldError>();
@@ -104,48 +148,37 @@ internal static class Phases
                 traces.Add(parsed.Trace);
             }
 
-            if (errors.Count > 0)
-            {
-                throw new InvalidOperationException($"The bench's own traces do not parse: {errors[0].Field}: {errors[0].Message}");
-            }
-
-            var t1 = Stopwatch.GetTimestamp();
-            await using (var transaction = await connection.BeginTransactionAsync(ct))
-            {
-                await BinaryCopy.WriteAsync(connection, traceType, traces, ct);
-                await BinaryCopy.WriteAsync(connection, spanType, traces.SelectMany(t => t.Spans), ct);
-                await transaction.CommitAsync(ct);
-            }
-
-            var t2 = Stopwatch.GetTimestamp();
-            parseTicks += t1 - t0;
-            copyTicks += t2 - t1;
-            traceCount += traces.Count;
-            spanCount += traces.Sum(t => t.Spans.Count);
+            return errors.Count == 0
+                ? traces
+                : throw new InvalidOperationException($"The bench's own traces do not parse: {errors[0].Field}: {errors[0].Message}");
         }
-
-        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return new CopyRun(traceCount, spanCount, seconds, (double)parseTicks / Stopwatch.Frequency, (double)copyTicks / Stopwatch.Frequency);
     }
 
     /// <summary>
     /// Open loop: request i is sent at start + i / rate whatever happened to the earlier ones; its
     /// latency runs from that scheduled moment to the end of the response (so a stall is not hidden).
     /// </summary>
-    public static async Task<LatencyRun> OpenLoopSinglesAsync(HttpClient http, IReadOnlyList<byte[]> bodies, double rate, CancellationToken ct)
+    public static Task<LatencyRun> OpenLoopSinglesAsync(HttpClient http, IReadOnlyList<byte[]> bodies, double rate, CancellationToken ct) =>
+        OpenLoopAsync(bodies.Count, rate, i => PostAsync(http, "api/v1/traces", bodies[i], HttpStatusCode.Created, ct), ct);
+
+    /// <summary>The same timetable for <c>GET</c> (a baseline: the pipeline and API key check without ingestion).</summary>
+    public static Task<LatencyRun> OpenLoopGetsAsync(HttpClient http, string path, int count, double rate, CancellationToken ct) =>
+        OpenLoopAsync(count, rate, i => GetAsync(http, path, ct), ct);
+
+    private static async Task<LatencyRun> OpenLoopAsync(int count, double rate, Func<int, Task<(bool Ok, string? Error)>> request, CancellationToken ct)
     {
-        var latencies = new double[bodies.Count];
+        var latencies = new double[count];
         var errors = 0;
         string? firstError = null;
-        var (tasks, seconds, maxLag) = await ScheduleAsync(bodies.Count, rate, (i, due) => SendOneAsync(i, due), ct);
+        var (tasks, seconds, maxLag) = await ScheduleAsync(count, rate, (i, due) => SendOneAsync(i, due), ct);
         await Task.WhenAll(tasks);
         var sorted = latencies.Order().ToList();
-        return new LatencyRun(bodies.Count, errors, firstError, seconds,
+        return new LatencyRun(count, errors, firstError, seconds,
             Percentiles.Of(sorted, 50), Percentiles.Of(sorted, 95), Percentiles.Of(sorted, 99), sorted[^1], maxLag);
 
         async Task SendOneAsync(int i, long due)
         {
-            var (ok, error) = await PostAsync(http, "api/v1/traces", bodies[i], HttpStatusCode.Created, ct);
+            var (ok, error) = await request(i);
             latencies[i] = Percentiles.Ms(due, Stopwatch.GetTimestamp());
             if (!ok)
             {
@@ -276,6 +309,20 @@ internal static class Phases
         value = default;
         return element.ValueKind == JsonValueKind.Object
             && (element.TryGetProperty(name, out value) || element.TryGetProperty(char.ToUpperInvariant(name[0]) + name[1..], out value));
+    }
+
+    private static async Task<(bool Ok, string? Error)> GetAsync(HttpClient http, string path, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri(path, UriKind.Relative), ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return response.StatusCode == HttpStatusCode.OK ? (true, null) : (false, $"{(int)response.StatusCode} {text[..Math.Min(text.Length, 300)]}");
+        }
+        catch (HttpRequestException e)
+        {
+            return (false, e.Message);
+        }
     }
 
     private static async Task<(bool Ok, string? Error)> PostAsync(HttpClient http, string path, byte[] body, HttpStatusCode expected, CancellationToken ct)

@@ -4,6 +4,12 @@ using EvalPlatform.Bench;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
+if (args.Any(a => a is "--help" or "-h"))
+{
+    Console.WriteLine(BenchSettings.Usage);
+    return 0;
+}
+
 BenchSettings settings;
 try
 {

@@ -69,7 +69,7 @@ public sealed class AdminCommandTests(PostgresAppFactory app) : IClassFixture<Po
             var result = await AppProcess.RunAsync(["admin", "migrate"], env);
 
             Assert.True(result.ExitCode == 0, result.Stderr);
-            Assert.Contains("Applied 1 migration(s)", result.Stdout, StringComparison.Ordinal);
+            Assert.Matches(@"Applied \d+ migration\(s\)", result.Stdout);
             Assert.True(File.Exists(Path.Combine(folder, "nested", "eval.db")));
         }
         finally

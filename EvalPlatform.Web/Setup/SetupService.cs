@@ -81,11 +81,10 @@ public sealed class SetupService(SetupState state, UserManager<ApplicationUser> 
         var created = await users.CreateAsync(user, request.Password);
         if (!created.Succeeded)
         {
-            return created.Errors.ToDictionary(
-                e => e.Code.Contains("Password", StringComparison.Ordinal) ? "Password" : "Email",
-                e => e.Description,
-                StringComparer.Ordinal)
-                .GroupBy(p => p.Key).ToDictionary(g => g.Key, g => string.Join(" ", g.Select(p => p.Value)));
+            // Several errors can land on one field (e.g. invalid user name and invalid email): join them.
+            return created.Errors
+                .GroupBy(e => e.Code.Contains("Password", StringComparison.Ordinal) ? "Password" : "Email", StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => string.Join(" ", g.Select(e => e.Description)), StringComparer.Ordinal);
         }
 
         await teams.CreateTeamAsync(teamName, user.Id, ct);

@@ -47,6 +47,17 @@ public sealed class FirstRunAndSignInTests(SqliteAppFactory app) : IClassFixture
         Assert.False(await app.Services.GetRequiredService<SetupState>().IsCompleteAsync());
     }
 
+    [Fact, Order(2)]
+    public async Task Setup_WithAPasswordOfOneRepeatedCharacter_ShowsIdentitysRuleAndCreatesNothing()
+    {
+        using var client = Browser();
+        var response = await FormPoster.SubmitAsync(client, "/setup", "setup", Fields(new string('a', 14)));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("different characters", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(await app.Services.GetRequiredService<SetupState>().IsCompleteAsync());
+    }
+
     [Fact, Order(3)]
     public async Task Setup_CreatesTheOwnerAndTeam_ThenDisappears()
     {

@@ -53,6 +53,18 @@ public sealed class TracesPageTests : BunitTestBase
     }
 
     [Fact]
+    public async Task ABurstOfTraces_AllAppear_NoneLostWhileARefreshIsRunning()
+    {
+        await IngestAsync(new { user_input = "first" });
+        var cut = Render<TestHost>(p => p.Add(h => h.Team, _current).AddChildContent<TracesPage>());
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("tr.trace-row")));
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => IngestAsync(new { user_input = $"burst {i}" })));
+
+        cut.WaitForAssertion(() => Assert.Equal(13, cut.FindAll("tr.trace-row").Count), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task FiltersComeFromTheUrl_AndChangesGoBackToIt()
     {
         await IngestAsync(new { user_input = "about refunds", model = "gpt-4o", tags = new[] { "billing" } });

@@ -29,6 +29,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<TraceQueries>();
         services.AddScoped<TraceUpdates>();
         services.AddSingleton<LiveDispatcher>();
+        services.AddSingleton<ApiKeyCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();
         return services;
     }

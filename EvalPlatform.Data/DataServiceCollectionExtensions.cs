@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Sqlite;
@@ -34,17 +35,20 @@ public static class DataServiceCollectionExtensions
 
         if (target.Provider == DatabaseProvider.Postgres)
         {
-            services.AddEvalContext<PostgresEvalDbContext>(o => o.UseNpgsql(
-                target.ConnectionString,
-                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")));
+            services.AddEvalContext<PostgresEvalDbContext>(
+                o => o.UseNpgsql(target.ConnectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")),
+                (options, team) => new PostgresEvalDbContext(options, team));
             services.AddScoped<ITraceStore, PostgresTraceStore>();
         }
         else
         {
-            services.AddEvalContext<SqliteEvalDbContext>(o => o.UseSqlite(
-                target.ConnectionString,
-                sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")));
+            services.AddEvalContext<SqliteEvalDbContext>(
+                o => o.UseSqlite(target.ConnectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")),
+                (options, team) => new SqliteEvalDbContext(options, team));
             services.AddScoped<ITraceStore, EfTraceStore>();
+            // SQLite has one writer at a time anyway; a second group would only wait for the lock.
+            // (Registered before the Ingestion section is bound, so configuration still wins.)
+            services.Configure<IngestionOptions>(o => o.Writers = 1);
         }
 
         // The model (and so the migrations) depends on Identity's schema version: Data owns that setting.
@@ -56,15 +60,25 @@ public static class DataServiceCollectionExtensions
         return services;
     }
 
-    private static void AddEvalContext<TContext>(this IServiceCollection services, Action<DbContextOptionsBuilder> configure)
+    private static void AddEvalContext<TContext>(
+        this IServiceCollection services,
+        Action<DbContextOptionsBuilder> configure,
+        Func<DbContextOptions<TContext>, ITeamContext?, TContext> create)
         where TContext : EvalDbContext
     {
-        services.AddDbContextFactory<TContext>(configure, ServiceLifetime.Scoped);
-        services.AddScoped<EvalDbContextFactory<TContext>>();
+        // Built once (see EvalDbContextFactory); EF resolves logging etc. from the app's services.
+        services.AddSingleton(sp =>
+        {
+            var builder = new DbContextOptionsBuilder<TContext>().UseApplicationServiceProvider(sp);
+            configure(builder);
+            return builder.Options;
+        });
+        services.AddScoped(sp => new EvalDbContextFactory<TContext>(
+            sp.GetRequiredService<DbContextOptions<TContext>>(), sp.GetService<ITeamContext>(), create));
         services.AddScoped<IDbContextFactory<EvalDbContext>>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
         services.AddScoped<IEvalDbContextFactory>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
         // Identity's stores and Data Protection want a scoped context; pages and services use the factory.
-        services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
+        services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>().CreateDbContext());
     }
 
     private static DatabaseTarget ReadTarget(IConfiguration configuration)

@@ -215,6 +215,10 @@ max_connections = 300
 CONF
     if [ "${EVAL_PG_DURABLE:-0}" != 1 ]; then
         printf '%s\n' 'fsync = off' 'synchronous_commit = off' 'full_page_writes = off' >>"$PGDATA/postgresql.conf"
+    else
+        # Durable (fsync, synchronous_commit, full_page_writes stay on), sized as a production
+        # server would be rather than the tiny defaults: more buffers, and checkpoints far apart.
+        printf '%s\n' 'shared_buffers = 512MB' 'max_wal_size = 4GB' 'checkpoint_timeout = 30min' >>"$PGDATA/postgresql.conf"
     fi
     if ! as_pg "$bindir/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" start >/dev/null 2>&1; then
         fail_start "PostgreSQL (port $PG_PORT)" "$PG_LOG"

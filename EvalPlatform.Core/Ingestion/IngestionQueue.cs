@@ -15,6 +15,12 @@ public sealed class IngestionOptions
 
     /// <summary>The most traces one transaction writes.</summary>
     public int MaxTracesPerCommit { get; set; } = 5_000;
+
+    /// <summary>
+    /// Groups written at the same time, each in its own transaction on its own connection: while
+    /// one group waits for the database, the next is being sent.
+    /// </summary>
+    public int Writers { get; set; } = 2;
 }
 
 /// <summary>The queue is full: the caller should retry after a moment (503 + Retry-After).</summary>
@@ -31,16 +37,18 @@ public sealed class IngestionQueue
     private readonly IServiceScopeFactory _scopes;
     private readonly ILogger<IngestionQueue> _logger;
     private readonly int _maxTraces;
+    private readonly int _writers;
 
     public IngestionQueue(IServiceScopeFactory scopes, IOptions<IngestionOptions> options, ILogger<IngestionQueue> logger)
     {
         _scopes = scopes;
         _logger = logger;
         _maxTraces = Math.Max(1, options.Value.MaxTracesPerCommit);
+        _writers = Math.Max(1, options.Value.Writers);
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity))
         {
             FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
+            SingleReader = _writers == 1,
         });
     }
 
@@ -60,8 +68,11 @@ public sealed class IngestionQueue
         return pending.Completion.Task;
     }
 
-    /// <summary>The writer loop; run by a hosted service until the app stops.</summary>
-    public async Task RunAsync(CancellationToken stoppingToken)
+    /// <summary>The writer loops; run by a hosted service until the queue is completed and drained.</summary>
+    public Task RunAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, _writers).Select(_ => Task.Run(() => WriterLoopAsync(stoppingToken), CancellationToken.None)));
+
+    private async Task WriterLoopAsync(CancellationToken stoppingToken)
     {
         var group = new List<Pending>();
         while (await _queue.Reader.WaitToReadAsync(stoppingToken))

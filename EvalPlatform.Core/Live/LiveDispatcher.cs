@@ -13,6 +13,8 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
     public const int QueueCapacity = 256;
 
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Subscription, byte>> _byTeam = new();
+    private volatile Action<LiveEvent>[] _observers = [];
+    private readonly Lock _observersLock = new();
 
     public IDisposable Subscribe(Guid teamId, Func<LiveEvent, Task> handler)
     {
@@ -21,8 +23,25 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
         return subscription;
     }
 
+    /// <summary>
+    /// Node-wide, for every team: the observer runs inline in <see cref="Deliver"/>, so it must be
+    /// quick and must not throw (caches evicting an entry, not pages).
+    /// </summary>
+    public void Observe(Action<LiveEvent> observer)
+    {
+        lock (_observersLock)
+        {
+            _observers = [.. _observers, observer];
+        }
+    }
+
     public void Deliver(LiveEvent liveEvent)
     {
+        foreach (var observer in _observers)
+        {
+            observer(liveEvent);
+        }
+
         if (_byTeam.TryGetValue(liveEvent.TeamId, out var subscriptions))
         {
             foreach (var subscription in subscriptions.Keys)

@@ -18,6 +18,9 @@ public sealed record TracesIngested(Guid TeamId, IReadOnlyList<Guid> TraceIds, I
 /// <summary>A trace was completed or changed (PATCH, scores).</summary>
 public sealed record TraceUpdated(Guid TeamId, Guid TraceId) : LiveEvent(TeamId);
 
+/// <summary>An API key was revoked: every node drops what it cached of it (see <c>ApiKeyCache</c>).</summary>
+public sealed record ApiKeyRevoked(Guid TeamId, string Prefix) : LiveEvent(TeamId);
+
 /// <summary>
 /// Sent to one subscriber (never published) when its queue overflowed and events were dropped:
 /// it should reload what it shows.

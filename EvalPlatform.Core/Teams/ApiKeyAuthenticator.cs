@@ -16,9 +16,10 @@ public enum ApiKeyCheckResult
 
 /// <summary>
 /// Finds the team of a presented API key. This is the one place where keys are read across
-/// teams (the key is what tells us the team), hence <c>IgnoreQueryFilters</c>.
+/// teams (the key is what tells us the team), hence <c>IgnoreQueryFilters</c>. Keys are read
+/// through <see cref="ApiKeyCache"/>; the secret is checked against the stored hash every time.
 /// </summary>
-public sealed class ApiKeyAuthenticator(IEvalDbContextFactory dbFactory, TimeProvider clock)
+public sealed class ApiKeyAuthenticator(IEvalDbContextFactory dbFactory, ApiKeyCache cache, TimeProvider clock)
 {
     /// <summary>Last-used times are written at most this often per key, so reads stay reads.</summary>
     public static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
@@ -30,29 +31,41 @@ public sealed class ApiKeyAuthenticator(IEvalDbContextFactory dbFactory, TimePro
             return new ApiKeyCheck(ApiKeyCheckResult.Malformed);
         }
 
-        await using var db = await dbFactory.CreateAsync(ct);
-        var key = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking()
-            .Where(k => k.Prefix == prefix)
-            .Join(db.Teams, k => k.TeamId, t => t.Id, (k, t) => new { Key = k, TeamName = t.Name })
-            .SingleOrDefaultAsync(ct);
-        if (key is null || !ApiKeyToken.Matches(presented!, key.Key.Hash))
+        var now = clock.GetUtcNow();
+        if (!cache.TryGet(prefix, now, out var key))
+        {
+            await using var db = await dbFactory.CreateAsync(ct);
+            var row = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking()
+                .Where(k => k.Prefix == prefix)
+                .Join(db.Teams, k => k.TeamId, t => t.Id, (k, t) => new { Key = k, TeamName = t.Name })
+                .SingleOrDefaultAsync(ct);
+            if (row is null)
+            {
+                return new ApiKeyCheck(ApiKeyCheckResult.Unknown);
+            }
+
+            key = new ApiKeyCache.Entry(row.Key.Id, row.Key.TeamId, row.TeamName, row.Key.Scopes, row.Key.Hash, row.Key.IsRevoked, row.Key.LastUsedAt, now);
+            cache.Set(prefix, key);
+        }
+
+        if (!ApiKeyToken.Matches(presented!, key.Hash))
         {
             return new ApiKeyCheck(ApiKeyCheckResult.Unknown);
         }
 
-        if (key.Key.IsRevoked)
+        if (key.Revoked)
         {
             return new ApiKeyCheck(ApiKeyCheckResult.Revoked);
         }
 
-        var now = clock.GetUtcNow();
-        if (key.Key.LastUsedAt is null || now - key.Key.LastUsedAt >= LastUsedResolution)
+        if (key.ShouldRecordUse(now, LastUsedResolution))
         {
-            var keyId = key.Key.Id;
+            var keyId = key.KeyId;
+            await using var db = await dbFactory.CreateAsync(ct);
             await db.ApiKeys.IgnoreQueryFilters().Where(k => k.Id == keyId)
                 .ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), ct);
         }
 
-        return new ApiKeyCheck(ApiKeyCheckResult.Valid, key.Key.Id, key.Key.TeamId, key.Key.Scopes, key.TeamName);
+        return new ApiKeyCheck(ApiKeyCheckResult.Valid, key.KeyId, key.TeamId, key.Scopes, key.TeamName);
     }
 }

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,7 +14,7 @@ public sealed record ApiKeyInfo(
 public sealed record CreatedApiKey(ApiKeyInfo Info, string Key);
 
 /// <summary>The current team's API keys. Every call checks <see cref="Permission.ManageApiKeys"/> here, not only in the UI.</summary>
-public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext team, TimeProvider clock)
+public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext team, ApiKeyCache cache, ILiveBus liveBus, TimeProvider clock)
 {
     public const int MaxNameLength = 100;
 
@@ -43,6 +44,9 @@ public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext 
             ?? throw new NotFoundException("No API key with that id in this team.");
         key.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        // Refused from now on: here at once, on other nodes as soon as the bus delivers.
+        cache.Evict(key.Prefix);
+        await liveBus.PublishAsync(new ApiKeyRevoked(key.TeamId, key.Prefix), CancellationToken.None);
         return ToInfo(key);
     }
 

@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -22,24 +26,23 @@ internal sealed class PostgresTraceStore(IDbContextFactory<EvalDbContext> factor
 
 /// <summary>
 /// Writes entities with Npgsql's binary importer, columns and types taken from the EF model,
-/// so the COPY stays in step with the mapping and its migrations.
+/// so the COPY stays in step with the mapping and its migrations. The column list and the
+/// compiled property getters are worked out once per entity type.
 /// </summary>
 internal static class BinaryCopy
 {
+    private static readonly ConcurrentDictionary<IEntityType, Plan> Plans = new();
+
     public static async Task WriteAsync<T>(NpgsqlConnection connection, IEntityType entityType, IEnumerable<T> rows, CancellationToken ct)
     {
-        var table = StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema());
-        var columns = entityType.GetProperties()
-            .Select(p => new Column(p, p.GetColumnName(table)!, DataTypeName(p.GetRelationalTypeMapping().StoreType), p.GetTypeMapping().Converter))
-            .ToList();
-        var sql = $"COPY \"{table.Name}\" ({string.Join(", ", columns.Select(c => $"\"{c.Name}\""))}) FROM STDIN (FORMAT BINARY)";
-        await using var importer = await connection.BeginBinaryImportAsync(sql, ct);
+        var plan = Plans.GetOrAdd(entityType, static e => Plan.For(e));
+        await using var importer = await connection.BeginBinaryImportAsync(plan.Sql, ct);
         foreach (var row in rows)
         {
             await importer.StartRowAsync(ct);
-            foreach (var column in columns)
+            foreach (var column in plan.Columns)
             {
-                var value = column.Property.PropertyInfo!.GetValue(row);
+                var value = column.Get(row!);
                 if (value is not null && column.Converter is not null)
                 {
                     value = column.Converter.ConvertToProvider(value);
@@ -59,18 +62,43 @@ internal static class BinaryCopy
         await importer.CompleteAsync(ct);
     }
 
-    // "character varying(200)" -> "character varying", "numeric(18,8)" -> "numeric"; arrays keep "[]".
-    private static string DataTypeName(string storeType)
+    private sealed record Column(string Name, string DataType, ValueConverter? Converter, Func<object, object?> Get);
+
+    private sealed record Plan(string Sql, IReadOnlyList<Column> Columns)
     {
-        var paren = storeType.IndexOf('(', StringComparison.Ordinal);
-        if (paren < 0)
+        public static Plan For(IEntityType entityType)
         {
-            return storeType;
+            var table = StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema());
+            var columns = entityType.GetProperties()
+                .Select(p => new Column(
+                    p.GetColumnName(table)!,
+                    DataTypeName(p.GetRelationalTypeMapping().StoreType),
+                    p.GetTypeMapping().Converter,
+                    Getter(p.PropertyInfo!)))
+                .ToList();
+            var sql = $"COPY \"{table.Name}\" ({string.Join(", ", columns.Select(c => $"\"{c.Name}\""))}) FROM STDIN (FORMAT BINARY)";
+            return new Plan(sql, columns);
         }
 
-        var close = storeType.IndexOf(')', paren);
-        return (storeType[..paren] + storeType[(close + 1)..]).Trim();
-    }
+        // row => (object?)((TEntity)row).Property
+        private static Func<object, object?> Getter(PropertyInfo property)
+        {
+            var row = Expression.Parameter(typeof(object), "row");
+            var read = Expression.Property(Expression.Convert(row, property.DeclaringType!), property);
+            return Expression.Lambda<Func<object, object?>>(Expression.Convert(read, typeof(object)), row).Compile();
+        }
 
-    private sealed record Column(IProperty Property, string Name, string DataType, Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter? Converter);
+        // "character varying(200)" -> "character varying", "numeric(18,8)" -> "numeric"; arrays keep "[]".
+        private static string DataTypeName(string storeType)
+        {
+            var paren = storeType.IndexOf('(', StringComparison.Ordinal);
+            if (paren < 0)
+            {
+                return storeType;
+            }
+
+            var close = storeType.IndexOf(')', paren);
+            return (storeType[..paren] + storeType[(close + 1)..]).Trim();
+        }
+    }
 }

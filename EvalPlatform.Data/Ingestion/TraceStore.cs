@@ -8,7 +8,7 @@ namespace EvalPlatform.Data.Ingestion;
 /// <summary>
 /// Group commit for both providers: decides per request what is new, a retry, or a conflict
 /// (one query per team for the external ids), then inserts every new trace of every accepted
-/// request in one transaction. How rows are inserted is the provider's business
+/// request, check and insert in one transaction. How rows are inserted is the provider's business
 /// (<see cref="InsertAsync"/>). This is a cross-team writer: it filters by explicit team ids.
 /// </summary>
 internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILogger logger) : ITraceStore
@@ -19,14 +19,12 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
         {
             return await StoreTogetherAsync(requests, ct);
         }
-        catch (DbUpdateException) when (requests.Count > 1)
+        catch (Exception e) when (e is DbUpdateException || IsUniqueViolation(e))
         {
-            // Another node inserted one of these external ids between our check and our commit.
-            // Nothing was committed; redo each request on its own so only the clashing one is affected.
-            logger.LogInformation("Group commit of {Count} requests hit a concurrent insert; retrying them one by one", requests.Count);
-        }
-        catch (Exception e) when (IsUniqueViolation(e) && requests.Count > 1)
-        {
+            // Another writer (a second group on this node, or another node) committed one of these
+            // external ids between our check and our commit. Nothing of this group was committed:
+            // redo each request on its own, so its check now sees that row (a retry answers with
+            // the stored id, different content is a conflict) and only the clashing request is affected.
             logger.LogInformation("Group commit of {Count} requests hit a concurrent insert; retrying them one by one", requests.Count);
         }
 
@@ -46,7 +44,9 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
 
     private async Task<IReadOnlyList<StoreResult>> StoreTogetherAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct)
     {
+        // One connection and one transaction for the idempotency check and the write.
         await using var db = factory.CreateDbContext();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var known = await LoadKnownAsync(db, requests, ct);
         var results = new List<StoreResult>(requests.Count);
         var toInsert = new List<Trace>();
@@ -96,10 +96,10 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
 
         if (toInsert.Count > 0)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(ct);
             await InsertAsync(db, toInsert, ct);
-            await transaction.CommitAsync(ct);
         }
+
+        await transaction.CommitAsync(ct);
 
         return results;
     }

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Live;
 using EvalPlatform.Data;
 using EvalPlatform.Web.Ingestion;
 using EvalPlatform.Web.Auth;
@@ -98,6 +99,8 @@ public static class WebApplicationExtensions
             }
         }
 
+        // Hear the other nodes from the start (revoked API keys, live pages), not from first use.
+        _ = app.Services.GetRequiredService<ILiveBus>();
         return true;
     }
 

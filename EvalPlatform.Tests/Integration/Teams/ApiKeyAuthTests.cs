@@ -72,10 +72,17 @@ public abstract class ApiKeyAuthTests(EvalAppFactory app)
     }
 
     [Fact]
-    public async Task RevokedKey_Is401SayingRevoked()
+    public async Task RevokedKey_Is401SayingRevoked_AtOnce_EvenWhenItWasJustUsed()
     {
         var team = await TestData.CreateTeamAsync(app.Services);
         var key = await TestData.CreateKeyAsync(app.Services, team.Id, ApiKeyScopes.Read);
+        using (var before = app.CreateClient())
+        {
+            // The key is now in the node's key cache.
+            before.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
+            Assert.Equal(HttpStatusCode.OK, (await before.GetAsync("/api/v1/whoami")).StatusCode);
+        }
+
         await using (var scope = app.Services.CreateAsyncScope())
         {
             scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);

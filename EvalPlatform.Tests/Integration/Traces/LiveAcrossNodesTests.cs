@@ -1,4 +1,9 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -43,5 +48,34 @@ public sealed class LiveAcrossNodesTests(PostgresAppFactory nodeA) : IClassFixtu
             Assert.Equal([id], only.TraceIds);
             Assert.Equal("hello from node A", only.Summaries[0].InputPreview);
         }
+    }
+
+    [Fact]
+    public async Task KeyRevokedOnNodeA_IsRefusedOnNodeB_LongBeforeItsCacheEntryExpires()
+    {
+        await using var nodeB = new EvalAppFactory(TestDatabase.Postgres, redis: true, sharedConnectionString: nodeA.ConnectionString);
+        await ((IAsyncLifetime)nodeB).InitializeAsync();
+        var team = await TestData.CreateTeamAsync(nodeA.Services);
+        var key = await TestData.CreateKeyAsync(nodeA.Services, team.Id, ApiKeyScopes.Read);
+        using var onB = nodeB.CreateClient();
+        onB.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
+        Assert.Equal(HttpStatusCode.OK, (await onB.GetAsync("/api/v1/whoami")).StatusCode);
+
+        await using (var scope = nodeA.Services.CreateAsyncScope())
+        {
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
+            await scope.ServiceProvider.GetRequiredService<ApiKeyService>().RevokeAsync(key.Info.Id);
+        }
+
+        // Node B cached the key for ApiKeyCache.Lifetime (30 s); the revocation reaches it over Redis.
+        var deadline = Stopwatch.StartNew();
+        HttpStatusCode status;
+        while ((status = (await onB.GetAsync("/api/v1/whoami")).StatusCode) == HttpStatusCode.OK && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.True(deadline.Elapsed < ApiKeyCache.Lifetime / 2);
     }
 }

@@ -12,11 +12,18 @@ public sealed class IngestionQueueTests
     {
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource TwoInside { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public List<int> Commits { get; } = [];
+        private int _inside;
 
         public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
         {
             Entered.TrySetResult();
+            if (Interlocked.Increment(ref _inside) == 2)
+            {
+                TwoInside.TrySetResult();
+            }
+
             await Gate.Task;
             lock (Commits)
             {
@@ -27,12 +34,12 @@ public sealed class IngestionQueueTests
         }
     }
 
-    private static (IngestionQueue Queue, GatedStore Store) Build(int capacity)
+    private static (IngestionQueue Queue, GatedStore Store) Build(int capacity, int writers = 1)
     {
         var store = new GatedStore();
         var services = new ServiceCollection().AddSingleton<ITraceStore>(store).BuildServiceProvider();
         var queue = new IngestionQueue(services.GetRequiredService<IServiceScopeFactory>(),
-            Options.Create(new IngestionOptions { QueueCapacity = capacity }), NullLogger<IngestionQueue>.Instance);
+            Options.Create(new IngestionOptions { QueueCapacity = capacity, Writers = writers }), NullLogger<IngestionQueue>.Instance);
         return (queue, store);
     }
 
@@ -55,6 +62,25 @@ public sealed class IngestionQueueTests
         await Task.WhenAll([first, .. waiting]).WaitAsync(TimeSpan.FromSeconds(5));
         // The two that waited were written together, in one commit.
         Assert.Equal([1, 2], store.Commits);
+        queue.Complete();
+        await writer.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task WithTwoWriters_TheNextGroupIsWrittenWhileTheFirstWaits()
+    {
+        var (queue, store) = Build(capacity: 10, writers: 2);
+        var writer = queue.RunAsync(CancellationToken.None);
+
+        var first = queue.EnqueueAsync(Request(), default);
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var second = queue.EnqueueAsync(Request(), default);
+
+        // Both are inside the store at once: the second did not wait for the first commit.
+        await store.TwoInside.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        store.Gate.SetResult();
+        await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal([1, 1], store.Commits);
         queue.Complete();
         await writer.WaitAsync(TimeSpan.FromSeconds(5));
     }

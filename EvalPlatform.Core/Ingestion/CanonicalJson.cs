@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -5,19 +6,33 @@ namespace EvalPlatform.Core.Ingestion;
 
 /// <summary>
 /// A hash of a JSON value that ignores property order and whitespace, so that a retry that
-/// serialises the same trace differently still counts as the same trace.
+/// serialises the same trace differently still counts as the same trace. The canonical form is
+/// the value written compactly with every object's properties in ordinal order of their names.
 /// </summary>
 public static class CanonicalJson
 {
+    // One buffer and writer per thread: hashing runs for every ingested trace.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public static byte[] Hash(JsonElement element)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        Write(writer, element);
+        writer.Flush();
+        var hash = SHA256.HashData(buffer.WrittenSpan);
+        if (buffer.Capacity > 1024 * 1024)
         {
-            Write(writer, element);
+            t_buffer = null; // do not keep a huge trace's buffer alive
         }
 
-        return SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        return hash;
     }
 
     private static void Write(Utf8JsonWriter writer, JsonElement element)
@@ -25,11 +40,23 @@ public static class CanonicalJson
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
-                writer.WriteStartObject();
-                foreach (var property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                var properties = new List<(string Name, int Position, JsonElement Value)>();
+                foreach (var property in element.EnumerateObject())
                 {
-                    writer.WritePropertyName(property.Name);
-                    Write(writer, property.Value);
+                    properties.Add((property.Name, properties.Count, property.Value));
+                }
+
+                // Ordinal by name; a repeated name keeps its order (as a stable sort would).
+                properties.Sort(static (a, b) =>
+                {
+                    var byName = string.CompareOrdinal(a.Name, b.Name);
+                    return byName != 0 ? byName : a.Position.CompareTo(b.Position);
+                });
+                writer.WriteStartObject();
+                foreach (var (name, _, value) in properties)
+                {
+                    writer.WritePropertyName(name);
+                    Write(writer, value);
                 }
 
                 writer.WriteEndObject();

@@ -426,8 +426,31 @@ public static class TraceParser
             return null;
         }
 
-        var oneLine = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return oneLine.Length <= IngestionLimits.PreviewLength ? oneLine : oneLine[..(IngestionLimits.PreviewLength - 1)] + "…";
+        // Whitespace runs become one space; stops reading once the preview is full (a response can be long).
+        var oneLine = new StringBuilder(Math.Min(text.Length, IngestionLimits.PreviewLength + 1));
+        var space = false;
+        foreach (var c in text)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                space = oneLine.Length > 0;
+                continue;
+            }
+
+            if (space)
+            {
+                oneLine.Append(' ');
+                space = false;
+            }
+
+            oneLine.Append(c);
+            if (oneLine.Length > IngestionLimits.PreviewLength)
+            {
+                return oneLine.ToString(0, IngestionLimits.PreviewLength - 1) + "…";
+            }
+        }
+
+        return oneLine.ToString();
     }
 
     internal static string? SearchText(string? input, string? response)
@@ -438,8 +461,7 @@ public static class TraceParser
             return null;
         }
 
-        text = text.ToLowerInvariant();
-        return text.Length <= IngestionLimits.SearchTextLength ? text : text[..IngestionLimits.SearchTextLength];
+        return (text.Length <= IngestionLimits.SearchTextLength ? text : text[..IngestionLimits.SearchTextLength]).ToLowerInvariant();
     }
 
     private static List<FieldError> ErrorsOf(JsonFields f) => f.Errors;

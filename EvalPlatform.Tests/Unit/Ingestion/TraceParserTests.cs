@@ -53,6 +53,15 @@ public sealed class TraceParserTests
         Assert.NotEqual(Hash("""{"c":[1,2]}"""), Hash("""{"c":[2,1]}"""));
     }
 
+    [Fact]
+    public void CanonicalHash_IsPinned_SoStoredHashesStayComparableWithRetries()
+    {
+        // Stored traces keep this hash; a change of the canonical form would turn retries into 409s.
+        var hash = CanonicalJson.Hash(JsonDocument.Parse("{\"b\":[1,2.50,{\"z\":true,\"a\":null}],\"a\":\"x y <\u00e9>\"}").RootElement);
+
+        Assert.Equal("4D320D3787888BF055690309A1FCFEA5E6A14E580E59760829BEE8EF5F5BE9A3", Convert.ToHexString(hash));
+    }
+
     [Theory]
     [InlineData("gpt-4o-2024-08-06", 1_000_000, 0, 2.50)]
     [InlineData("gpt-4o-mini", 1_000_000, 1_000_000, 0.75)]

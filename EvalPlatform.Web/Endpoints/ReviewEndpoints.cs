@@ -23,6 +23,8 @@ public static class ReviewEndpoints
 
     public sealed record ReviewSettingsResponse(string ScoreScale, IReadOnlyList<RejectionReasonResponse> Reasons);
 
+    public const int MaxBodyBytes = 256 * 1024;
+
     public static RouteGroupBuilder MapReviewEndpoints(this RouteGroupBuilder api)
     {
         api.MapPost("/traces/{id:guid}/review", ReviewAsync).RequireAuthorization(ApiPolicies.Review)
@@ -40,7 +42,8 @@ public static class ReviewEndpoints
 
     private static async Task<Ok<ReviewResponse>> ReviewAsync(Guid id, HttpRequest request, ReviewService reviews, CancellationToken ct)
     {
-        using var body = await JsonBody.ReadAsync(request, 64 * 1024, ct);
+        // Room for the longest note and detail even when every character arrives \u-escaped (6 bytes each).
+        using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
         var command = ReviewCommand.Parse(body.RootElement);
         return TypedResults.Ok(ToResponse(await reviews.ReviewAsync(id, command, ct)));
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Tests.Infrastructure;
 
@@ -117,6 +118,19 @@ public abstract class ReviewApiTests(EvalAppFactory app)
         Assert.True(errors.TryGetProperty(field, out _), text);
         var trace = await api.GetJsonAsync($"/api/v1/traces/{id}");
         Assert.Equal(0, trace.GetProperty("review").GetProperty("version").GetInt32());
+    }
+
+    [Fact]
+    public async Task TheLongestNote_FitsEvenFullyEscaped()
+    {
+        var (api, _, id) = await ReviewerKeyAsync();
+        using var _api = api;
+        var note = string.Concat(Enumerable.Repeat("é", ReviewCommand.MaxNoteLength));
+        var escaped = "{\"note\":\"" + string.Concat(note.Select(c => $"\\u{(int)c:x4}")) + "\"}";
+
+        var review = await OkJsonAsync(await api.PostJsonAsync($"/api/v1/traces/{id}/review", escaped));
+
+        Assert.Equal(note, review.GetProperty("note").GetString());
     }
 
     [Fact]

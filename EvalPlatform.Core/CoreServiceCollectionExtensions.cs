@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
@@ -18,6 +19,14 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<ITeamContext>(sp => sp.GetRequiredService<TeamContext>());
         services.AddTeams();
         services.AddTraces();
+        services.AddReviews();
+        return services;
+    }
+
+    private static IServiceCollection AddReviews(this IServiceCollection services)
+    {
+        services.AddScoped<ReviewService>();
+        services.AddScoped<ReviewSettingsService>();
         return services;
     }
 

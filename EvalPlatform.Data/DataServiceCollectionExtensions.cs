@@ -1,8 +1,10 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
+using EvalPlatform.Data.Queries.Teams;
 using EvalPlatform.Data.Sqlite;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
@@ -54,6 +56,7 @@ public static class DataServiceCollectionExtensions
         // The model (and so the migrations) depends on Identity's schema version: Data owns that setting.
         services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddScoped<DatabaseMigrator>();
+        services.AddScoped<IMemberDirectory, MemberDirectory>();
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")
             .PersistKeysToDbContext<EvalDbContext>();

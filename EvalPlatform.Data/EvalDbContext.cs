@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
@@ -31,6 +32,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Trace> Traces => Set<Trace>();
     public DbSet<Span> Spans => Set<Span>();
     public DbSet<Score> Scores => Set<Score>();
+    public DbSet<ReviewSettings> ReviewSettings => Set<ReviewSettings>();
+    public DbSet<RejectionReason> RejectionReasons => Set<RejectionReason>();
+    public DbSet<ReviewChange> ReviewChanges => Set<ReviewChange>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
@@ -17,6 +18,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Trace> Traces { get; }
     DbSet<Span> Spans { get; }
     DbSet<Score> Scores { get; }
+    DbSet<ReviewSettings> ReviewSettings { get; }
+    DbSet<RejectionReason> RejectionReasons { get; }
+    DbSet<ReviewChange> ReviewChanges { get; }
 
     Task<int> SaveChangesAsync(CancellationToken cancellationToken = default);
 }

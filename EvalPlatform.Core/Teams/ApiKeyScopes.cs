@@ -8,4 +8,7 @@ public enum ApiKeyScopes
     Ingest = 1,
     Read = 2,
     Admin = 4,
+
+    /// <summary>Accept, reject, score and annotate traces (<c>POST /traces/{id}/review</c>).</summary>
+    Review = 8,
 }

@@ -8,7 +8,11 @@ public static class ApiKeyScopesText
         ("ingest", ApiKeyScopes.Ingest),
         ("read", ApiKeyScopes.Read),
         ("admin", ApiKeyScopes.Admin),
+        ("review", ApiKeyScopes.Review),
     ];
+
+    /// <summary>Every scope there is.</summary>
+    public const ApiKeyScopes All = ApiKeyScopes.Ingest | ApiKeyScopes.Read | ApiKeyScopes.Admin | ApiKeyScopes.Review;
 
     public static IReadOnlyList<string> ToNames(ApiKeyScopes scopes) =>
         Names.Where(n => scopes.HasFlag(n.Scope)).Select(n => n.Name).ToArray();

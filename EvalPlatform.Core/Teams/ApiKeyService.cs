@@ -58,9 +58,9 @@ public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext 
         IEvalDbContextFactory dbFactory, TimeProvider clock, Guid teamId, string name, ApiKeyScopes scopes, string? createdBy, CancellationToken ct = default)
     {
         var keyName = Require.Text("name", name, MaxNameLength);
-        if (scopes == ApiKeyScopes.None || (scopes & ~(ApiKeyScopes.Ingest | ApiKeyScopes.Read | ApiKeyScopes.Admin)) != 0)
+        if (scopes == ApiKeyScopes.None || (scopes & ~ApiKeyScopesText.All) != 0)
         {
-            throw new DomainValidationException("scopes", "Choose at least one scope: ingest, read or admin.");
+            throw new DomainValidationException("scopes", "Choose at least one scope: ingest, read, review or admin.");
         }
 
         var (key, prefix, hash) = ApiKeyToken.Generate();

@@ -19,6 +19,7 @@ public static class TeamPermissions
         [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
         [ApiKeyScopes.Read] = [Permission.ViewTraces],
         [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys],
+        [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 
     public static bool RoleHas(TeamRole role, Permission permission) =>
@@ -26,4 +27,8 @@ public static class TeamPermissions
 
     public static bool ScopesHave(ApiKeyScopes scopes, Permission permission) =>
         ByScope.Any(pair => scopes.HasFlag(pair.Key) && pair.Value.Contains(permission));
+
+    /// <summary>Each scope that on its own grants <paramref name="permission"/>, narrowest first (for route policies).</summary>
+    public static IReadOnlyList<ApiKeyScopes> ScopesGranting(Permission permission) =>
+        ByScope.Where(pair => pair.Value.Contains(permission)).OrderBy(pair => pair.Value.Length).Select(pair => pair.Key).ToList();
 }

@@ -51,7 +51,30 @@ public sealed class Trace : ITeamOwned
     /// <summary>Lower-cased prompt and response text for free-text search (bounded length).</summary>
     public string? SearchText { get; set; }
 
+    // Review state: the current verdict, kept on the trace so lists filter and show it without a
+    // join. Every change is also appended to the review history (see Reviews/ReviewChange).
+    // All default to "not reviewed", so ingestion (binary COPY of every mapped property) writes them as such.
     public ReviewStatus ReviewStatus { get; set; } = ReviewStatus.Pending;
+
+    /// <summary>The rejection reason's key (a team's <c>RejectionReason.Key</c>), only while rejected.</summary>
+    public string? ReviewReason { get; set; }
+
+    /// <summary>The reviewer's free-text detail of the rejection, only while rejected.</summary>
+    public string? ReviewDetail { get; set; }
+
+    /// <summary>The human score on the team's scale (good = 1, bad = 0 on the good/bad scale).</summary>
+    public double? HumanScore { get; set; }
+
+    /// <summary>The reviewers' note, plain text.</summary>
+    public string? ReviewNote { get; set; }
+
+    /// <summary>Who made the latest review change: a user id, or "api-key:{id}".</summary>
+    public string? ReviewedBy { get; set; }
+
+    public DateTimeOffset? ReviewedAt { get; set; }
+
+    /// <summary>Count of review changes so far; the history's newest row carries the same number.</summary>
+    public int ReviewVersion { get; set; }
 
     public DateTimeOffset StartedAt { get; set; }
     public DateTimeOffset? EndedAt { get; set; }

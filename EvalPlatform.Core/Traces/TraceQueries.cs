@@ -8,18 +8,24 @@ using Microsoft.EntityFrameworkCore;
 
 namespace EvalPlatform.Core.Traces;
 
-/// <summary>What the list may be filtered by; every field optional. Times filter on the trace's start.</summary>
+/// <summary>
+/// What the list may be filtered by; every field optional. Times filter on the trace's start.
+/// <see cref="Reason"/> is a rejection reason's key; <see cref="Reviewer"/> is who made the latest
+/// review change: a member's e-mail, a user id, or "api-key:{id}"; scores filter the human score.
+/// </summary>
 public sealed record TraceFilter(
     DateTimeOffset? From = null, DateTimeOffset? To = null, ReviewStatus? Status = null, string? Model = null, string? Provider = null,
     string? Tag = null, string? Environment = null, string? SessionId = null, string? UserId = null, string? Experiment = null,
-    string? Variant = null, string? Search = null);
+    string? Variant = null, string? Search = null, string? Reason = null, string? Reviewer = null, double? Score = null,
+    double? ScoreMin = null, double? ScoreMax = null);
 
 /// <summary>A list row.</summary>
 public sealed record TraceListItem(
     Guid Id, string? ExternalId, string? Name, string? Model, string? Provider, string? InputPreview, string? OutputPreview,
     double? LatencyMs, int? PromptTokens, int? CompletionTokens, int? TotalTokens, decimal? Cost, string? Error, IReadOnlyList<string> Tags,
     string? Environment, string? SessionId, string? UserId, string? Experiment, string? Variant, ReviewStatus ReviewStatus,
-    DateTimeOffset StartedAt, DateTimeOffset? EndedAt, DateTimeOffset CreatedAt);
+    DateTimeOffset StartedAt, DateTimeOffset? EndedAt, DateTimeOffset CreatedAt, string? ReviewReason = null, double? HumanScore = null,
+    string? ReviewedBy = null, DateTimeOffset? ReviewedAt = null);
 
 public sealed record TracePage(IReadOnlyList<TraceListItem> Items, string? NextCursor);
 
@@ -27,7 +33,7 @@ public sealed record TracePage(IReadOnlyList<TraceListItem> Items, string? NextC
 public sealed record TraceDetail(Trace Trace, IReadOnlyList<Span> Spans, IReadOnlyList<Score> Scores);
 
 /// <summary>Reads the current team's traces. Keyset paging: newest first, a cursor instead of offsets.</summary>
-public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext team)
+public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members)
 {
     public const int MaxPageSize = 200;
 
@@ -35,6 +41,7 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
     {
         RequireView();
         var after = cursor is null ? null : DecodeCursor(cursor);
+        filter = await ResolveReviewerAsync(filter, ct);
         await using var db = await dbFactory.CreateAsync(ct);
         var query = Apply(db.Traces.AsNoTracking(), filter);
         if (after is not null)
@@ -52,12 +59,26 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
             {
                 Item = new TraceListItem(t.Id, t.ExternalId, t.Name, t.Model, t.Provider, t.InputPreview, t.OutputPreview, t.LatencyMs,
                     t.PromptTokens, t.CompletionTokens, t.TotalTokens, t.Cost, t.Error, t.Tags, t.Environment, t.SessionId, t.UserId,
-                    t.Experiment, t.Variant, t.ReviewStatus, t.StartedAt, t.EndedAt, t.CreatedAt),
+                    t.Experiment, t.Variant, t.ReviewStatus, t.StartedAt, t.EndedAt, t.CreatedAt, t.ReviewReason, t.HumanScore,
+                    t.ReviewedBy, t.ReviewedAt),
                 t.SortKey,
             })
             .ToListAsync(ct);
         var next = rows.Count > limit ? EncodeCursor(rows[limit - 1].SortKey) : null;
         return new TracePage(rows.Take(limit).Select(r => r.Item).ToList(), next);
+    }
+
+    /// <summary>One list row, whatever the filters: what an open list shows again when that trace changes. Null when gone.</summary>
+    public async Task<TraceListItem?> GetListItemAsync(Guid id, CancellationToken ct = default)
+    {
+        RequireView();
+        await using var db = await dbFactory.CreateAsync(ct);
+        return await db.Traces.AsNoTracking().Where(t => t.Id == id)
+            .Select(t => new TraceListItem(t.Id, t.ExternalId, t.Name, t.Model, t.Provider, t.InputPreview, t.OutputPreview, t.LatencyMs,
+                t.PromptTokens, t.CompletionTokens, t.TotalTokens, t.Cost, t.Error, t.Tags, t.Environment, t.SessionId, t.UserId,
+                t.Experiment, t.Variant, t.ReviewStatus, t.StartedAt, t.EndedAt, t.CreatedAt, t.ReviewReason, t.HumanScore,
+                t.ReviewedBy, t.ReviewedAt))
+            .SingleOrDefaultAsync(ct);
     }
 
     public async Task<TraceDetail> GetAsync(Guid id, CancellationToken ct = default)
@@ -78,6 +99,7 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
     public async Task<(Guid? Newer, Guid? Older)> GetNeighboursAsync(Guid id, TraceFilter filter, CancellationToken ct = default)
     {
         RequireView();
+        filter = await ResolveReviewerAsync(filter, ct);
         await using var db = await dbFactory.CreateAsync(ct);
         var key = await db.Traces.Where(t => t.Id == id).Select(t => t.SortKey).SingleOrDefaultAsync(ct)
             ?? throw new NotFoundException($"No trace {id} in this team.");
@@ -146,6 +168,31 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
             query = query.Where(t => t.Variant == variant);
         }
 
+        if (f.Reason is { } reason)
+        {
+            query = query.Where(t => t.ReviewReason == reason);
+        }
+
+        if (f.Reviewer is { } reviewer)
+        {
+            query = query.Where(t => t.ReviewedBy == reviewer);
+        }
+
+        if (f.Score is { } score)
+        {
+            query = query.Where(t => t.HumanScore == score);
+        }
+
+        if (f.ScoreMin is { } min)
+        {
+            query = query.Where(t => t.HumanScore >= min);
+        }
+
+        if (f.ScoreMax is { } max)
+        {
+            query = query.Where(t => t.HumanScore <= max);
+        }
+
         if (!string.IsNullOrWhiteSpace(f.Search))
         {
             var term = f.Search.Trim().ToLowerInvariant();
@@ -176,6 +223,12 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
 
         throw new DomainValidationException("cursor", "Not a cursor this API gave out; pass next_cursor unchanged.");
     }
+
+    /// <summary>A reviewer given by e-mail becomes the member's user id (an unknown e-mail matches nothing).</summary>
+    private async Task<TraceFilter> ResolveReviewerAsync(TraceFilter filter, CancellationToken ct) =>
+        filter.Reviewer is { } reviewer && reviewer.Contains('@', StringComparison.Ordinal)
+            ? filter with { Reviewer = await members.FindUserIdByEmailAsync(reviewer, ct) ?? reviewer }
+            : filter;
 
     private void RequireView()
     {

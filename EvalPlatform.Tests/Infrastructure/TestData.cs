@@ -35,12 +35,16 @@ public static class TestData
         return new TestTeam(team.Id, team.Name, owner.Id, owner.Email!, Password);
     }
 
-    public static async Task<string> CreateUserInTeamAsync(IServiceProvider services, Guid teamId, TeamRole role)
+    public static async Task<string> CreateUserInTeamAsync(IServiceProvider services, Guid teamId, TeamRole role) =>
+        (await CreateMemberAsync(services, teamId, role)).Email;
+
+    /// <summary>A new user with <paramref name="role"/> in the team: their id and e-mail (the password is <see cref="Password"/>).</summary>
+    public static async Task<(string UserId, string Email)> CreateMemberAsync(IServiceProvider services, Guid teamId, TeamRole role)
     {
         var user = await CreateUserAsync(services);
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<TeamService>().AddMemberAsync(teamId, user.Id, role);
-        return user.Email!;
+        return (user.Id, user.Email!);
     }
 
     /// <summary>Another team with a key of its own: the neighbour that must stay invisible.</summary>

@@ -21,7 +21,7 @@ public sealed class AdminCommands(
           migrate                                          apply pending database migrations
           create-team --name NAME --owner EMAIL [--password-stdin]
                                                            create a team owned by EMAIL (a new user needs --password-stdin)
-          create-api-key --team NAME --name KEY --scopes ingest,read,admin
+          create-api-key --team NAME --name KEY --scopes ingest,read,review,admin
                                                            print a new key once, alone on stdout
           list-teams                                       list teams, members and active keys
         """;
@@ -116,8 +116,8 @@ public sealed class AdminCommands(
         if (!ApiKeyScopesText.TryParse(Required(options, "scopes"), out var scopes, out var unknown))
         {
             throw new AdminUsageException(unknown is null
-                ? "--scopes needs at least one of ingest, read, admin."
-                : $"Unknown scope '{unknown}': use ingest, read, admin.");
+                ? "--scopes needs at least one of ingest, read, review, admin."
+                : $"Unknown scope '{unknown}': use ingest, read, review, admin.");
         }
 
         var team = await teams.FindTeamByNameAsync(teamName) ?? throw new NotFoundException($"No team named '{teamName}'.");

@@ -33,9 +33,12 @@ public sealed class ApiAuthorizationResultHandler : IAuthorizationMiddlewareResu
             .OfType<ClaimsAuthorizationRequirement>()
             .SelectMany(r => r.AllowedValues ?? [])
             .ToList() ?? [];
-        var detail = missing.Count > 0
-            ? $"This API key lacks the '{string.Join("', '", missing)}' scope this endpoint needs."
-            : "This API key may not do that.";
+        var detail = missing.Count switch
+        {
+            0 => "This API key may not do that.",
+            1 => $"This API key lacks the '{missing[0]}' scope this endpoint needs.",
+            _ => $"This API key lacks a scope this endpoint needs: one of '{string.Join("', '", missing)}'.",
+        };
         await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", detail);
     }
 }

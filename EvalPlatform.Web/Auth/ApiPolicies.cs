@@ -11,6 +11,9 @@ public static class ApiPolicies
     public const string Read = "api:read";
     public const string Admin = "api:admin";
 
+    /// <summary>Any scope the permission table says may review (<c>review</c>, <c>admin</c>).</summary>
+    public const string Review = "api:review";
+
     public static AuthorizationBuilder AddApiPolicies(this AuthorizationBuilder builder)
     {
         builder.AddPolicy(AnyKey, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser());
@@ -22,6 +25,11 @@ public static class ApiPolicies
                 .RequireClaim(ApiKeyDefaults.ScopeClaim, ApiKeyScopesText.Format(scope)));
         }
 
+        var reviewScopes = TeamPermissions.ScopesGranting(Permission.ReviewTraces).Select(ApiKeyScopesText.Format).ToArray();
+        builder.AddPolicy(Review, p => p
+            .AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
+            .RequireAuthenticatedUser()
+            .RequireClaim(ApiKeyDefaults.ScopeClaim, reviewScopes));
         return builder;
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
@@ -23,7 +24,8 @@ public static class TraceEndpoints
         Guid Id, string? ExternalId, string? Name, string? Model, string? Provider, string? InputPreview, string? OutputPreview,
         double? LatencyMs, int? PromptTokens, int? CompletionTokens, int? TotalTokens, decimal? Cost, string? Error, IReadOnlyList<string> Tags,
         string? Environment, string? SessionId, string? UserId, string? Experiment, string? Variant, string ReviewStatus,
-        DateTimeOffset StartTime, DateTimeOffset? EndTime, DateTimeOffset CreatedAt);
+        DateTimeOffset StartTime, DateTimeOffset? EndTime, DateTimeOffset CreatedAt, string? ReviewReason, double? ReviewScore,
+        string? ReviewedBy, DateTimeOffset? ReviewedAt);
 
     public sealed record SpanResponse(
         Guid Id, Guid? ParentId, string? ExternalId, string Kind, string Name, DateTimeOffset StartTime, DateTimeOffset? EndTime, double? DurationMs,
@@ -38,7 +40,7 @@ public static class TraceEndpoints
         string? Model, string? Provider, int? PromptTokens, int? CompletionTokens, int? TotalTokens, decimal? Cost, bool CostComputed,
         double? LatencyMs, double? TimeToFirstTokenMs, string? Error, string? Experiment, string? Variant, JsonElement? Metadata,
         string ReviewStatus, DateTimeOffset StartTime, DateTimeOffset? EndTime, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-        IReadOnlyList<SpanResponse> Spans, IReadOnlyList<ScoreResponse> Scores);
+        IReadOnlyList<SpanResponse> Spans, IReadOnlyList<ScoreResponse> Scores, ReviewEndpoints.ReviewResponse? Review);
 
     public static RouteGroupBuilder MapTraceEndpoints(this RouteGroupBuilder api)
     {
@@ -55,7 +57,7 @@ public static class TraceEndpoints
         traces.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
             .WithName("ListTraces").WithSummary("The team's traces, newest first, filtered, keyset-paged");
         traces.MapGet("/{id:guid}", GetAsync).RequireAuthorization(ApiPolicies.Read)
-            .WithName("GetTrace").WithSummary("One trace with its span tree and scores");
+            .WithName("GetTrace").WithSummary("One trace with its span tree, scores, and review with its history");
         traces.MapPost("/{id:guid}/scores", AddScoresAsync).RequireAuthorization(ApiPolicies.Ingest)
             .WithName("AddTraceScores").WithSummary("Attach named scores from code")
             .Accepts<JsonElement>("application/json");
@@ -117,12 +119,15 @@ public static class TraceEndpoints
         [FromQuery] string? provider = null, [FromQuery] string? tag = null, [FromQuery] string? environment = null,
         [FromQuery(Name = "session_id")] string? sessionId = null, [FromQuery(Name = "user_id")] string? userId = null,
         [FromQuery] string? experiment = null, [FromQuery] string? variant = null, [FromQuery] string? search = null,
+        [FromQuery] string? reason = null, [FromQuery] string? reviewer = null, [FromQuery] string? score = null,
+        [FromQuery(Name = "score_min")] string? scoreMin = null, [FromQuery(Name = "score_max")] string? scoreMax = null,
         [FromQuery] string? cursor = null, [FromQuery] string? limit = null)
     {
         var errors = new List<FieldError>();
         var filter = new TraceFilter(
             ParseTime("from", from, errors), ParseTime("to", to, errors), ParseStatus(status, errors), model, provider, tag, environment,
-            sessionId, userId, experiment, variant, search);
+            sessionId, userId, experiment, variant, search, reason, reviewer, ReviewEndpoints.ParseScore("score", score, errors),
+            ReviewEndpoints.ParseScore("score_min", scoreMin, errors, words: false), ReviewEndpoints.ParseScore("score_max", scoreMax, errors, words: false));
         var size = 50;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > TraceQueries.MaxPageSize))
         {
@@ -138,8 +143,11 @@ public static class TraceEndpoints
         return TypedResults.Ok(new ListResponse(page.Items.Select(ToResponse).ToList(), page.NextCursor));
     }
 
-    private static async Task<Ok<TraceResponse>> GetAsync(Guid id, TraceQueries queries, CancellationToken ct) =>
-        TypedResults.Ok(ToResponse(await queries.GetAsync(id, ct)));
+    private static async Task<Ok<TraceResponse>> GetAsync(Guid id, TraceQueries queries, ReviewService reviews, CancellationToken ct)
+    {
+        var detail = await queries.GetAsync(id, ct);
+        return TypedResults.Ok(ToResponse(detail, ReviewEndpoints.ToResponse(await reviews.GetAsync(id, ct))));
+    }
 
     private static async Task<Created<List<ScoreResponse>>> AddScoresAsync(Guid id, HttpRequest request, TraceUpdates updates, CancellationToken ct)
     {
@@ -200,12 +208,13 @@ public static class TraceEndpoints
     private static TraceListItemResponse ToResponse(TraceListItem t) => new(
         t.Id, t.ExternalId, t.Name, t.Model, t.Provider, t.InputPreview, t.OutputPreview, t.LatencyMs, t.PromptTokens, t.CompletionTokens,
         t.TotalTokens, t.Cost, t.Error, t.Tags, t.Environment, t.SessionId, t.UserId, t.Experiment, t.Variant, Wire(t.ReviewStatus),
-        t.StartedAt, t.EndedAt, t.CreatedAt);
+        t.StartedAt, t.EndedAt, t.CreatedAt, t.ReviewReason, t.HumanScore, t.ReviewedBy, t.ReviewedAt);
 
     private static ScoreResponse ToResponse(Score s) => new(
         s.Id, s.SpanId, s.Name, Wire(s.DataType), s.NumericValue, s.StringValue, Wire(s.Source), s.Author, s.Comment, s.CreatedAt);
 
-    private static TraceResponse ToResponse(TraceDetail d)
+    /// <summary>The whole trace; <paramref name="review"/> is null where the caller may not read reviews (PATCH with an ingest key).</summary>
+    private static TraceResponse ToResponse(TraceDetail d, ReviewEndpoints.ReviewResponse? review = null)
     {
         var t = d.Trace;
         return new TraceResponse(
@@ -215,6 +224,6 @@ public static class TraceEndpoints
             d.Spans.Select(s => new SpanResponse(
                 s.Id, s.ParentSpanId, s.ExternalId, Wire(s.Kind), s.Name, s.StartedAt, s.EndedAt, s.DurationMs,
                 RawJson(s.Input), RawJson(s.Output), RawJson(s.Attributes), s.Error, s.Model)).ToList(),
-            d.Scores.Select(ToResponse).ToList());
+            d.Scores.Select(ToResponse).ToList(), review);
     }
 }

@@ -130,6 +130,7 @@ public static class WebApplicationExtensions
         var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
         api.MapTeamEndpoints();
         api.MapTraceEndpoints();
+        api.MapReviewEndpoints();
         return app;
     }
 

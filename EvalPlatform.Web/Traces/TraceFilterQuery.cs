@@ -1,4 +1,5 @@
 using System.Globalization;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Traces;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -16,7 +17,8 @@ public static class TraceFilterQuery
         string? Get(string name) => query.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v.ToString()) ? v.ToString() : null;
         return new TraceFilter(
             Time(Get("from")), Time(Get("to")), Status(Get("status")), Get("model"), Get("provider"), Get("tag"), Get("environment"),
-            Get("session_id"), Get("user_id"), Get("experiment"), Get("variant"), Get("search"));
+            Get("session_id"), Get("user_id"), Get("experiment"), Get("variant"), Get("search"), Get("reason"), Get("reviewer"),
+            Score(Get("score")), Score(Get("score_min")), Score(Get("score_max")));
     }
 
     /// <summary>The trace view's tab in an address, if any.</summary>
@@ -31,7 +33,8 @@ public static class TraceFilterQuery
             ("from", f.From?.ToString("O", CultureInfo.InvariantCulture)), ("to", f.To?.ToString("O", CultureInfo.InvariantCulture)),
             ("status", f.Status is { } s ? Endpoints.TraceEndpoints.Wire(s) : null), ("model", f.Model), ("provider", f.Provider), ("tag", f.Tag),
             ("environment", f.Environment), ("session_id", f.SessionId), ("user_id", f.UserId), ("experiment", f.Experiment),
-            ("variant", f.Variant), ("search", f.Search),
+            ("variant", f.Variant), ("search", f.Search), ("reason", f.Reason), ("reviewer", f.Reviewer), ("score", Text(f.Score)),
+            ("score_min", Text(f.ScoreMin)), ("score_max", Text(f.ScoreMax)),
         }.Concat(extra).Where(p => !string.IsNullOrEmpty(p.Value)).ToList();
         return pairs.Count == 0 ? "" : "?" + string.Join("&", pairs.Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}"));
     }
@@ -40,6 +43,10 @@ public static class TraceFilterQuery
 
     private static DateTimeOffset? Time(string? value) =>
         DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t.ToUniversalTime() : null;
+
+    private static double? Score(string? value) => ReviewScores.TryParse(value, out var score) ? score : null;
+
+    private static string? Text(double? score) => score?.ToString("R", CultureInfo.InvariantCulture);
 
     private static ReviewStatus? Status(string? value) =>
         Enum.GetValues<ReviewStatus>().Where(s => string.Equals(Endpoints.TraceEndpoints.Wire(s), value, StringComparison.OrdinalIgnoreCase))

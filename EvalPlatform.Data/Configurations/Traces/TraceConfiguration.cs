@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
@@ -24,6 +25,10 @@ internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
         builder.Property(t => t.InputPreview).HasMaxLength(IngestionLimits.PreviewLength);
         builder.Property(t => t.OutputPreview).HasMaxLength(IngestionLimits.PreviewLength);
         builder.Property(t => t.Cost).HasPrecision(18, 8);
+        builder.Property(t => t.ReviewReason).HasMaxLength(200);
+        builder.Property(t => t.ReviewDetail).HasMaxLength(ReviewCommand.MaxDetailLength);
+        builder.Property(t => t.ReviewNote).HasMaxLength(ReviewCommand.MaxNoteLength);
+        builder.Property(t => t.ReviewedBy).HasMaxLength(450);
         builder.HasOne<Team>().WithMany().HasForeignKey(t => t.TeamId).OnDelete(DeleteBehavior.Cascade);
         builder.HasMany(t => t.Spans).WithOne().HasForeignKey(s => s.TraceId).OnDelete(DeleteBehavior.Cascade);
 
@@ -35,6 +40,9 @@ internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
         builder.HasIndex(t => new { t.TeamId, t.ReviewStatus, t.SortKey });
         builder.HasIndex(t => new { t.TeamId, t.SessionId });
         builder.HasIndex(t => new { t.TeamId, t.StartedAt });
+        // Review filters. Partial: only reviewed traces are in them, so ingestion (all pending) pays nothing.
+        builder.HasIndex(t => new { t.TeamId, t.ReviewReason, t.SortKey }).HasFilter("\"ReviewReason\" IS NOT NULL");
+        builder.HasIndex(t => new { t.TeamId, t.ReviewedBy, t.SortKey }).HasFilter("\"ReviewedBy\" IS NOT NULL");
     }
 }
 

@@ -26,9 +26,18 @@ public sealed class TeamPermissionsTests
     [InlineData(ApiKeyScopes.Read, Permission.IngestTraces, false)]
     [InlineData(ApiKeyScopes.Admin, Permission.ManageApiKeys, true)]
     [InlineData(ApiKeyScopes.Ingest | ApiKeyScopes.Read, Permission.ManageApiKeys, false)]
+    [InlineData(ApiKeyScopes.Review, Permission.ReviewTraces, true)]
+    [InlineData(ApiKeyScopes.Review, Permission.ViewTraces, false)]
+    [InlineData(ApiKeyScopes.Read, Permission.ReviewTraces, false)]
     public void ScopesHave_FollowsTheTable(ApiKeyScopes scopes, Permission permission, bool expected)
     {
         Assert.Equal(expected, TeamPermissions.ScopesHave(scopes, permission));
+    }
+
+    [Fact]
+    public void ScopesGranting_Review_IsTheReviewScopeFirst_ThenAdmin()
+    {
+        Assert.Equal([ApiKeyScopes.Review, ApiKeyScopes.Admin], TeamPermissions.ScopesGranting(Permission.ReviewTraces));
     }
 
     [Fact]

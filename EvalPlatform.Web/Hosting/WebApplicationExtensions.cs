@@ -128,6 +128,7 @@ public static class WebApplicationExtensions
         api.MapTeamEndpoints();
         api.MapTraceEndpoints();
         api.MapReviewEndpoints();
+        api.MapExportEndpoints();
         return app;
     }
 
@@ -136,6 +137,7 @@ public static class WebApplicationExtensions
         app.MapStaticAssets();
         app.MapGet("/", () => TypedResults.Redirect("/traces")).ExcludeFromDescription();
         app.MapAccountEndpoints();
+        app.MapExportDownload();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

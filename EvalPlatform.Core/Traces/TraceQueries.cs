@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
@@ -29,6 +30,9 @@ public sealed record TraceListItem(
 
 public sealed record TracePage(IReadOnlyList<TraceListItem> Items, string? NextCursor);
 
+/// <summary>A trace as exported: all its fields and its spans in order.</summary>
+public sealed record TraceExportItem(Trace Trace, IReadOnlyList<Span> Spans);
+
 /// <summary>A whole trace: its fields, its span tree (in order) and its scores.</summary>
 public sealed record TraceDetail(Trace Trace, IReadOnlyList<Span> Spans, IReadOnlyList<Score> Scores);
 
@@ -36,6 +40,9 @@ public sealed record TraceDetail(Trace Trace, IReadOnlyList<Span> Spans, IReadOn
 public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members)
 {
     public const int MaxPageSize = 200;
+
+    /// <summary>Traces read per query while exporting: memory stays bounded whatever the export's size.</summary>
+    public const int ExportPageSize = 500;
 
     public async Task<TracePage> ListAsync(TraceFilter filter, string? cursor, int limit, CancellationToken ct = default)
     {
@@ -66,6 +73,51 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
             .ToListAsync(ct);
         var next = rows.Count > limit ? EncodeCursor(rows[limit - 1].SortKey) : null;
         return new TracePage(rows.Take(limit).Select(r => r.Item).ToList(), next);
+    }
+
+    /// <summary>
+    /// Every trace the filter gives, newest first, with its spans, for export. Read page by page
+    /// (<see cref="ExportPageSize"/> traces and their spans per query, each on a fresh context),
+    /// so a 100,000-trace export holds one page at a time and no transaction stays open while
+    /// the client downloads. The permission is checked here, before anything is read.
+    /// </summary>
+    public IAsyncEnumerable<TraceExportItem> ExportAsync(TraceFilter filter, CancellationToken ct = default)
+    {
+        RequireView();
+        return ExportPagesAsync(filter, ct);
+    }
+
+    private async IAsyncEnumerable<TraceExportItem> ExportPagesAsync(TraceFilter filter, [EnumeratorCancellation] CancellationToken ct)
+    {
+        filter = await ResolveReviewerAsync(filter, ct);
+        string? after = null;
+        while (true)
+        {
+            await using var db = await dbFactory.CreateAsync(ct);
+            var query = Apply(db.Traces.AsNoTracking(), filter);
+            if (after is not null)
+            {
+#pragma warning disable CA1309 // EF translates only the two-argument form; sort keys are ASCII.
+                query = query.Where(t => string.Compare(t.SortKey, after) < 0);
+#pragma warning restore CA1309
+            }
+
+            var page = await query.OrderByDescending(t => t.SortKey).Take(ExportPageSize).ToListAsync(ct);
+            var ids = page.Select(t => t.Id).ToList();
+            var spans = (await db.Spans.AsNoTracking().Where(s => ids.Contains(s.TraceId)).ToListAsync(ct))
+                .OrderBy(s => s.Position).ToLookup(s => s.TraceId);
+            foreach (var trace in page)
+            {
+                yield return new TraceExportItem(trace, spans[trace.Id].ToList());
+            }
+
+            if (page.Count < ExportPageSize)
+            {
+                yield break;
+            }
+
+            after = page[^1].SortKey;
+        }
     }
 
     /// <summary>One list row, whatever the filters: what an open list shows again when that trace changes. Null when gone.</summary>

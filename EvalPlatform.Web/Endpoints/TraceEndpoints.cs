@@ -114,20 +114,11 @@ public static class TraceEndpoints
     }
 
     private static async Task<Ok<ListResponse>> ListAsync(
-        TraceQueries queries, CancellationToken ct,
-        [FromQuery] string? from = null, [FromQuery] string? to = null, [FromQuery] string? status = null, [FromQuery] string? model = null,
-        [FromQuery] string? provider = null, [FromQuery] string? tag = null, [FromQuery] string? environment = null,
-        [FromQuery(Name = "session_id")] string? sessionId = null, [FromQuery(Name = "user_id")] string? userId = null,
-        [FromQuery] string? experiment = null, [FromQuery] string? variant = null, [FromQuery] string? search = null,
-        [FromQuery] string? reason = null, [FromQuery] string? reviewer = null, [FromQuery] string? score = null,
-        [FromQuery(Name = "score_min")] string? scoreMin = null, [FromQuery(Name = "score_max")] string? scoreMax = null,
+        TraceQueries queries, [AsParameters] TraceFilterParameters parameters, CancellationToken ct,
         [FromQuery] string? cursor = null, [FromQuery] string? limit = null)
     {
         var errors = new List<FieldError>();
-        var filter = new TraceFilter(
-            ParseTime("from", from, errors), ParseTime("to", to, errors), ParseStatus(status, errors), model, provider, tag, environment,
-            sessionId, userId, experiment, variant, search, reason, reviewer, ReviewEndpoints.ParseScore("score", score, errors),
-            ReviewEndpoints.ParseScore("score_min", scoreMin, errors, words: false), ReviewEndpoints.ParseScore("score_max", scoreMax, errors, words: false));
+        var filter = parameters.ToFilter(errors);
         var size = 50;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > TraceQueries.MaxPageSize))
         {
@@ -165,38 +156,6 @@ public static class TraceEndpoints
             : TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid trace",
                 detail: outcome.Errors.Count == 1 ? $"{outcome.Errors[0].Field}: {outcome.Errors[0].Message}" : $"{outcome.Errors.Count} fields are invalid; see errors.",
                 extensions: new Dictionary<string, object?> { ["errors"] = errors });
-    }
-
-    private static DateTimeOffset? ParseTime(string field, string? value, List<FieldError> errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-        {
-            return t.ToUniversalTime();
-        }
-
-        errors.Add(new FieldError(field, "Must be an ISO 8601 date-time."));
-        return null;
-    }
-
-    private static ReviewStatus? ParseStatus(string? value, List<FieldError> errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        var match = Enum.GetValues<ReviewStatus>().Where(s => string.Equals(Wire(s), value, StringComparison.OrdinalIgnoreCase)).Select(s => (ReviewStatus?)s).FirstOrDefault();
-        if (match is null)
-        {
-            errors.Add(new FieldError("status", "Must be pending, accepted, rejected or needs_review."));
-        }
-
-        return match;
     }
 
     /// <summary>Enum values on the wire: snake_case words.</summary>

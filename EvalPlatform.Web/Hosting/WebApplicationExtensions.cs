@@ -131,6 +131,7 @@ public static class WebApplicationExtensions
         api.MapTeamEndpoints();
         api.MapTraceEndpoints();
         api.MapReviewEndpoints();
+        api.MapExportEndpoints();
         return app;
     }
 
@@ -139,6 +140,7 @@ public static class WebApplicationExtensions
         app.MapStaticAssets();
         app.MapGet("/", () => TypedResults.Redirect("/traces")).ExcludeFromDescription();
         app.MapAccountEndpoints();
+        app.MapExportDownload();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -44,7 +44,17 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
 
     public IDisposable Subscribe(Guid teamId, Func<LiveEvent, Task> handler) => _dispatcher.Subscribe(teamId, handler);
 
-    public async ValueTask DisposeAsync() => await _subscription.UnsubscribeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _subscription.UnsubscribeAsync();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or RedisException)
+        {
+            // The connection went first (shutdown order): its subscriptions went with it.
+        }
+    }
 
     private void Receive(RedisValue message)
     {

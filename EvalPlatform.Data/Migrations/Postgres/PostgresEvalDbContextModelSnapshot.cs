@@ -380,8 +380,6 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("TraceId");
 
-                    b.HasIndex("TeamId", "TraceId");
-
                     b.ToTable("spans", (string)null);
                 });
 

@@ -374,8 +374,6 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasIndex("TraceId");
 
-                    b.HasIndex("TeamId", "TraceId");
-
                     b.ToTable("spans", (string)null);
                 });
 

@@ -85,6 +85,22 @@ public sealed class TracesPageTests : BunitTestBase
     }
 
     [Fact]
+    public async Task TheExportMenu_DownloadsWhatTheListShows_ForThisTeam()
+    {
+        await IngestAsync(new { user_input = "about refunds", model = "gpt-4o" });
+        Services.GetRequiredService<NavigationManager>().NavigateTo("/traces?model=gpt-4o");
+        var cut = Render<TestHost>(p => p.Add(h => h.Team, _current).AddChildContent<TracesPage>());
+        cut.WaitForAssertion(() => Assert.Contains("about refunds", cut.Markup, StringComparison.Ordinal));
+
+        await cut.Find("[data-testid=export-menu] button").ClickAsync(new());
+
+        cut.WaitForAssertion(() => Assert.Equal(
+            $"/traces/export?model=gpt-4o&team={_team.Id}&format=csv",
+            cut.Find("[data-testid=export-csv]").GetAttribute("href")));
+        Assert.EndsWith("&format=jsonl", cut.Find("[data-testid=export-jsonl]").GetAttribute("href"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NothingMatching_SaysSo_AndAnEmptyTeam_GetsTheFirstTraceCommand()
     {
         var navigation = Services.GetRequiredService<NavigationManager>();

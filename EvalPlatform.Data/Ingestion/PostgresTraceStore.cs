@@ -39,7 +39,9 @@ internal static class BinaryCopy
         await using var importer = await connection.BeginBinaryImportAsync(plan.Sql, ct);
         foreach (var row in rows)
         {
-            await importer.StartRowAsync(ct);
+            // Synchronous writes: they only fill Npgsql's buffer (its flush to the socket is rare
+            // and does not wait for the server), and an await per value cost more than the value.
+            importer.StartRow();
             foreach (var column in plan.Columns)
             {
                 var value = column.Get(row!);
@@ -50,11 +52,11 @@ internal static class BinaryCopy
 
                 if (value is null)
                 {
-                    await importer.WriteNullAsync(ct);
+                    importer.WriteNull();
                 }
                 else
                 {
-                    await importer.WriteAsync(value, column.DataType, ct);
+                    importer.Write(value, column.DataType);
                 }
             }
         }

@@ -10,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using EvalPlatform.Web.Traces;
 using Npgsql;
 
 // Trace explorer benchmark: seeds one team with N traces (default 1,000,000) on PostgreSQL, then
@@ -89,7 +90,67 @@ foreach (var (name, stats, target) in results)
     Console.WriteLine($"{name,-48} {stats.P50,8:0.00} {stats.P95,8:0.00} {stats.Max,8:0.00}  {verdict}");
 }
 
+// Export: the newest 100,000 traces as JSON Lines, read and written exactly as the export endpoint
+// does (TraceQueries.ExportAsync + TraceExportWriter) into a sink that only counts bytes, while the
+// managed heap is sampled: it must stay flat (one page at a time), not grow with the export.
+var exportTraces = Math.Min(100_000, total);
+var exportFrom = Seed.Start.AddTicks(Seed.Step(total) * (total - exportTraces));
+GC.Collect();
+GC.WaitForPendingFinalizers();
+var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+var heapPeak = heapBefore;
+using var sampling = new CancellationTokenSource();
+var sampler = Task.Run(async () =>
+{
+    while (!sampling.IsCancellationRequested)
+    {
+        heapPeak = Math.Max(heapPeak, GC.GetTotalMemory(forceFullCollection: false));
+        await Task.Delay(10);
+    }
+});
+var sink = new CountingStream();
+var exportClock = Stopwatch.StartNew();
+var exported = await TraceExportWriter.WriteAsync(
+    System.IO.Pipelines.PipeWriter.Create(sink), ExportFormat.JsonLines, queries.ExportAsync(new TraceFilter(From: exportFrom)), CancellationToken.None);
+exportClock.Stop();
+await sampling.CancelAsync();
+await sampler;
+Console.WriteLine();
+Console.WriteLine($"export: {exported:N0} traces as JSON Lines, {sink.Length / 1048576.0:0.0} MB, in {exportClock.Elapsed.TotalSeconds:0.00} s " +
+    $"({exported / exportClock.Elapsed.TotalSeconds:N0} traces/s); managed heap {heapBefore / 1048576.0:0.0} MB before, peak {heapPeak / 1048576.0:0.0} MB during " +
+    $"(+{(heapPeak - heapBefore) / 1048576.0:0.0} MB for {sink.Length / 1048576.0:0.0} MB written)");
+
 internal sealed record Stats(double P50, double P95, double Max);
+
+/// <summary>A write-only stream that keeps nothing but the count of bytes.</summary>
+internal sealed class CountingStream : Stream
+{
+    private long _length;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => _length;
+    public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => _length += count;
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        _length += buffer.Length;
+        return ValueTask.CompletedTask;
+    }
+}
 
 internal static class Measure
 {
@@ -119,14 +180,20 @@ internal static class Seed
     private static readonly string[] Models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.0-flash"];
     private static readonly string[] Words = ["refund", "order", "invoice", "shipping", "password", "account", "delivery", "warranty", "upgrade", "cancel"];
 
+    /// <summary>The first trace's creation (and start) time; the others follow at <see cref="Step"/> apart.</summary>
+    public static readonly DateTimeOffset Start = new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Ticks between consecutive traces: <paramref name="total"/> traces spread over 30 days.</summary>
+    public static long Step(int total) => TimeSpan.FromDays(30).Ticks / total;
+
     /// <summary>Writes the traces in chunks with the ingestion path's binary COPY; returns a sample of ids.</summary>
     public static async Task<List<Guid>> RunAsync(IServiceProvider services, Guid teamId, int total)
     {
         const int chunk = 20_000;
         var sample = new List<Guid>();
         var random = new Random(7);
-        var start = new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
-        var step = TimeSpan.FromDays(30).Ticks / total;
+        var start = Start;
+        var step = Step(total);
         for (var done = 0; done < total; done += chunk)
         {
             var traces = new List<Trace>(chunk);

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Queues;
 using EvalPlatform.Data;
 using EvalPlatform.Web.Ingestion;
 using EvalPlatform.Web.Auth;
@@ -35,6 +36,7 @@ public static class WebApplicationExtensions
             return Task.CompletedTask;
         }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
+        builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();

@@ -73,7 +73,7 @@ public static class QueueText
         return parts;
     }
 
-    public static string Percent(double? share) => share is { } s ? s.ToString("P0", CultureInfo.InvariantCulture) : "–";
+    public static string Percent(double? share) => share is { } s ? (s * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–";
 
     public static string Kappa(double? kappa) => kappa is { } k ? $"{k.ToString("0.00", CultureInfo.InvariantCulture)} ({Agreement.Describe(k)})" : "–";
 

@@ -130,6 +130,7 @@ public static class WebApplicationExtensions
         api.MapTeamEndpoints();
         api.MapTraceEndpoints();
         api.MapReviewEndpoints();
+        api.MapQueueEndpoints();
         return app;
     }
 

@@ -122,7 +122,7 @@ public abstract class QueueServiceTests(EvalAppFactory app)
         var updated = await AsAsync(team, team.Owner, q => q.UpdateAsync(created.Id,
             new QueueDefinition("Production, gpt-4o", new TraceFilter(Model: "gpt-4o"), AssigneeIds: [team.A.Id, team.B.Id])));
         Assert.Equal("gpt-4o", updated.Filter.Model);
-        Assert.Equal([team.A.Email, team.B.Email], updated.Assignees.Select(a => a.Name).Order(StringComparer.OrdinalIgnoreCase));
+        Assert.Equal(new[] { team.A.Email, team.B.Email }.Order(StringComparer.OrdinalIgnoreCase), updated.Assignees.Select(a => a.Name));
         Assert.Equal("gpt-4o", (await AsAsync(team, team.Viewer, q => q.GetAsync(created.Id))).Filter.Model);
 
         await AsAsync(team, team.Admin, q => q.DeleteAsync(created.Id));

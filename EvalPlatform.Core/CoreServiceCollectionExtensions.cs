@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
@@ -27,6 +28,8 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<ReviewService>();
         services.AddScoped<ReviewSettingsService>();
+        services.AddOptions<ReviewQueueOptions>();
+        services.AddScoped<QueueService>();
         return services;
     }
 

@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
@@ -35,6 +36,11 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<ReviewSettings> ReviewSettings => Set<ReviewSettings>();
     public DbSet<RejectionReason> RejectionReasons => Set<RejectionReason>();
     public DbSet<ReviewChange> ReviewChanges => Set<ReviewChange>();
+    public DbSet<ReviewQueue> ReviewQueues => Set<ReviewQueue>();
+    public DbSet<ReviewQueueAssignee> ReviewQueueAssignees => Set<ReviewQueueAssignee>();
+    public DbSet<QueueItem> QueueItems => Set<QueueItem>();
+    public DbSet<QueueClaim> QueueClaims => Set<QueueClaim>();
+    public DbSet<QueueVerdict> QueueVerdicts => Set<QueueVerdict>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

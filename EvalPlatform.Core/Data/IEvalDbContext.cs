@@ -1,8 +1,10 @@
+using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace EvalPlatform.Core.Data;
 
@@ -21,6 +23,14 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<ReviewSettings> ReviewSettings { get; }
     DbSet<RejectionReason> RejectionReasons { get; }
     DbSet<ReviewChange> ReviewChanges { get; }
+    DbSet<ReviewQueue> ReviewQueues { get; }
+    DbSet<ReviewQueueAssignee> ReviewQueueAssignees { get; }
+    DbSet<QueueItem> QueueItems { get; }
+    DbSet<QueueClaim> QueueClaims { get; }
+    DbSet<QueueVerdict> QueueVerdicts { get; }
+
+    /// <summary>For the few operations that need an explicit transaction (a queue verdict with its claim and slot).</summary>
+    DatabaseFacade Database { get; }
 
     Task<int> SaveChangesAsync(CancellationToken cancellationToken = default);
 }

@@ -277,7 +277,10 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
     }
 
     /// <summary>A reviewer given by e-mail becomes the member's user id (an unknown e-mail matches nothing).</summary>
-    private async Task<TraceFilter> ResolveReviewerAsync(TraceFilter filter, CancellationToken ct) =>
+    private Task<TraceFilter> ResolveReviewerAsync(TraceFilter filter, CancellationToken ct) => ResolveReviewerAsync(filter, members, ct);
+
+    /// <inheritdoc cref="ResolveReviewerAsync(TraceFilter, CancellationToken)"/>
+    internal static async Task<TraceFilter> ResolveReviewerAsync(TraceFilter filter, IMemberDirectory members, CancellationToken ct) =>
         filter.Reviewer is { } reviewer && reviewer.Contains('@', StringComparison.Ordinal)
             ? filter with { Reviewer = await members.FindUserIdByEmailAsync(reviewer, ct) ?? reviewer }
             : filter;

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Queues;
 using EvalPlatform.Data;
 using EvalPlatform.Web.Ingestion;
 using EvalPlatform.Web.Auth;
@@ -36,6 +37,7 @@ public static class WebApplicationExtensions
             return Task.CompletedTask;
         }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
+        builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
@@ -132,6 +134,7 @@ public static class WebApplicationExtensions
         api.MapTraceEndpoints();
         api.MapReviewEndpoints();
         api.MapExportEndpoints();
+        api.MapQueueEndpoints();
         return app;
     }
 

@@ -1,0 +1,85 @@
+using System.Globalization;
+using EvalPlatform.Core.Queues;
+using EvalPlatform.Core.Reviews;
+using EvalPlatform.Core.Traces;
+using MudBlazor;
+
+namespace EvalPlatform.Web.Components.Pages.Queues;
+
+/// <summary>How queues and verdicts read on the pages.</summary>
+public static class QueueText
+{
+    /// <summary>"accept", "reject · Hallucination", "needs review".</summary>
+    public static string Verdict(ReviewAction action, string? reason, ReviewConfig? config) => action switch
+    {
+        ReviewAction.Accept => "accept",
+        ReviewAction.Reject => reason is null ? "reject" : $"reject · {config?.ReasonLabel(reason) ?? reason}",
+        ReviewAction.NeedsReview => "needs review",
+        _ => action.ToString().ToLowerInvariant(),
+    };
+
+    public static Color ColorOf(ReviewAction action) => action switch
+    {
+        ReviewAction.Accept => Color.Success,
+        ReviewAction.Reject => Color.Error,
+        _ => Color.Warning,
+    };
+
+    /// <summary>Which traces a queue takes, in words: "Sample 10% of new traces · model gpt-4o · pending".</summary>
+    public static string Source(QueueInfo queue)
+    {
+        var parts = new List<string>();
+        parts.Add(queue.SamplePercent is { } p ? $"{p}% sample of new traces" : "Every matching trace");
+        parts.AddRange(FilterParts(queue.Filter));
+        return string.Join(" · ", parts);
+    }
+
+    public static IReadOnlyList<string> FilterParts(TraceFilter f)
+    {
+        var parts = new List<string>();
+        void Add(string name, string? value)
+        {
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                parts.Add($"{name} {value}");
+            }
+        }
+
+        if (f.Status is { } status)
+        {
+            parts.Add(status == ReviewStatus.Pending ? "not yet reviewed" : StatusWord(status));
+        }
+
+        Add("model", f.Model);
+        Add("provider", f.Provider);
+        Add("environment", f.Environment);
+        Add("tag", f.Tag);
+        Add("session", f.SessionId);
+        Add("user", f.UserId);
+        Add("experiment", f.Experiment);
+        Add("variant", f.Variant);
+        Add("reason", f.Reason);
+        Add("reviewer", f.Reviewer);
+        if (!string.IsNullOrWhiteSpace(f.Search))
+        {
+            parts.Add($"“{f.Search}”");
+        }
+
+        if (f.From is { } from)
+        {
+            parts.Add($"since {from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}");
+        }
+
+        return parts;
+    }
+
+    public static string Percent(double? share) => share is { } s ? (s * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–";
+
+    public static string Kappa(double? kappa) => kappa is { } k ? $"{k.ToString("0.00", CultureInfo.InvariantCulture)} ({Agreement.Describe(k)})" : "–";
+
+    private static string StatusWord(ReviewStatus status) => status switch
+    {
+        ReviewStatus.NeedsReview => "needs review",
+        _ => status.ToString().ToLowerInvariant(),
+    };
+}

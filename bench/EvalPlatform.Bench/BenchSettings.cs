@@ -17,7 +17,7 @@ internal sealed class BenchSettings
           --batch-traces N       traces in the timed batch phase and in the COPY phase (default 60000)
           --batch-size N         traces per batch                                     (default 500)
           --clients N            concurrent HTTP clients for batches                  (default 4)
-          --warmup-traces N      traces posted in batches before timing              (default 10000)
+          --warmup-traces N      traces posted in batches before timing              (default 60000)
           --single-rate R        single POSTs per second, open loop                   (default 200)
           --single-seconds S     how long                                             (default 15)
           --live-count N         single traces timed to their live event              (default 500)
@@ -42,7 +42,7 @@ internal sealed class BenchSettings
     public int BatchTraces { get; init; } = 60_000;
     public int BatchSize { get; init; } = 500;
     public int Clients { get; init; } = 4;
-    public int WarmupTraces { get; init; } = 10_000;
+    public int WarmupTraces { get; init; } = 60_000;
     public double SingleRate { get; init; } = 200;
     public double SingleSeconds { get; init; } = 15;
     public int LiveCount { get; init; } = 500;
@@ -92,7 +92,7 @@ internal sealed class BenchSettings
             BatchTraces = Int("batch-traces", 60_000),
             BatchSize = Int("batch-size", 500),
             Clients = Int("clients", 4),
-            WarmupTraces = Int("warmup-traces", 10_000),
+            WarmupTraces = Int("warmup-traces", 60_000),
             SingleRate = Number("single-rate", 200),
             SingleSeconds = Number("single-seconds", 15),
             LiveCount = Int("live-count", 500),

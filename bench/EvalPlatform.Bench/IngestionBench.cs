@@ -41,7 +41,7 @@ internal static class IngestionBench
         var batches = s.BatchTraces / s.BatchSize;
         var warmup = Payloads.Batches("warm", Math.Max(1, s.WarmupTraces / s.BatchSize), s.BatchSize, seed: 1);
         var copyWarmup = Payloads.Batches("copywarm", 4, s.BatchSize, seed: 2);
-        var singleWarmup = Singles("singlewarm", (int)(s.SingleRate * 2), seed: 4);
+        var singleWarmup = Singles("singlewarm", (int)(s.SingleRate * 10), seed: 4);
         var bytesPerTrace = (double)warmup.Sum(b => (long)b.Length) / (warmup.Count * s.BatchSize);
 
         var environment = AppHost.Environment(s.AppPostgres, s.Redis);

@@ -37,8 +37,11 @@ internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
         // The list: newest first per team, keyset-paged on SortKey.
         builder.HasIndex(t => new { t.TeamId, t.SortKey });
         // The filters a reviewer uses most, each leading with the team.
-        builder.HasIndex(t => new { t.TeamId, t.ReviewStatus, t.SortKey });
-        builder.HasIndex(t => new { t.TeamId, t.SessionId });
+        // Partial: a new trace is pending, so ingestion pays nothing for it. "Pending" lists use the
+        // SortKey index (the newest traces are the pending ones); the reviewed statuses use this one.
+        builder.HasIndex(t => new { t.TeamId, t.ReviewStatus, t.SortKey }).HasFilter("\"ReviewStatus\" <> 0");
+        // Partial: a session filter never matches a trace without one, and many apps send none.
+        builder.HasIndex(t => new { t.TeamId, t.SessionId }).HasFilter("\"SessionId\" IS NOT NULL");
         builder.HasIndex(t => new { t.TeamId, t.StartedAt });
         // Review filters. Partial: only reviewed traces are in them, so ingestion (all pending) pays nothing.
         builder.HasIndex(t => new { t.TeamId, t.ReviewReason, t.SortKey }).HasFilter("\"ReviewReason\" IS NOT NULL");

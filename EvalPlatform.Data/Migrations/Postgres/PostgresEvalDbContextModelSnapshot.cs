@@ -740,7 +740,8 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsUnique()
                         .HasFilter("\"ExternalId\" IS NOT NULL");
 
-                    b.HasIndex("TeamId", "SessionId");
+                    b.HasIndex("TeamId", "SessionId")
+                        .HasFilter("\"SessionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "SortKey");
 
@@ -749,7 +750,8 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasIndex("TeamId", "ReviewReason", "SortKey")
                         .HasFilter("\"ReviewReason\" IS NOT NULL");
 
-                    b.HasIndex("TeamId", "ReviewStatus", "SortKey");
+                    b.HasIndex("TeamId", "ReviewStatus", "SortKey")
+                        .HasFilter("\"ReviewStatus\" <> 0");
 
                     b.HasIndex("TeamId", "ReviewedBy", "SortKey")
                         .HasFilter("\"ReviewedBy\" IS NOT NULL");

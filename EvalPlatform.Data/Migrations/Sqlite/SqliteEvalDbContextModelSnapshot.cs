@@ -734,7 +734,8 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsUnique()
                         .HasFilter("\"ExternalId\" IS NOT NULL");
 
-                    b.HasIndex("TeamId", "SessionId");
+                    b.HasIndex("TeamId", "SessionId")
+                        .HasFilter("\"SessionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "SortKey");
 
@@ -743,7 +744,8 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasIndex("TeamId", "ReviewReason", "SortKey")
                         .HasFilter("\"ReviewReason\" IS NOT NULL");
 
-                    b.HasIndex("TeamId", "ReviewStatus", "SortKey");
+                    b.HasIndex("TeamId", "ReviewStatus", "SortKey")
+                        .HasFilter("\"ReviewStatus\" <> 0");
 
                     b.HasIndex("TeamId", "ReviewedBy", "SortKey")
                         .HasFilter("\"ReviewedBy\" IS NOT NULL");

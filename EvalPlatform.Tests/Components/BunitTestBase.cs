@@ -39,6 +39,28 @@ public abstract class BunitTestBase : BunitContext, IAsyncLifetime
         await CleanupAsync();
         await DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        await DeleteFolderAsync();
+    }
+
+    /// <summary>
+    /// A page's refresh that a live event started just before the test ended can still open the
+    /// database file (SQLite then creates its journal) while the folder is being removed: try
+    /// again for a moment instead of failing a test that passed over its temporary folder.
+    /// </summary>
+    private async Task DeleteFolderAsync()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(_folder, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 20)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                await Task.Delay(50);
+            }
+        }
     }
 }

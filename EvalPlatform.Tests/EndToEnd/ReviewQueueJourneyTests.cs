@@ -171,6 +171,31 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         await page.GetByRole(AriaRole.Tab, new() { Name = "Progress" }).ClickAsync();
         await page.Locator("[data-testid=agreement]").WaitForAsync();
         await page.ScreenshotAsync("48-queue-progress-dark-1440");
+
+        // The other pages this work touched, in dark mode too (a reload follows the system scheme).
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        foreach (var (path, ready, name) in new[]
+        {
+            ("/review", "[data-testid=queue-card]", "49-review-queues-dark-1440"),
+            ("/settings/queues", "[data-testid=queues-table]", "50-queue-settings-dark-1440"),
+            ("/settings/review", "[data-testid=reason-row-label]", "51-review-settings-dark-1440"),
+            ("/traces", "[data-testid=export-menu]", "52-traces-export-dark-1440"),
+        })
+        {
+            await page.GotoAsync(path);
+            await page.WaitUntilInteractiveAsync();
+            await page.Locator(ready).First.WaitForAsync();
+            if (path == "/traces")
+            {
+                await page.Locator("[data-testid=export-menu] button").ClickAsync();
+                await page.Locator("[data-testid=export-csv]").WaitForAsync();
+                // The menu fades in: wait until it is opaque, not half-way.
+                await Assertions.Expect(page.Locator(".mud-popover-open")).ToHaveCSSAsync("opacity", "1");
+            }
+
+            await page.ScreenshotAsync(name);
+        }
+
         Assert.Empty(errors);
     }
 

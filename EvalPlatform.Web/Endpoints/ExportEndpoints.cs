@@ -45,7 +45,7 @@ public static class ExportEndpoints
     {
         var userId = http.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? throw new PermissionDeniedException("Sign in to export traces.");
         var memberships = await teams.GetMembershipsAsync(userId, ct);
-        var membership = (team is { } id ? memberships.FirstOrDefault(m => m.TeamId == id) : memberships.MaxBy(m => m.LastSelectedAt))
+        var membership = (team is { } id ? memberships.FirstOrDefault(m => m.TeamId == id) : memberships.Count > 0 ? memberships[0] : null)
             ?? throw new NotFoundException("You are not a member of that team.");
         teamContext.SetMember(membership.TeamId, userId, membership.Role);
         return await ExportAsync(http, queries, clock, logs, filter, format, ct);

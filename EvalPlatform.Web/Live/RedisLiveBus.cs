@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using EvalPlatform.Core.Live;
 using StackExchange.Redis;
@@ -29,15 +30,26 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
 
     public async Task PublishAsync(LiveEvent liveEvent, CancellationToken ct = default)
     {
-        var envelope = new Envelope(liveEvent.GetType().Name, JsonSerializer.SerializeToElement(liveEvent, liveEvent.GetType(), Json));
+        // The envelope {"type":…,"body":…} written in one pass (this runs after every ingestion commit).
+        var type = liveEvent.GetType().Name;
+        var message = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(message))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", type);
+            writer.WritePropertyName("body");
+            JsonSerializer.Serialize(writer, liveEvent, liveEvent.GetType(), Json);
+            writer.WriteEndObject();
+        }
+
         try
         {
-            await _redis.GetSubscriber().PublishAsync(Channel, JsonSerializer.Serialize(envelope, Json));
+            await _redis.GetSubscriber().PublishAsync(Channel, message.WrittenMemory);
         }
         catch (RedisException e)
         {
             // The data is committed; a missed live event only means pages catch up on their next load.
-            _logger.LogWarning(e, "Could not publish {Event} to Redis; delivering on this node only", envelope.Type);
+            _logger.LogWarning(e, "Could not publish {Event} to Redis; delivering on this node only", type);
             _dispatcher.Deliver(liveEvent);
         }
     }

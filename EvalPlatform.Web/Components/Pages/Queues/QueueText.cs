@@ -2,6 +2,7 @@ using System.Globalization;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Traces;
+using EvalPlatform.Web.Components.Shared;
 using MudBlazor;
 
 namespace EvalPlatform.Web.Components.Pages.Queues;
@@ -47,7 +48,7 @@ public static class QueueText
 
         if (f.Status is { } status)
         {
-            parts.Add(status == ReviewStatus.Pending ? "not yet reviewed" : StatusWord(status));
+            parts.Add(status == ReviewStatus.Pending ? "not yet reviewed" : StatusBadge.Label(status));
         }
 
         Add("model", f.Model);
@@ -76,10 +77,4 @@ public static class QueueText
     public static string Percent(double? share) => share is { } s ? (s * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–";
 
     public static string Kappa(double? kappa) => kappa is { } k ? $"{k.ToString("0.00", CultureInfo.InvariantCulture)} ({Agreement.Describe(k)})" : "–";
-
-    private static string StatusWord(ReviewStatus status) => status switch
-    {
-        ReviewStatus.NeedsReview => "needs review",
-        _ => status.ToString().ToLowerInvariant(),
-    };
 }

@@ -181,15 +181,21 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
             Id = Guid.CreateVersion7(now), TeamId = teamId, Key = ReviewScores.KeyOf(r.Label), Label = r.Label, Description = r.Description,
             Position = i, CreatedAt = now,
         }).ToList();
-        db.ReviewSettings.Add(settings);
-        db.RejectionReasons.AddRange(reasons);
         try
         {
+            // The settings row first, on its own: its key (the team) admits one seeder. The others wait
+            // on it and then fail there, before touching the reasons' keys, so two first reads can
+            // neither deadlock over the reasons nor leave half a set.
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            db.ReviewSettings.Add(settings);
             await db.SaveChangesAsync(ct);
+            db.RejectionReasons.AddRange(reasons);
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
         }
         catch (DbUpdateException)
         {
-            // Someone else seeded this team a moment ago; theirs stands.
+            // Someone else seeded this team a moment ago (their commit is what failed our key); theirs stands.
             db.ReviewSettings.Entry(settings).State = EntityState.Detached;
             foreach (var reason in reasons)
             {

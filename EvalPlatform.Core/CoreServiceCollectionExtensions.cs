@@ -1,12 +1,13 @@
+using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
-using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
-using Microsoft.Extensions.DependencyInjection;
+using EvalPlatform.Core.Traces;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Core;
 
@@ -40,6 +41,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<TraceIngestionService>();
         services.AddScoped<TraceQueries>();
         services.AddScoped<TraceUpdates>();
+        services.AddScoped<TraceAssembler>();
         services.AddSingleton<LiveDispatcher>();
         services.AddSingleton<ApiKeyCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();

@@ -1,7 +1,9 @@
+using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Queries.Teams;
@@ -41,6 +43,7 @@ public static class DataServiceCollectionExtensions
                 o => o.UseNpgsql(target.ConnectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")),
                 (options, team) => new PostgresEvalDbContext(options, team));
             services.AddScoped<ITraceStore, PostgresTraceStore>();
+            services.AddSingleton<ITraceLocks, PostgresTraceLocks>();
         }
         else
         {
@@ -48,6 +51,7 @@ public static class DataServiceCollectionExtensions
                 o => o.UseSqlite(target.ConnectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")),
                 (options, team) => new SqliteEvalDbContext(options, team));
             services.AddScoped<ITraceStore, EfTraceStore>();
+            services.AddSingleton<ITraceLocks, SqliteTraceLocks>();
             // SQLite has one writer at a time anyway; a second group would only wait for the lock.
             // (Registered before the Ingestion section is bound, so configuration still wins.)
             services.Configure<IngestionOptions>(o => o.Writers = 1);

@@ -34,6 +34,20 @@ public sealed class Span : ITeamOwned
 
     public string? Error { get; set; }
     public string? Model { get; set; }
+
+    // Set by trace assembly (OTLP, LangSmith), where spans arrive one request at a time and the
+    // trace's totals are recomputed from its spans; native ingestion keeps them on the trace.
+
+    /// <summary>The parent's <see cref="ExternalId"/> as sent, kept until (and after) the parent arrives.</summary>
+    public string? ParentExternalId { get; set; }
+
+    public string? Provider { get; set; }
+    public int? PromptTokens { get; set; }
+    public int? CompletionTokens { get; set; }
+    public decimal? Cost { get; set; }
+
+    /// <summary>Made by an update for a span not yet seen (a LangSmith patch before its post); a later full record completes it.</summary>
+    public bool Placeholder { get; set; }
 }
 
 public enum SpanKind

@@ -57,6 +57,9 @@ internal sealed class SpanConfiguration : IEntityTypeConfiguration<Span>
         builder.Property(s => s.ExternalId).HasMaxLength(IngestionLimits.MaxShortText);
         builder.Property(s => s.Name).HasMaxLength(IngestionLimits.MaxName);
         builder.Property(s => s.Model).HasMaxLength(IngestionLimits.MaxShortText);
+        builder.Property(s => s.ParentExternalId).HasMaxLength(IngestionLimits.MaxShortText);
+        builder.Property(s => s.Provider).HasMaxLength(IngestionLimits.MaxShortText);
+        builder.Property(s => s.Cost).HasPrecision(18, 8);
         // A trace's spans are always read together, by trace: the foreign key's own index on TraceId
         // serves that (the team filter then checks a handful of rows) and the cascade. A second
         // (TeamId, TraceId) index only cost every ingested span another index insert.

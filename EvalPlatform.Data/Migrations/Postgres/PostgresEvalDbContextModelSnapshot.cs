@@ -539,6 +539,13 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<string>("Attributes")
                         .HasColumnType("text");
 
+                    b.Property<int?>("CompletionTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 8)
+                        .HasColumnType("numeric(18,8)");
+
                     b.Property<double?>("DurationMs")
                         .HasColumnType("double precision");
 
@@ -570,11 +577,25 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<string>("Output")
                         .HasColumnType("text");
 
+                    b.Property<string>("ParentExternalId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.Property<Guid?>("ParentSpanId")
                         .HasColumnType("uuid");
 
+                    b.Property<bool>("Placeholder")
+                        .HasColumnType("boolean");
+
                     b.Property<int>("Position")
                         .HasColumnType("integer");
+
+                    b.Property<int?>("PromptTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
 
                     b.Property<DateTimeOffset>("StartedAt")
                         .HasColumnType("timestamp with time zone");

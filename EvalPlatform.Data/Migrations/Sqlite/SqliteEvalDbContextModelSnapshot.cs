@@ -533,6 +533,13 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<string>("Attributes")
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("CompletionTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 8)
+                        .HasColumnType("TEXT");
+
                     b.Property<double?>("DurationMs")
                         .HasColumnType("REAL");
 
@@ -564,11 +571,25 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<string>("Output")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ParentExternalId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid?>("ParentSpanId")
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Placeholder")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("Position")
                         .HasColumnType("INTEGER");
+
+                    b.Property<int?>("PromptTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("StartedAt")
                         .HasColumnType("INTEGER");

@@ -329,6 +329,7 @@ def trace(name_or_func=None, client=None, capture_input=True, capture_output=Tru
     ``async with``) gives the :class:`Trace` to fill in. Inside either, :func:`current_trace`
     returns it. Extra keyword arguments are trace fields (``model``, ``tags``, ``session_id``, ...).
     """
+    name = fields.pop("name", None)
     if callable(name_or_func):
-        return _TraceScope(None, client, capture_input, capture_output, fields)(name_or_func)
-    return _TraceScope(name_or_func, client, capture_input, capture_output, fields)
+        return _TraceScope(name, client, capture_input, capture_output, fields)(name_or_func)
+    return _TraceScope(name_or_func or name, client, capture_input, capture_output, fields)

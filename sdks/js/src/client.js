@@ -447,9 +447,11 @@ export class Client {
   _hookExit() {
     const proc = globalThis.process;
     if (typeof proc?.on === 'function' && typeof proc?.off === 'function') {
-      // beforeExit: the event loop is empty, so nothing else will send what is buffered.
+      // beforeExit: the app has nothing left to do, so nothing else will send what is buffered.
+      // shutdown(), not flush(): with the platform down, the process waits shutdownTimeoutMs, not
+      // every retry.
       const onBeforeExit = () => {
-        if (this.stats.pending > 0 && !this._draining) this.flush().catch(() => {});
+        if (this.stats.pending > 0 && !this._closed) this.shutdown().catch(() => {});
       };
       proc.on('beforeExit', onBeforeExit);
       return () => proc.off('beforeExit', onBeforeExit);

@@ -44,7 +44,7 @@ class PlatformApp(object):
         self.process = subprocess.Popen(["dotnet", self.dll], cwd=self.data_dir, env=self.env,
                                         stdout=self._log, stderr=subprocess.STDOUT)
         try:
-            self._wait_ready(60.0)
+            self._wait_ready(120.0)
             self._admin("create-team", "--name", "SDK", "--owner", "sdk@example.com", "--password-stdin", stdin=PASSWORD)
             self.api_key = self._admin("create-api-key", "--team", "SDK", "--name", "sdk",
                                        "--scopes", "ingest,read,review").strip()

@@ -174,7 +174,8 @@ class Client(object):
     def close(self, timeout=None):
         # type: (Optional[float]) -> bool
         """Flushes (at most ``timeout`` seconds, default ``shutdown_timeout``) and stops the
-        background thread. Traces sent after close are dropped. Runs at interpreter exit."""
+        background thread; True when it finished in time with nothing left pending (what was left
+        is counted as failed). Traces sent after close are dropped. Runs at interpreter exit."""
         if self._thread is None:
             self._closed = True
             return True
@@ -183,7 +184,8 @@ class Client(object):
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        if self._thread.is_alive():
+        timed_out = self._thread.is_alive()
+        if timed_out:
             self._abort.set()  # stop waiting between retries; what is left counts as failed
             self._thread.join(1.0)
         with self._cond:
@@ -193,7 +195,7 @@ class Client(object):
                 self._counts["failed"] += left
                 self._queue.clear()
                 logger.warning("evalplatform: %d trace(s) not sent before close", left)
-            return left == 0 and self._in_flight == 0
+            return not timed_out and left == 0
 
     def score(self, trace, name, value, data_type=None, comment=None, span_id=None, timeout=None):
         # type: (Any, str, Union[float, int, str, bool], Optional[str], Optional[str], Optional[str], Optional[float]) -> Optional[List[Dict[str, Any]]]

@@ -3,6 +3,8 @@
 import email.utils
 import logging
 import os
+import subprocess
+import sys
 import time
 import unittest
 from unittest import mock
@@ -204,6 +206,39 @@ class RetryTests(ClientTestCase):
         self.assertTrue(c.flush(5))
         self.assertEqual([2, 1, 1], [len(b.traces) for b in self.platform.batches()])
         self.assertEqual(2, c.stats["sent"])
+
+
+class ExitTests(ClientTestCase):
+    SCRIPT = ("import evalplatform\n"
+              "c = evalplatform.Client(flush_interval=60, shutdown_timeout=0.5, backoff_base=0.1)\n"
+              "c.send({'name': 'at-exit'})\n")
+
+    def run_script(self, endpoint):
+        env = dict(os.environ, EVALPLATFORM_ENDPOINT=endpoint, EVALPLATFORM_API_KEY="ep_exit",
+                   PYTHONPATH=os.pathsep.join(sys.path))
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-c", self.SCRIPT], env=env, capture_output=True, timeout=30)
+        return result.returncode, time.monotonic() - started
+
+    def test_interpreter_exit_sends_what_is_buffered(self):
+        code, _ = self.run_script(self.platform.url)
+        self.assertEqual(0, code)
+        self.assertEqual(["at-exit"], [t["name"] for b in self.platform.batches() for t in b.traces])
+
+    def test_with_the_platform_down_exit_waits_shutdown_timeout_at_most(self):
+        code, seconds = self.run_script("http://127.0.0.1:%d" % free_port())
+        self.assertEqual(0, code)
+        self.assertLess(seconds, 5)
+
+    def test_close_stops_waiting_between_retries_and_counts_the_batch_failed(self):
+        self.platform.answer(503, {"Retry-After": "30"})
+        c = self.client()
+        c.send(trace("a"))
+        started = time.monotonic()
+        self.assertFalse(c.close(timeout=0.3))
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertEqual(1, c.stats["failed"])
+        self.assertEqual(0, c.stats["pending"])
 
 
 class NeverRaisesTests(ClientTestCase):

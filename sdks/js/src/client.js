@@ -445,19 +445,9 @@ export class Client {
   // ---------------------------------------------------------------- page and process exit
 
   _hookExit() {
-    const proc = globalThis.process;
-    if (typeof proc?.on === 'function' && typeof proc?.off === 'function') {
-      // beforeExit: the app has nothing left to do, so nothing else will send what is buffered.
-      // shutdown(), not flush(): with the platform down, the process waits shutdownTimeoutMs, not
-      // every retry.
-      const onBeforeExit = () => {
-        if (this.stats.pending > 0 && !this._closed) this.shutdown().catch(() => {});
-      };
-      proc.on('beforeExit', onBeforeExit);
-      return () => proc.off('beforeExit', onBeforeExit);
-    }
+    // The page first: bundlers give browsers a `process` shim whose on() does nothing.
     const doc = globalThis.document;
-    if (typeof globalThis.addEventListener === 'function' && doc) {
+    if (doc && typeof doc.addEventListener === 'function' && typeof globalThis.addEventListener === 'function') {
       const onHide = () => this._sendOnHide();
       const onVisibility = () => {
         if (doc.visibilityState === 'hidden') onHide();
@@ -468,6 +458,17 @@ export class Client {
         doc.removeEventListener('visibilitychange', onVisibility);
         globalThis.removeEventListener('pagehide', onHide);
       };
+    }
+    const proc = globalThis.process;
+    if (typeof proc?.on === 'function' && typeof proc?.off === 'function') {
+      // beforeExit: the app has nothing left to do, so nothing else will send what is buffered.
+      // shutdown(), not flush(): with the platform down, the process waits shutdownTimeoutMs, not
+      // every retry.
+      const onBeforeExit = () => {
+        if (this.stats.pending > 0 && !this._closed) this.shutdown().catch(() => {});
+      };
+      proc.on('beforeExit', onBeforeExit);
+      return () => proc.off('beforeExit', onBeforeExit);
     }
     return () => {};
   }

@@ -39,12 +39,35 @@ test('with the platform down, the process still exits after shutdownTimeoutMs', 
   assert.ok(ms < 5000, `exited after ${ms} ms`);
 });
 
+/** A page, as far as the client looks: document (visibilitychange) and window (pagehide) events. */
+function fakePage() {
+  const win = new EventTarget();
+  const doc = new EventTarget();
+  doc.visibilityState = 'visible';
+  globalThis.document = doc;
+  globalThis.addEventListener = win.addEventListener.bind(win);
+  globalThis.removeEventListener = win.removeEventListener.bind(win);
+  return {
+    hide() {
+      doc.visibilityState = 'hidden';
+      doc.dispatchEvent(new Event('visibilitychange'));
+    },
+    leave: () => win.dispatchEvent(new Event('pagehide')),
+    restore() {
+      delete globalThis.document;
+      delete globalThis.addEventListener;
+      delete globalThis.removeEventListener;
+    },
+  };
+}
+
 test('a hidden page sends everything at once in keepalive-sized requests', async () => {
   const platform = await FakePlatform.start();
-  const c = new Client({ endpoint: platform.url, apiKey: 'ep_test', flushIntervalMs: 60_000, registerExitHandlers: false, logger: null });
+  const page = fakePage();
+  const c = new Client({ endpoint: platform.url, apiKey: 'ep_test', flushIntervalMs: 60_000, logger: null });
   try {
     for (let i = 0; i < 5; i++) c.send({ name: `t${i}`, metadata: { pad: 'x'.repeat(20_000) } });
-    c._sendOnHide(); // what visibilitychange (hidden) and pagehide call in a browser
+    page.hide();
     assert.equal(c.stats.pending, 5, 'in flight');
     await platform.waitFor(2);
     await new Promise((r) => setTimeout(r, 100));
@@ -53,8 +76,14 @@ test('a hidden page sends everything at once in keepalive-sized requests', async
     assert.deepEqual(batches.flatMap((b) => b.traces.map((t) => t.name)).sort(), ['t0', 't1', 't2', 't3', 't4']);
     assert.equal(c.stats.sent, 5);
     assert.equal(c.stats.pending, 0);
+
+    c.send({ name: 'last' });
+    page.leave();
+    await platform.waitFor(batches.length + 1);
+    assert.deepEqual(platform.batches().at(-1).traces.map((t) => t.name), ['last']);
   } finally {
     await c.shutdown(1000);
+    page.restore();
     await platform.close();
   }
 });

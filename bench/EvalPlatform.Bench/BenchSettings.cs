@@ -22,6 +22,8 @@ internal sealed class BenchSettings
           --single-seconds S     how long                                             (default 15)
           --live-count N         single traces timed to their live event              (default 500)
           --live-rate R          their rate per second                                (default 50)
+          --otlp-spans N         spans in the timed OTLP protobuf phase (exports of 510) (default 30600)
+          --langsmith-runs N     runs in the timed LangSmith multipart phase (100 a request) (default 20000)
           --quiet-wait S         before timing, wait up to S seconds for other work on the machine to settle (default 120)
           --attempts N           repeat a phase, at most N times in all, while other work disturbs it (default 3)
           --patience S           stop waiting and repeating S seconds after the first timed phase starts (default 300)
@@ -47,6 +49,8 @@ internal sealed class BenchSettings
     public double SingleSeconds { get; init; } = 15;
     public int LiveCount { get; init; } = 500;
     public double LiveRate { get; init; } = 50;
+    public int OtlpSpans { get; init; } = 30_600;
+    public int LangSmithRuns { get; init; } = 20_000;
     public double QuietWait { get; init; } = 120;
     public int Attempts { get; init; } = 3;
     public double Patience { get; init; } = 300;
@@ -97,6 +101,8 @@ internal sealed class BenchSettings
             SingleSeconds = Number("single-seconds", 15),
             LiveCount = Int("live-count", 500),
             LiveRate = Number("live-rate", 50),
+            OtlpSpans = Int("otlp-spans", 30_600),
+            LangSmithRuns = Int("langsmith-runs", 20_000),
             QuietWait = Number("quiet-wait", 120),
             Attempts = Math.Max(1, Int("attempts", 3)),
             Patience = Number("patience", 300),

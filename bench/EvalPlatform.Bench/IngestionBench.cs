@@ -120,6 +120,30 @@ internal static class IngestionBench
         var attempts = (copyAttempts, batchAttempts, singleAttempts, liveAttempts);
         var copies = (copy, copyCpu, copy1, copy1Cpu, copy1Attempts);
 
+        // The other front doors (trace assembly, ADR 7), with the same conversations: warmed up, then timed like the rest.
+        var exports = Math.Max(1, s.OtlpSpans / (OtlpTracesPerExport * ForeignPayloads.SpansPerTrace));
+        var multiparts = Math.Max(1, s.LangSmithRuns / (LangSmithTracesPerRequest * ForeignPayloads.RunsPerTrace));
+        Log("warm-up: OTLP exports and LangSmith multipart requests");
+        var warmForeign = await Phases.HttpPostsAsync(http, OtlpPath, Otlp("otlpwarm", Math.Max(4, exports / 5), 40), OtlpTracesPerExport * ForeignPayloads.SpansPerTrace, s.Clients, ct);
+        Check(warmForeign.Errors, warmForeign.FirstError, "warm-up OTLP exports");
+        warmForeign = await Phases.HttpPostsAsync(http, LangSmithPath, LangSmith("lswarm", Math.Max(4, multiparts / 5), 41), LangSmithTracesPerRequest * ForeignPayloads.RunsPerTrace, s.Clients, ct);
+        Check(warmForeign.Errors, warmForeign.FirstError, "warm-up LangSmith multipart");
+
+        var (otlp, otlpCpu, otlpAttempts) = await MeasureAsync<BatchRun>(s, cpu, "OTLP exports", attempt =>
+        {
+            var set = Otlp($"otlp{attempt}", exports, 42 + attempt);
+            Log($"OTLP protobuf: {set.Count} exports x {OtlpTracesPerExport * ForeignPayloads.SpansPerTrace} spans ({OtlpTracesPerExport} traces) to POST /v1/traces, {s.Clients} clients");
+            return (() => Phases.HttpPostsAsync(http, OtlpPath, set, OtlpTracesPerExport * ForeignPayloads.SpansPerTrace, s.Clients, ct));
+        }, ct);
+
+        var (langsmith, langsmithCpu, langsmithAttempts) = await MeasureAsync<BatchRun>(s, cpu, "LangSmith multipart", attempt =>
+        {
+            var set = LangSmith($"ls{attempt}", multiparts, 52 + attempt);
+            Log($"LangSmith multipart: {set.Count} requests x {LangSmithTracesPerRequest * ForeignPayloads.RunsPerTrace} runs ({LangSmithTracesPerRequest} traces) to POST /api/langsmith/runs/multipart, {s.Clients} clients");
+            return (() => Phases.HttpPostsAsync(http, LangSmithPath, set, LangSmithTracesPerRequest * ForeignPayloads.RunsPerTrace, s.Clients, ct));
+        }, ct);
+        var foreign = (otlp, otlpCpu, otlpAttempts, langsmith, langsmithCpu, langsmithAttempts);
+
         var sweep = new List<(int Clients, int Size, BatchRun Run, CpuUse Cpu)>();
         var latencySweep = new List<(string What, LatencyRun Run, CpuUse Cpu)>();
         if (s.Sweep)
@@ -155,7 +179,7 @@ internal static class IngestionBench
         }
 
         var (traceRows, spanRows) = await CountRowsAsync(s.AppPostgres, ct);
-        Print(s, server, bytesPerTrace, copies, batch, batchCpu, single, singleCpu, liveRun, liveCpu, attempts, sweep, latencySweep, traceRows, spanRows);
+        Print(s, server, bytesPerTrace, copies, batch, batchCpu, single, singleCpu, liveRun, liveCpu, attempts, foreign, sweep, latencySweep, traceRows, spanRows);
         if (app.HasExited)
         {
             await Console.Error.WriteLineAsync($"bench: the app ended before the bench stopped it ({app.ExitDescription}). Log:\n{app.LogTail()}");
@@ -170,6 +194,7 @@ internal static class IngestionBench
         (CopyRun Copy, CpuUse Cpu, CopyRun Copy1, CpuUse Cpu1, int Attempts1) copies,
         BatchRun batch, CpuUse batchCpu, LatencyRun single, CpuUse singleCpu, LatencyRun live, CpuUse liveCpu,
         (int Copy, int Batch, int Single, int Live) attempts,
+        (BatchRun Otlp, CpuUse OtlpCpu, int OtlpAttempts, BatchRun LangSmith, CpuUse LangSmithCpu, int LangSmithAttempts) foreign,
         List<(int Clients, int Size, BatchRun Run, CpuUse Cpu)> sweep, List<(string What, LatencyRun Run, CpuUse Cpu)> latencySweep,
         long traceRows, long spanRows)
     {
@@ -223,6 +248,25 @@ internal static class IngestionBench
             Console.WriteLine($"   first error: {live.FirstError}");
         }
 
+        var (otlp, otlpCpu, otlpAttempts, langsmith, langsmithCpu, langsmithAttempts) = foreign;
+        Console.WriteLine($"5. OTLP protobuf export        {otlp.TracesPerSecond,10:N0} spans/s    = {otlp.TracesPerSecond / ForeignPayloads.SpansPerTrace:N0} traces/s (native batch: {batch.TracesPerSecond:N0} traces/s)");
+        Console.WriteLine($"   {otlp.Traces:N0} spans in {otlp.Seconds:0.00} s, {otlp.Batches} x POST /v1/traces of {OtlpTracesPerExport * ForeignPayloads.SpansPerTrace} spans (chat + 2 execute_tool per trace), {s.Clients} clients, errors {otlp.Errors}");
+        Console.WriteLine($"   per export: p50 {otlp.BatchP50Ms:0.0} ms, p99 {otlp.BatchP99Ms:0.0} ms; CPU: {otlpCpu}{Tries(otlpAttempts)}");
+        Console.WriteLine($"   {otlpCpu.PerItem(otlp.Traces, "span")}");
+        if (otlp.FirstError is not null)
+        {
+            Console.WriteLine($"   first error: {otlp.FirstError}");
+        }
+
+        Console.WriteLine($"6. LangSmith multipart         {langsmith.TracesPerSecond,10:N0} runs/s     = {langsmith.TracesPerSecond / ForeignPayloads.RunsPerTrace:N0} traces/s");
+        Console.WriteLine($"   {langsmith.Traces:N0} runs in {langsmith.Seconds:0.00} s, {langsmith.Batches} x POST /api/langsmith/runs/multipart of {LangSmithTracesPerRequest * ForeignPayloads.RunsPerTrace} runs (chain + llm + 2 tools per trace), {s.Clients} clients, errors {langsmith.Errors}");
+        Console.WriteLine($"   per request: p50 {langsmith.BatchP50Ms:0.0} ms, p99 {langsmith.BatchP99Ms:0.0} ms; CPU: {langsmithCpu}{Tries(langsmithAttempts)}");
+        Console.WriteLine($"   {langsmithCpu.PerItem(langsmith.Traces, "run")}");
+        if (langsmith.FirstError is not null)
+        {
+            Console.WriteLine($"   first error: {langsmith.FirstError}");
+        }
+
         if (sweep.Count > 0)
         {
             Console.WriteLine();
@@ -245,7 +289,7 @@ internal static class IngestionBench
 
         Console.WriteLine();
         Console.WriteLine($"rows stored : {traceRows:N0} traces, {spanRows:N0} spans (warm-up included)");
-        var disturbed = new[] { ("1", batchCpu), ("2", copyCpu), ("2 (1 connection)", copy1Cpu), ("3", singleCpu), ("4", liveCpu) }
+        var disturbed = new[] { ("1", batchCpu), ("2", copyCpu), ("2 (1 connection)", copy1Cpu), ("3", singleCpu), ("4", liveCpu), ("5", otlpCpu), ("6", langsmithCpu) }
             .Where(p => p.Item2.OtherCores > OtherLimit).Select(p => $"{p.Item1} ({p.Item2.OtherCores:0.00} cores)").ToList();
         Console.WriteLine(disturbed.Count == 0
             ? $"disturbed   : none (other work stayed under {OtherLimit:0.00} cores in every phase)"
@@ -256,6 +300,21 @@ internal static class IngestionBench
     }
 
     private const double OtherLimit = 0.25;
+
+    private const string OtlpPath = "v1/traces";
+    private const string LangSmithPath = "api/langsmith/runs/multipart";
+
+    /// <summary>About 510 spans an export: the OpenTelemetry SDK's batch processor exports at most 512.</summary>
+    private const int OtlpTracesPerExport = 170;
+
+    /// <summary>100 runs a request: the LangSmith SDK's batch size.</summary>
+    private const int LangSmithTracesPerRequest = 25;
+
+    private static List<(byte[] Body, string ContentType)> Otlp(string prefix, int count, int seed) =>
+        ForeignPayloads.OtlpExports(prefix, count, OtlpTracesPerExport, seed).Select(b => (b, "application/x-protobuf")).ToList();
+
+    private static List<(byte[] Body, string ContentType)> LangSmith(string prefix, int count, int seed) =>
+        ForeignPayloads.LangSmithMultiparts(prefix, count, LangSmithTracesPerRequest, seed).Select(m => (m.Body, $"multipart/form-data; boundary={m.Boundary}")).ToList();
 
     private static long? _patienceEnds;
 

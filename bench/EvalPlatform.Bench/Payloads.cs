@@ -65,6 +65,16 @@ internal static class Payloads
 
     private static readonly string[] Tags = ["support", "prod", "tools", "eu-west", "beta-prompt", "escalation", "mobile", "web"];
 
+    /// <summary>One conversation's texts and tool calls with a fresh reference filled in (for the other formats' payloads).</summary>
+    public static (string System, string User, string Response, (string Name, string Parameters, string Result)[] Tools) Topic(Random rng)
+    {
+        var reference = rng.Next(100_000, 999_999).ToString(CultureInfo.InvariantCulture);
+        var topic = rng.Next(UserInputs.Length);
+        string Fill(string format) => string.Format(CultureInfo.InvariantCulture, format, reference);
+        return (SystemPrompts[topic == 3 ? 0 : topic], Fill(UserInputs[topic]), Fill(Responses[topic]),
+            ToolCalls[topic].Select(t => (t.Name, Fill(t.Parameters), Fill(t.Result))).ToArray());
+    }
+
     /// <summary>One trace object as JSON.</summary>
     public static void WriteTrace(Utf8JsonWriter w, string externalId, Random rng)
     {

@@ -35,7 +35,12 @@ internal sealed record LatencyRun(int Sent, int Errors, string? FirstError, doub
 internal static class Phases
 {
     /// <summary>Closed loop: <paramref name="clients"/> workers post the batches as fast as answers come back.</summary>
-    public static async Task<BatchRun> HttpBatchesAsync(HttpClient http, IReadOnlyList<byte[]> batches, int tracesPerBatch, int clients, CancellationToken ct)
+    public static Task<BatchRun> HttpBatchesAsync(HttpClient http, IReadOnlyList<byte[]> batches, int tracesPerBatch, int clients, CancellationToken ct) =>
+        HttpPostsAsync(http, "api/v1/traces/batch", batches.Select(b => (b, "application/json")).ToList(), tracesPerBatch, clients, ct);
+
+    /// <summary>Closed loop over any front door: each body carries <paramref name="itemsPerBody"/> items; any 2xx answer counts as stored.</summary>
+    public static async Task<BatchRun> HttpPostsAsync(
+        HttpClient http, string path, IReadOnlyList<(byte[] Body, string ContentType)> bodies, int itemsPerBody, int clients, CancellationToken ct)
     {
         var next = -1;
         var errors = 0;
@@ -45,10 +50,10 @@ internal static class Phases
         var workers = Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < batches.Count)
+            while ((i = Interlocked.Increment(ref next)) < bodies.Count)
             {
                 var sent = Stopwatch.GetTimestamp();
-                var (ok, error) = await PostAsync(http, "api/v1/traces/batch", batches[i], HttpStatusCode.Created, ct);
+                var (ok, error) = await PostAsync(http, path, bodies[i].Body, null, ct, bodies[i].ContentType);
                 latencies.Add(Percentiles.Ms(sent, Stopwatch.GetTimestamp()));
                 if (!ok)
                 {
@@ -60,7 +65,7 @@ internal static class Phases
         await Task.WhenAll(workers);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var sorted = latencies.Order().ToList();
-        return new BatchRun(batches.Count * tracesPerBatch, batches.Count, seconds, errors, firstError, Percentiles.Of(sorted, 50), Percentiles.Of(sorted, 99));
+        return new BatchRun(bodies.Count * itemsPerBody, bodies.Count, seconds, errors, firstError, Percentiles.Of(sorted, 50), Percentiles.Of(sorted, 99));
     }
 
     /// <summary>
@@ -325,15 +330,17 @@ internal static class Phases
         }
     }
 
-    private static async Task<(bool Ok, string? Error)> PostAsync(HttpClient http, string path, byte[] body, HttpStatusCode expected, CancellationToken ct)
+    /// <summary>Posts one body; <paramref name="expected"/> null accepts any 2xx.</summary>
+    private static async Task<(bool Ok, string? Error)> PostAsync(
+        HttpClient http, string path, byte[] body, HttpStatusCode? expected, CancellationToken ct, string contentType = "application/json")
     {
         try
         {
             using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
             using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content, ct);
             var text = await response.Content.ReadAsStringAsync(ct);
-            return response.StatusCode == expected
+            return (expected is null ? response.IsSuccessStatusCode : response.StatusCode == expected)
                 ? (true, null)
                 : (false, $"{(int)response.StatusCode} {text[..Math.Min(text.Length, 300)]}");
         }

@@ -29,7 +29,8 @@ public static class TraceEndpoints
 
     public sealed record SpanResponse(
         Guid Id, Guid? ParentId, string? ExternalId, string Kind, string Name, DateTimeOffset StartTime, DateTimeOffset? EndTime, double? DurationMs,
-        JsonElement? Input, JsonElement? Output, JsonElement? Attributes, string? Error, string? Model);
+        JsonElement? Input, JsonElement? Output, JsonElement? Attributes, string? Error, string? Model, string? Provider,
+        int? PromptTokens, int? CompletionTokens, decimal? Cost);
 
     public sealed record ScoreResponse(
         Guid Id, Guid? SpanId, string Name, string DataType, double? NumericValue, string? StringValue, string Source, string? Author, string? Comment,
@@ -182,7 +183,8 @@ public static class TraceEndpoints
             RawJson(t.Metadata), Wire(t.ReviewStatus), t.StartedAt, t.EndedAt, t.CreatedAt, t.UpdatedAt,
             d.Spans.Select(s => new SpanResponse(
                 s.Id, s.ParentSpanId, s.ExternalId, Wire(s.Kind), s.Name, s.StartedAt, s.EndedAt, s.DurationMs,
-                RawJson(s.Input), RawJson(s.Output), RawJson(s.Attributes), s.Error, s.Model)).ToList(),
+                RawJson(s.Input), RawJson(s.Output), RawJson(s.Attributes), s.Error, s.Model, s.Provider,
+                s.PromptTokens, s.CompletionTokens, s.Cost)).ToList(),
             d.Scores.Select(ToResponse).ToList(), review);
     }
 }

@@ -5,6 +5,7 @@ using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Core.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -21,6 +22,15 @@ public static class CoreServiceCollectionExtensions
         services.AddTeams();
         services.AddTraces();
         services.AddReviews();
+        services.AddWebhooks();
+        return services;
+    }
+
+    /// <summary>Webhook secrets and their checks; the secret protector comes from Data (Data Protection).</summary>
+    private static IServiceCollection AddWebhooks(this IServiceCollection services)
+    {
+        services.AddScoped<WebhookSecretService>();
+        services.AddScoped<WebhookAuthenticator>();
         return services;
     }
 

@@ -46,7 +46,7 @@ public static class WebhookEndpoints
             throw new InputValidationException([new FieldError("team", "Required: the team id from the webhook URL shown under Settings → Webhooks.")]);
         }
 
-        // Cheap refusals first: no database, no body.
+        // Cheap refusals first: no body, no database.
         if (!WebhookSignature.TryParse(request.Headers[WebhookSignature.HeaderName].ToString(), out var signature, out var headerError))
         {
             return Refuse(request, log, teamId, source, headerError);
@@ -57,14 +57,11 @@ public static class WebhookEndpoints
             return Refuse(request, log, teamId, source, stale);
         }
 
-        // An unknown team, or one without webhooks, is refused before its body is read, and as a wrong signature would be.
-        var secrets = await authenticator.ActiveSecretsAsync(teamId, ct);
-        if (secrets.Count == 0)
-        {
-            return Refuse(request, log, teamId, source, NoMatch);
-        }
-
+        // The body is read (415, 413) before the team's secrets are looked at, so those answers are
+        // the same for every team id: only the signature check below tells teams apart, and it
+        // answers an unknown team, a team without webhooks and a wrong signature alike.
         var body = await JsonBody.ReadBytesAsync(request, IngestionLimits.MaxBatchBytes, ct);
+        var secrets = await authenticator.ActiveSecretsAsync(teamId, ct);
         if (!WebhookSignature.Verify(secrets, signature, body.Span))
         {
             return Refuse(request, log, teamId, source, NoMatch);

@@ -272,6 +272,9 @@ public abstract class WebhookTests(ClockedAppFactory app)
         Assert.Single(details.Distinct());
         Assert.Equal(0, await CountAsync(myReader));
         Assert.Equal(0, await CountAsync(otherReader));
+        // Nor does the body's content type or size: checked the same way for every team id.
+        var asText = await Task.WhenAll(new[] { mine.Id, Guid.NewGuid(), withoutWebhooks.Id }.Select(id => PostAsync(id, body, Sign(otherSecret, Now, body), contentType: "text/plain")));
+        Assert.All(asText, r => Assert.Equal(HttpStatusCode.UnsupportedMediaType, r.StatusCode));
         // The other team's own URL takes it, into the other team only.
         Assert.Equal(HttpStatusCode.Created, (await PostSignedAsync(other.Id, otherSecret, body)).StatusCode);
         Assert.Equal(1, await CountAsync(otherReader));

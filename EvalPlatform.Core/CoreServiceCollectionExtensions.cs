@@ -6,8 +6,9 @@ using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using EvalPlatform.Core.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EvalPlatform.Core;
 
@@ -22,6 +23,15 @@ public static class CoreServiceCollectionExtensions
         services.AddTeams();
         services.AddTraces();
         services.AddReviews();
+        services.AddWebhooks();
+        return services;
+    }
+
+    /// <summary>Webhook secrets and their checks; the secret protector comes from Data (Data Protection).</summary>
+    private static IServiceCollection AddWebhooks(this IServiceCollection services)
+    {
+        services.AddScoped<WebhookSecretService>();
+        services.AddScoped<WebhookAuthenticator>();
         return services;
     }
 

@@ -3,11 +3,13 @@ using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Queries.Teams;
 using EvalPlatform.Data.Sqlite;
+using EvalPlatform.Data.Webhooks;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
@@ -64,6 +66,7 @@ public static class DataServiceCollectionExtensions
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")
             .PersistKeysToDbContext<EvalDbContext>();
+        services.AddSingleton<IWebhookSecretProtector, DataProtectionWebhookSecretProtector>();
         return services;
     }
 

@@ -6,6 +6,7 @@ using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data.Identity;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
@@ -41,6 +42,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<QueueItem> QueueItems => Set<QueueItem>();
     public DbSet<QueueClaim> QueueClaims => Set<QueueClaim>();
     public DbSet<QueueVerdict> QueueVerdicts => Set<QueueVerdict>();
+    public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -3,6 +3,7 @@ using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
+using EvalPlatform.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 
@@ -28,6 +29,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<QueueItem> QueueItems { get; }
     DbSet<QueueClaim> QueueClaims { get; }
     DbSet<QueueVerdict> QueueVerdicts { get; }
+    DbSet<WebhookSecret> WebhookSecrets { get; }
 
     /// <summary>For the few operations that need an explicit transaction (a queue verdict with its claim and slot).</summary>
     DatabaseFacade Database { get; }

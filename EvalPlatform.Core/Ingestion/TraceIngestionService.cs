@@ -15,19 +15,28 @@ public sealed record IngestOutcome(IReadOnlyList<StoredTrace> Traces, IReadOnlyL
 
 /// <summary>
 /// The front door: validates and normalises submitted traces for the current team (from the
-/// API key), stores them through the group-commit queue, then announces them on the live bus.
+/// API key or a signed webhook), stores them through the group-commit queue, then announces them on the live bus.
 /// </summary>
 public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queue, ILiveBus liveBus, TimeProvider clock)
 {
     /// <summary>One trace (POST /traces). Paths in errors are the trace's own fields.</summary>
     public Task<IngestOutcome> IngestOneAsync(JsonElement trace, CancellationToken ct = default) =>
-        IngestAsync([trace], batch: false, ct);
+        IngestAsync([trace], arrayPath: null, extraTag: null, ct);
 
     /// <summary>A batch (POST /traces/batch): all or none; paths are <c>traces[i].field</c>.</summary>
     public Task<IngestOutcome> IngestBatchAsync(IReadOnlyList<JsonElement> traces, CancellationToken ct = default) =>
-        IngestAsync(traces, batch: true, ct);
+        IngestAsync(traces, arrayPath: "traces", extraTag: null, ct);
 
-    private async Task<IngestOutcome> IngestAsync(IReadOnlyList<JsonElement> items, bool batch, CancellationToken ct)
+    /// <summary>
+    /// A signed webhook delivery (POST /webhooks/{source}): one trace (paths as for one trace) or a
+    /// top-level array, all or none (paths <c>[i].field</c>). Each stored trace carries
+    /// <paramref name="tag"/> besides the sender's own tags (it does not count against their limit).
+    /// </summary>
+    public Task<IngestOutcome> IngestWebhookAsync(IReadOnlyList<JsonElement> traces, bool isArray, string tag, CancellationToken ct = default) =>
+        IngestAsync(traces, arrayPath: isArray ? "" : null, extraTag: tag, ct);
+
+    // arrayPath: null for one trace, else the JSON path of the array the items came from ("" for a top-level array).
+    private async Task<IngestOutcome> IngestAsync(IReadOnlyList<JsonElement> items, string? arrayPath, string? extraTag, CancellationToken ct)
     {
         if (!team.Can(Permission.IngestTraces) || team.TeamId is not { } teamId)
         {
@@ -39,7 +48,7 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         var parsed = new List<ParsedTrace>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            if (TraceParser.Parse(items[i], batch ? $"traces[{i}]" : "", i, now, errors) is { } p)
+            if (TraceParser.Parse(items[i], arrayPath is null ? "" : $"{arrayPath}[{i}]", i, now, errors) is { } p)
             {
                 parsed.Add(p);
             }
@@ -49,7 +58,7 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         {
             foreach (var p in duplicate.Skip(1))
             {
-                errors.Add(new FieldError($"traces[{p.Index}].external_id", $"Duplicate external_id '{duplicate.Key}' in this batch (first at traces[{duplicate.First().Index}])."));
+                errors.Add(new FieldError($"{arrayPath}[{p.Index}].external_id", $"Duplicate external_id '{duplicate.Key}' in this batch (first at {arrayPath}[{duplicate.First().Index}])."));
             }
         }
 
@@ -61,6 +70,11 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         foreach (var p in parsed)
         {
             p.Trace.TeamId = teamId;
+            if (extraTag is not null && !p.Trace.Tags.Contains(extraTag))
+            {
+                p.Trace.Tags.Add(extraTag);
+            }
+
             foreach (var span in p.Trace.Spans)
             {
                 span.TeamId = teamId;

@@ -1,7 +1,7 @@
 namespace EvalPlatform.Core.Teams;
 
 /// <summary>
-/// The one role-to-permission and scope-to-permission table. Endpoints, services and the UI's
+/// The one role-to-permission and scope-to-permission table (and what a signed webhook may do). Endpoints, services and the UI's
 /// show/hide all ask it; nothing else decides who may do what.
 /// </summary>
 public static class TeamPermissions
@@ -22,11 +22,16 @@ public static class TeamPermissions
         [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 
+    /// <summary>A signed webhook delivery only sends traces.</summary>
+    private static readonly Permission[] ByWebhook = [Permission.IngestTraces];
+
     public static bool RoleHas(TeamRole role, Permission permission) =>
         ByRole.TryGetValue(role, out var granted) && granted.Contains(permission);
 
     public static bool ScopesHave(ApiKeyScopes scopes, Permission permission) =>
         ByScope.Any(pair => scopes.HasFlag(pair.Key) && pair.Value.Contains(permission));
+
+    public static bool WebhookHas(Permission permission) => ByWebhook.Contains(permission);
 
     /// <summary>Each scope that on its own grants <paramref name="permission"/>, narrowest first (for route policies).</summary>
     public static IReadOnlyList<ApiKeyScopes> ScopesGranting(Permission permission) =>

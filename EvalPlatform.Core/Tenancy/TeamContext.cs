@@ -10,6 +10,7 @@ public sealed class TeamContext : ITeamContext
     public TeamRole? Role { get; private set; }
     public Guid? ApiKeyId { get; private set; }
     public ApiKeyScopes Scopes { get; private set; }
+    public string? WebhookSource { get; private set; }
 
     public void SetMember(Guid teamId, string userId, TeamRole role)
     {
@@ -18,6 +19,7 @@ public sealed class TeamContext : ITeamContext
         Role = role;
         ApiKeyId = null;
         Scopes = ApiKeyScopes.None;
+        WebhookSource = null;
     }
 
     public void SetApiKey(Guid teamId, Guid apiKeyId, ApiKeyScopes scopes)
@@ -27,6 +29,18 @@ public sealed class TeamContext : ITeamContext
         Role = null;
         ApiKeyId = apiKeyId;
         Scopes = scopes;
+        WebhookSource = null;
+    }
+
+    /// <summary>A webhook delivery whose signature matched one of <paramref name="teamId"/>'s webhook secrets.</summary>
+    public void SetWebhook(Guid teamId, string source)
+    {
+        TeamId = teamId;
+        UserId = null;
+        Role = null;
+        ApiKeyId = null;
+        Scopes = ApiKeyScopes.None;
+        WebhookSource = source;
     }
 
     public void Clear()
@@ -36,10 +50,13 @@ public sealed class TeamContext : ITeamContext
         Role = null;
         ApiKeyId = null;
         Scopes = ApiKeyScopes.None;
+        WebhookSource = null;
     }
 
     public bool Can(Permission permission) =>
         TeamId is not null && (Role is { } role
             ? TeamPermissions.RoleHas(role, permission)
-            : TeamPermissions.ScopesHave(Scopes, permission));
+            : WebhookSource is not null
+                ? TeamPermissions.WebhookHas(permission)
+                : TeamPermissions.ScopesHave(Scopes, permission));
 }

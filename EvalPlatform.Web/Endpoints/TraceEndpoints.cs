@@ -148,7 +148,8 @@ public static class TraceEndpoints
         return TypedResults.Created($"/api/v1/traces/{id}", scores.Select(ToResponse).ToList());
     }
 
-    private static ProblemHttpResult Problem(IngestOutcome outcome)
+    /// <summary>A refused ingestion: 409 for an external_id clash, else 400 with the errors by field (shared with webhooks).</summary>
+    internal static ProblemHttpResult Problem(IngestOutcome outcome)
     {
         var errors = outcome.Errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
         return outcome.IsConflict

@@ -135,6 +135,7 @@ public static class WebApplicationExtensions
         api.MapReviewEndpoints();
         api.MapExportEndpoints();
         api.MapQueueEndpoints();
+        api.MapWebhookEndpoints();
         return app;
     }
 

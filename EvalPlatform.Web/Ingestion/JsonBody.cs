@@ -18,7 +18,14 @@ public sealed class UnacceptableBodyException(int status, string message) : Exce
 /// </summary>
 public static class JsonBody
 {
-    public static async Task<JsonDocument> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    public static async Task<JsonDocument> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct) =>
+        Parse(await ReadBytesAsync(request, maxBytes, ct));
+
+    /// <summary>
+    /// The raw body, with the same checks as <see cref="ReadAsync"/> but not yet parsed (a webhook's
+    /// signature is over these exact bytes). Valid until the request ends.
+    /// </summary>
+    public static async Task<ReadOnlyMemory<byte>> ReadBytesAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
         var mediaType = request.ContentType is { } ct0 && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(ct0, out var parsed)
             ? parsed.MediaType.Value
@@ -41,17 +48,11 @@ public static class JsonBody
 
         try
         {
-            var body = await ReadPooledAsync(request, ct);
-            return Parse(body);
+            return await ReadPooledAsync(request, ct);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit here ({maxBytes} bytes).");
-        }
-        catch (JsonException e)
-        {
-            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
-            throw new InputValidationException([new FieldError(field, $"Malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}.")]);
         }
     }
 
@@ -94,8 +95,11 @@ public static class JsonBody
         public void Dispose() => ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    /// <summary>Parses already-buffered JSON; too deep a nesting is reported at the top-level field that holds it.</summary>
-    private static JsonDocument Parse(ReadOnlyMemory<byte> json)
+    /// <summary>
+    /// Parses already-buffered JSON: malformed JSON is reported with where it broke, too deep a
+    /// nesting at the top-level field that holds it.
+    /// </summary>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> json)
     {
         try
         {
@@ -104,6 +108,11 @@ public static class JsonBody
         catch (JsonException e) when (e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
         {
             throw new InputValidationException([new FieldError(DeepField(json.Span), $"JSON nested deeper than {IngestionLimits.MaxJsonDepth} levels.")]);
+        }
+        catch (JsonException e)
+        {
+            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
+            throw new InputValidationException([new FieldError(field, $"Malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}.")]);
         }
     }
 

@@ -780,6 +780,47 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.ToTable("traces", (string)null);
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedByUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Hint")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
+                    b.Property<string>("ProtectedSecret")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TeamId")
+                        .IsUnique()
+                        .HasDatabaseName("IX_webhook_secrets_TeamId_current")
+                        .HasFilter("\"ExpiresAt\" IS NULL");
+
+                    b.HasIndex("TeamId", "ExpiresAt");
+
+                    b.ToTable("webhook_secrets", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Data.Identity.ApplicationUser", b =>
                 {
                     b.Property<string>("Id")
@@ -1144,6 +1185,15 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
                 {
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()

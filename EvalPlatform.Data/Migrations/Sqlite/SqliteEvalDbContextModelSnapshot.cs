@@ -774,6 +774,47 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.ToTable("traces", (string)null);
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedByUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Hint")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProtectedSecret")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TeamId")
+                        .IsUnique()
+                        .HasDatabaseName("IX_webhook_secrets_TeamId_current")
+                        .HasFilter("\"ExpiresAt\" IS NULL");
+
+                    b.HasIndex("TeamId", "ExpiresAt");
+
+                    b.ToTable("webhook_secrets", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Data.Identity.ApplicationUser", b =>
                 {
                     b.Property<string>("Id")
@@ -1132,6 +1173,15 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
                 {
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()

@@ -34,6 +34,21 @@ public sealed class TeamPermissionsTests
         Assert.Equal(expected, TeamPermissions.ScopesHave(scopes, permission));
     }
 
+    [Theory]
+    [InlineData(Permission.IngestTraces, true)]
+    [InlineData(Permission.ViewTraces, false)]
+    [InlineData(Permission.ReviewTraces, false)]
+    [InlineData(Permission.ManageApiKeys, false)]
+    [InlineData(Permission.ManageTeam, false)]
+    public void AWebhook_MayOnlyIngest(Permission permission, bool expected)
+    {
+        var context = new TeamContext();
+        context.SetWebhook(Guid.NewGuid(), "github");
+
+        Assert.Equal(expected, TeamPermissions.WebhookHas(permission));
+        Assert.Equal(expected, context.Can(permission));
+    }
+
     [Fact]
     public void ScopesGranting_Review_IsTheReviewScopeFirst_ThenAdmin()
     {

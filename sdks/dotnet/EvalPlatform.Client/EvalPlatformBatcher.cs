@@ -477,13 +477,11 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
         {
             return new Outcome(OutcomeKind.Transient, Reason: $"no answer within {_options.RequestTimeout}");
         }
-        catch (HttpRequestException e)
+#pragma warning disable CA1031 // Network errors, and whatever a handler in the pipeline throws: all worth a retry, none for the app.
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
         {
-            return new Outcome(OutcomeKind.Transient, Reason: e.Message);
-        }
-        catch (IOException e)
-        {
-            return new Outcome(OutcomeKind.Transient, Reason: e.Message);
+            return new Outcome(OutcomeKind.Transient, Reason: $"{e.GetType().Name}: {e.Message}");
         }
     }
 

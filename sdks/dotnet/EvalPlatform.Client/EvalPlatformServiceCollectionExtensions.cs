@@ -37,8 +37,25 @@ public static class EvalPlatformServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var factory = sp.GetRequiredService<IHttpClientFactory>();
+
+            // A client per batch, so connections follow DNS; but the container refuses new handler
+            // scopes once its disposal began, which is exactly when the batcher flushes: then the
+            // latest client (its handler still alive) sends the last batches.
+            var latest = factory.CreateClient(HttpClientName);
+            HttpClient NextClient()
+            {
+                try
+                {
+                    return latest = factory.CreateClient(HttpClientName);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return latest;
+                }
+            }
+
             return new EvalPlatformBatcher(
-                () => factory.CreateClient(HttpClientName),
+                NextClient,
                 sp.GetRequiredService<IOptions<EvalPlatformOptions>>().Value,
                 sp.GetService<ILogger<EvalPlatformBatcher>>(),
                 sp.GetService<TimeProvider>());

@@ -342,6 +342,26 @@ public sealed class BatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FlushTimeout_DuringARetry_KeepsTheUnsettledTraces_ForTheNextFlush()
+    {
+        _platform.Then(HttpStatusCode.BadRequest, FakePlatform.Problem(400, ("traces[0].model", "Too long.")))
+            .Then(HttpStatusCode.ServiceUnavailable);
+        var batcher = Batcher(o => (o.InitialBackoff, o.FlushTimeout) = (TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(10)));
+        batcher.Enqueue(Trace("bad"));
+        batcher.Enqueue(Trace("good"));
+
+        var flush = batcher.FlushAsync();
+        Assert.Equal(TimeSpan.FromSeconds(20), await NextWaitAsync());
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.False(await flush);
+        Assert.Equal(new EvalPlatformCounters(0, 0, 1, 0, 1), batcher.Counters);
+        Assert.True(await batcher.FlushAsync());
+        Assert.Equal(["good"], _platform.Requests[^1].ExternalIds);
+        Assert.Equal(new EvalPlatformCounters(1, 0, 1, 0, 0), batcher.Counters);
+    }
+
+    [Fact]
     public async Task Enqueue_OfATraceThatCannotBeSerialized_ReturnsFalse_WithoutThrowing()
     {
         var batcher = Batcher();

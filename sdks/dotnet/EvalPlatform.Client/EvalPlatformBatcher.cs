@@ -284,7 +284,7 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
         }
     }
 
-    /// <summary>Sends batches until the queue is empty. One sender at a time; a cancelled batch goes back to the head of the queue.</summary>
+    /// <summary>Sends batches until the queue is empty, one sender at a time.</summary>
     private async Task SendPendingAsync(CancellationToken ct)
     {
         await _sending.WaitAsync(ct).ConfigureAwait(false);
@@ -295,11 +295,6 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
                 try
                 {
                     await SendBatchAsync(batch, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    Requeue(batch);
-                    throw;
                 }
                 finally
                 {
@@ -354,13 +349,26 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
         }
     }
 
-    /// <summary>Sends one batch to its end: stored, dropped item by item, or given up after the retries.</summary>
+    /// <summary>
+    /// Sends one batch to its end: stored, dropped item by item, or given up after the retries.
+    /// When <paramref name="ct"/> stops it, the items not yet settled go back to the head of the queue.
+    /// </summary>
     private async Task SendBatchAsync(List<byte[]> items, CancellationToken ct)
     {
         var retries = 0;
         while (items.Count > 0)
         {
-            var outcome = await PostAsync(items, ct).ConfigureAwait(false);
+            Outcome outcome;
+            try
+            {
+                outcome = await PostAsync(items, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                Requeue(items);
+                throw;
+            }
+
             switch (outcome.Kind)
             {
                 case OutcomeKind.Stored:
@@ -392,9 +400,18 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
                         return;
                     }
 
-                    var half = items.Count / 2;
-                    await SendBatchAsync(items[..half], ct).ConfigureAwait(false);
-                    await SendBatchAsync(items[half..], ct).ConfigureAwait(false);
+                    var second = items[(items.Count / 2)..];
+                    try
+                    {
+                        await SendBatchAsync(items[..(items.Count / 2)], ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        Requeue(second);
+                        throw;
+                    }
+
+                    await SendBatchAsync(second, ct).ConfigureAwait(false);
                     return;
 
                 case OutcomeKind.Refused:
@@ -417,9 +434,18 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
                         ? (asked > _options.MaxRetryAfter ? _options.MaxRetryAfter : asked)
                         : Backoff(retries);
                     _logger.LogDebug("EvalPlatform: retry {Retry} of a batch of {Count} in {Wait} ({Reason}).", retries, items.Count, wait, outcome.Reason);
-                    var delay = Task.Delay(wait, _time, ct);
-                    RetryScheduled?.Invoke(wait);
-                    await delay.ConfigureAwait(false);
+                    try
+                    {
+                        var delay = Task.Delay(wait, _time, ct);
+                        RetryScheduled?.Invoke(wait);
+                        await delay.ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        Requeue(items);
+                        throw;
+                    }
+
                     continue;
             }
         }

@@ -287,15 +287,17 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.StartedAt is { } start && start != span.StartedAt)
+        // Times and costs are compared as the database keeps them (PostgreSQL: microseconds; cost: 8
+        // decimals), or a retried export (OTLP times are nanoseconds) would count as a change forever.
+        if (r.StartedAt is { } start && Stored(start) != span.StartedAt)
         {
-            span.StartedAt = start;
+            span.StartedAt = Stored(start);
             changed = true;
         }
 
-        if (r.EndedAt is { } end && end != span.EndedAt)
+        if (r.EndedAt is { } end && Stored(end) != span.EndedAt)
         {
-            span.EndedAt = end;
+            span.EndedAt = Stored(end);
             changed = true;
         }
 
@@ -317,9 +319,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.Cost is { } cost && cost != span.Cost)
+        if (r.Cost is { } cost && Math.Round(cost, 8) != span.Cost)
         {
-            span.Cost = cost;
+            span.Cost = Math.Round(cost, 8);
             changed = true;
         }
 
@@ -555,7 +557,10 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
     }
 
-    /// <summary>The stored object with the incoming object's keys set over it.</summary>
+    /// <summary>
+    /// The stored object with the incoming object's keys set over it; the stored text itself when no
+    /// key's value changes (re-serialising alone would differ in escaping and count as a change).
+    /// </summary>
     private static string MergeObjects(string? stored, string incoming)
     {
         if (stored is null || Parse(stored) is not { ValueKind: JsonValueKind.Object })
@@ -564,11 +569,21 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
 
         var target = JsonNode.Parse(stored)!.AsObject();
+        var changed = false;
         foreach (var (key, value) in JsonNode.Parse(incoming)!.AsObject())
         {
+            if (target.TryGetPropertyValue(key, out var current) && JsonNode.DeepEquals(current, value))
+            {
+                continue;
+            }
+
             target[key] = value?.DeepClone();
+            changed = true;
         }
 
-        return target.ToJsonString();
+        return changed ? target.ToJsonString() : stored;
     }
+
+    /// <summary>A time as PostgreSQL keeps it (whole microseconds; Npgsql truncates), so comparisons with stored values hold.</summary>
+    private static DateTimeOffset Stored(DateTimeOffset time) => time.AddTicks(-(time.Ticks % 10));
 }

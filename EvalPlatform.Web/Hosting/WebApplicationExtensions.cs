@@ -135,6 +135,8 @@ public static class WebApplicationExtensions
         api.MapReviewEndpoints();
         api.MapExportEndpoints();
         api.MapQueueEndpoints();
+        // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
+        app.MapOtlpEndpoints();
         return app;
     }
 

@@ -113,7 +113,7 @@ public static class OtlpSpanMapper
         {
             input = Payload(bag, "gen_ai.tool.call.arguments", "langfuse.observation.input", "input.value", "traceloop.entity.input");
             output = Payload(bag, "gen_ai.tool.call.result", "langfuse.observation.output", "output.value", "traceloop.entity.output");
-            if ((bag.TakeText("gen_ai.tool.name") ?? bag.TakeText("tool.name")) is { } tool && tool != span.Name)
+            if ((bag.TakeText("gen_ai.tool.name") ?? bag.TakeText("tool.name") ?? bag.TakeText("traceloop.entity.name")) is { } tool && tool != span.Name)
             {
                 name = tool;
             }

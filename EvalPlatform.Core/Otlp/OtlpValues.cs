@@ -113,7 +113,10 @@ public static class OtlpValues
             return JsonValue.Create(s);
         }
 
-        var json = mimeType is not null && mimeType.Contains("json", StringComparison.OrdinalIgnoreCase)
+        // Without a mime type, text that starts like a JSON object, array or string and parses whole is
+        // JSON (SDKs such as Langfuse's serialise every value, so a string arrives quoted).
+        var json = (mimeType is not null && mimeType.Contains("json", StringComparison.OrdinalIgnoreCase))
+                   || s.AsSpan().TrimStart() is [ '"', ..]
             ? ParseJson(s, onlyContainers: false)
             : ParseJson(s, onlyContainers: true);
         return json ?? JsonValue.Create(s);

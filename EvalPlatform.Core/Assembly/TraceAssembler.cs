@@ -287,8 +287,8 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        // Times and costs are compared as the database keeps them (PostgreSQL: microseconds; cost: 8
-        // decimals), or a retried export (OTLP times are nanoseconds) would count as a change forever.
+        // Times and costs are compared as the databases keep them (SQLite: 0.1 ms, PostgreSQL: 1 µs;
+        // cost: 8 decimals), or a retried export (OTLP times are nanoseconds) would count as a change forever.
         if (r.StartedAt is { } start && Stored(start) != span.StartedAt)
         {
             span.StartedAt = Stored(start);
@@ -422,7 +422,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
     /// <summary>The trace's list and filter fields, from all its spans (what native ingestion takes from the request).</summary>
     private static void Summarize(Trace trace, List<Span> spans, string? oldRootName, DateTimeOffset now)
     {
-        var ordered = spans.OrderBy(s => s.StartedAt).ThenBy(s => s.Position).ToList();
+        // A parent sorts before its children when their starts tie (likely at 0.1 ms), whatever arrived first.
+        var depth = Depths(spans);
+        var ordered = spans.OrderBy(s => s.StartedAt).ThenBy(s => depth[s.Id]).ThenBy(s => s.Position).ToList();
         for (var i = 0; i < ordered.Count; i++)
         {
             ordered[i].Position = i;
@@ -474,6 +476,25 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         trace.OutputPreview = TraceParser.Preview(output);
         trace.SearchText = TraceParser.SearchText(input, output);
         trace.UpdatedAt = now;
+    }
+
+    /// <summary>Each span's depth in the tree (roots 0); parent links are acyclic after <see cref="Link"/>.</summary>
+    private static Dictionary<Guid, int> Depths(List<Span> spans)
+    {
+        var byId = spans.ToDictionary(s => s.Id);
+        var depths = new Dictionary<Guid, int>(spans.Count);
+        foreach (var span in spans)
+        {
+            var d = 0;
+            for (var current = span; current.ParentSpanId is { } p && byId.TryGetValue(p, out var parent) && d < spans.Count; current = parent)
+            {
+                d++;
+            }
+
+            depths[span.Id] = d;
+        }
+
+        return depths;
     }
 
     private static int? Sum(IEnumerable<int?> values)
@@ -584,6 +605,10 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         return changed ? target.ToJsonString() : stored;
     }
 
-    /// <summary>A time as PostgreSQL keeps it (whole microseconds; Npgsql truncates), so comparisons with stored values hold.</summary>
-    private static DateTimeOffset Stored(DateTimeOffset time) => time.AddTicks(-(time.Ticks % 10));
+    /// <summary>
+    /// A time as every database keeps it: whole 0.1 ms (SQLite's <c>DateTimeOffsetToBinaryConverter</c>
+    /// truncates there; PostgreSQL keeps microseconds), so a stored span compares equal to its retry,
+    /// and spans sort the same on both. It is also the trace view's resolution.
+    /// </summary>
+    private static DateTimeOffset Stored(DateTimeOffset time) => time.AddTicks(-(time.Ticks % 1000));
 }

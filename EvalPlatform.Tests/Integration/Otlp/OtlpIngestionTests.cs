@@ -9,6 +9,7 @@ using EvalPlatform.Core.Otlp;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Tests.Unit.Otlp;
+using Microsoft.Extensions.AI;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
@@ -171,6 +172,88 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
 
         var row = (await GetJsonAsync(http, "/api/v1/traces?session_id=" + conversation)).GetProperty("items")[0];
         Assert.Equal("Where is order 7?", row.GetProperty("input_preview").GetString());
+    }
+
+    /// <summary>A model that first asks for a tool, then answers: what Microsoft.Extensions.AI's pipeline wraps.</summary>
+    private sealed class FakeChatClient : IChatClient
+    {
+        private int _calls;
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var message = Interlocked.Increment(ref _calls) == 1
+                ? new Microsoft.Extensions.AI.ChatMessage(ChatRole.Assistant, [new FunctionCallContent("call_1", "lookup_order", new Dictionary<string, object?> { ["id"] = 7 })])
+                : new Microsoft.Extensions.AI.ChatMessage(ChatRole.Assistant, "Order 7 has shipped.");
+            return Task.FromResult(new ChatResponse(message)
+            {
+                ModelId = "gpt-4o-2024-08-06",
+                Usage = new UsageDetails { InputTokenCount = 812, OutputTokenCount = 64 },
+                FinishReason = _calls == 1 ? ChatFinishReason.ToolCalls : ChatFinishReason.Stop,
+            });
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) =>
+            serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("openai", new Uri("https://api.openai.com/v1"), "gpt-4o") : null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
+    public async Task MicrosoftExtensionsAi_UseOpenTelemetry_WithFunctionInvocation_ChatFunctionsMetadata()
+    {
+        var (key, _) = await KeyAsync();
+        var sourceName = "EvalPlatform.Tests.MEAI." + Guid.NewGuid().ToString("N");
+        var handler = new RecordingHandler();
+        using (var provider = Sdk.CreateTracerProviderBuilder()
+                   .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("meai-app"))
+                   .AddSource(sourceName)
+                   .AddOtlpExporter(o =>
+                   {
+                       o.Endpoint = new Uri(app.ServerAddress, "/v1/traces");
+                       o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                       o.Headers = $"x-api-key={key}";
+                       o.ExportProcessorType = ExportProcessorType.Simple;
+                       o.HttpClientFactory = () => new HttpClient(handler);
+                   })
+                   .Build())
+        {
+            using var client = new ChatClientBuilder(new FakeChatClient())
+                .UseFunctionInvocation()
+                .UseOpenTelemetry(sourceName: sourceName, configure: c => c.EnableSensitiveData = true)
+                .Build();
+            var lookup = AIFunctionFactory.Create((int id) => new { status = "shipped", id }, "lookup_order", "Finds an order by id.");
+            var answer = await client.GetResponseAsync(
+                [new(ChatRole.System, "You are a support agent."), new(ChatRole.User, "Where is order 7?")],
+                new ChatOptions { ModelId = "gpt-4o", Tools = [lookup] });
+            Assert.Equal("Order 7 has shipped.", answer.Text);
+            provider.ForceFlush();
+        }
+
+        Assert.NotEmpty(handler.Responses);
+        Assert.All(handler.Responses, r => Assert.Equal((HttpStatusCode.OK, 0), (r.Status, r.Body.Length)));
+        using var http = Client(key);
+        var trace = await OnlyTraceAsync(http);
+        Assert.Equal(("gpt-4o-2024-08-06", "openai"), (trace.GetProperty("model").GetString(), trace.GetProperty("provider").GetString()));
+        Assert.Equal((2 * 812, 2 * 64), (trace.GetProperty("prompt_tokens").GetInt32(), trace.GetProperty("completion_tokens").GetInt32()));
+        var spans = trace.GetProperty("spans").EnumerateArray().ToList();
+        var generations = spans.Where(s => s.GetProperty("kind").GetString() == "llm").ToList();
+        Assert.Equal(2, generations.Count);
+        var messages = generations[0].GetProperty("input").GetProperty("messages");
+        Assert.Contains(messages.EnumerateArray(), m => m.GetProperty("role").GetString() == "system" && m.GetProperty("content").GetString() == "You are a support agent.");
+        Assert.Contains(messages.EnumerateArray(), m => m.GetProperty("role").GetString() == "user" && m.GetProperty("content").GetString() == "Where is order 7?");
+        Assert.Equal("lookup_order", generations[0].GetProperty("output").GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
+        Assert.Equal("Order 7 has shipped.", generations[1].GetProperty("output").GetProperty("content").GetString());
+        var tool = Assert.Single(spans, s => s.GetProperty("kind").GetString() == "tool");
+        Assert.Equal("lookup_order", tool.GetProperty("name").GetString());
+        Assert.Equal(7, tool.GetProperty("input").GetProperty("id").GetInt32());
+        Assert.Equal("shipped", tool.GetProperty("output").GetProperty("status").GetString());
+        Assert.All(spans.Where(s => s.GetProperty("parent_id").ValueKind != JsonValueKind.Null),
+            s => Assert.Contains(spans, p => p.GetProperty("id").GetGuid() == s.GetProperty("parent_id").GetGuid()));
     }
 
     [Fact]

@@ -316,6 +316,25 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Deflate_IsAccepted()
+    {
+        var (key, _) = await KeyAsync();
+        using var http = Client(key);
+        using var buffer = new MemoryStream();
+        using (var zlib = new ZLibStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            zlib.Write(Encoding.UTF8.GetBytes(FixtureJson("openllmetry.json", out _)));
+        }
+
+        var content = new ByteArrayContent(buffer.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("deflate");
+
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/traces", content)).StatusCode);
+        Assert.Equal(3, (await OnlyTraceAsync(http)).GetProperty("spans").GetArrayLength());
+    }
+
+    [Fact]
     public async Task RetriedExport_ChangesNothing()
     {
         var (key, _) = await KeyAsync();
@@ -410,6 +429,14 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
 
         var text = await http.PostAsync("/v1/traces", new StringContent(json, Encoding.UTF8, "text/plain"));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
+
+        var brotli = new StringContent(json, Encoding.UTF8, "application/json");
+        brotli.Headers.ContentEncoding.Add("br");
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await http.PostAsync("/v1/traces", brotli)).StatusCode);
+
+        var notGzip = new StringContent(json, Encoding.UTF8, "application/json");
+        notGzip.Headers.ContentEncoding.Add("gzip");
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("/v1/traces", notGzip)).StatusCode);
 
         var tooBig = await http.PostAsync("/v1/traces", Protobuf(new byte[(int)Core.Ingestion.IngestionLimits.MaxBatchBytes + 1]));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);

@@ -270,6 +270,22 @@ public sealed class OtlpSpanMapperTests
     }
 
     [Fact]
+    public async Task TooManySpans_AreRefusedWhole_BeforeAnythingIsStored()
+    {
+        var request = Read("genai-latest.json");
+        var spans = request.ResourceSpans[0].ScopeSpans[0].Spans;
+        while (request.SpanCount <= OtlpLimits.MaxSpansPerRequest)
+        {
+            spans.Add(spans[0]);
+        }
+
+        // No assembler: the limit is checked before storage is reached.
+        var e = await Assert.ThrowsAsync<InputValidationException>(() => new OtlpTraceImporter(null!).ImportAsync(request, null));
+
+        Assert.Equal("resourceSpans", Assert.Single(e.Errors).Field);
+    }
+
+    [Fact]
     public void Json_WrongType_NamesThePath()
     {
         using var document = JsonDocument.Parse("""{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","startTimeUnixNano":"soon"}]}]}]}""");

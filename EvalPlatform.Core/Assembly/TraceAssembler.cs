@@ -288,7 +288,8 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
 
         // Times and costs are compared as the databases keep them (SQLite: 0.1 ms, PostgreSQL: 1 µs;
-        // cost: 8 decimals), or a retried export (OTLP times are nanoseconds) would count as a change forever.
+        // cost: 8 decimals, rounded as PostgreSQL's numeric rounds), or a retried export (OTLP times
+        // are nanoseconds) would count as a change forever.
         if (r.StartedAt is { } start && Stored(start) != span.StartedAt)
         {
             span.StartedAt = Stored(start);
@@ -319,9 +320,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.Cost is { } cost && Math.Round(cost, 8) != span.Cost)
+        if (r.Cost is { } cost && Math.Round(cost, 8, MidpointRounding.AwayFromZero) != span.Cost)
         {
-            span.Cost = Math.Round(cost, 8);
+            span.Cost = Math.Round(cost, 8, MidpointRounding.AwayFromZero);
             changed = true;
         }
 

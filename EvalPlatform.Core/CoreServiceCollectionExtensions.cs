@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Otlp;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
@@ -52,6 +53,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<TraceQueries>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();
+        services.AddScoped<OtlpTraceImporter>();
         services.AddSingleton<LiveDispatcher>();
         services.AddSingleton<ApiKeyCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();

@@ -287,15 +287,18 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.StartedAt is { } start && start != span.StartedAt)
+        // Times and costs are compared as the databases keep them (SQLite: 0.1 ms, PostgreSQL: 1 µs;
+        // cost: 8 decimals, rounded as PostgreSQL's numeric rounds), or a retried export (OTLP times
+        // are nanoseconds) would count as a change forever.
+        if (r.StartedAt is { } start && Stored(start) != span.StartedAt)
         {
-            span.StartedAt = start;
+            span.StartedAt = Stored(start);
             changed = true;
         }
 
-        if (r.EndedAt is { } end && end != span.EndedAt)
+        if (r.EndedAt is { } end && Stored(end) != span.EndedAt)
         {
-            span.EndedAt = end;
+            span.EndedAt = Stored(end);
             changed = true;
         }
 
@@ -317,9 +320,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.Cost is { } cost && cost != span.Cost)
+        if (r.Cost is { } cost && Math.Round(cost, 8, MidpointRounding.AwayFromZero) != span.Cost)
         {
-            span.Cost = cost;
+            span.Cost = Math.Round(cost, 8, MidpointRounding.AwayFromZero);
             changed = true;
         }
 
@@ -420,7 +423,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
     /// <summary>The trace's list and filter fields, from all its spans (what native ingestion takes from the request).</summary>
     private static void Summarize(Trace trace, List<Span> spans, string? oldRootName, DateTimeOffset now)
     {
-        var ordered = spans.OrderBy(s => s.StartedAt).ThenBy(s => s.Position).ToList();
+        // A parent sorts before its children when their starts tie (likely at 0.1 ms), whatever arrived first.
+        var depth = Depths(spans);
+        var ordered = spans.OrderBy(s => s.StartedAt).ThenBy(s => depth[s.Id]).ThenBy(s => s.Position).ToList();
         for (var i = 0; i < ordered.Count; i++)
         {
             ordered[i].Position = i;
@@ -472,6 +477,25 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         trace.OutputPreview = TraceParser.Preview(output);
         trace.SearchText = TraceParser.SearchText(input, output);
         trace.UpdatedAt = now;
+    }
+
+    /// <summary>Each span's depth in the tree (roots 0); parent links are acyclic after <see cref="Link"/>.</summary>
+    private static Dictionary<Guid, int> Depths(List<Span> spans)
+    {
+        var byId = spans.ToDictionary(s => s.Id);
+        var depths = new Dictionary<Guid, int>(spans.Count);
+        foreach (var span in spans)
+        {
+            var d = 0;
+            for (var current = span; current.ParentSpanId is { } p && byId.TryGetValue(p, out var parent) && d < spans.Count; current = parent)
+            {
+                d++;
+            }
+
+            depths[span.Id] = d;
+        }
+
+        return depths;
     }
 
     private static int? Sum(IEnumerable<int?> values)
@@ -555,7 +579,10 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
     }
 
-    /// <summary>The stored object with the incoming object's keys set over it.</summary>
+    /// <summary>
+    /// The stored object with the incoming object's keys set over it; the stored text itself when no
+    /// key's value changes (re-serialising alone would differ in escaping and count as a change).
+    /// </summary>
     private static string MergeObjects(string? stored, string incoming)
     {
         if (stored is null || Parse(stored) is not { ValueKind: JsonValueKind.Object })
@@ -564,11 +591,25 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
 
         var target = JsonNode.Parse(stored)!.AsObject();
+        var changed = false;
         foreach (var (key, value) in JsonNode.Parse(incoming)!.AsObject())
         {
+            if (target.TryGetPropertyValue(key, out var current) && JsonNode.DeepEquals(current, value))
+            {
+                continue;
+            }
+
             target[key] = value?.DeepClone();
+            changed = true;
         }
 
-        return target.ToJsonString();
+        return changed ? target.ToJsonString() : stored;
     }
+
+    /// <summary>
+    /// A time as every database keeps it: whole 0.1 ms (SQLite's <c>DateTimeOffsetToBinaryConverter</c>
+    /// truncates there; PostgreSQL keeps microseconds), so a stored span compares equal to its retry,
+    /// and spans sort the same on both. It is also the trace view's resolution.
+    /// </summary>
+    private static DateTimeOffset Stored(DateTimeOffset time) => time.AddTicks(-(time.Ticks % 1000));
 }

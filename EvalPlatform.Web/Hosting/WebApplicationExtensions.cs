@@ -136,6 +136,9 @@ public static class WebApplicationExtensions
         api.MapExportEndpoints();
         api.MapQueueEndpoints();
         api.MapWebhookEndpoints();
+
+        // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
+        app.MapOtlpEndpoints();
         return app;
     }
 

@@ -48,7 +48,7 @@ public static class JsonBody
 
         try
         {
-            return await ReadPooledAsync(request, ct);
+            return await ReadPooledAsync(request, request.Body, maxBytes, ct);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -57,20 +57,26 @@ public static class JsonBody
     }
 
     /// <summary>
-    /// The body into a buffer from the shared pool, returned to it when the request ends (the
-    /// document reads from it until then). A batch body is up to 10 MB: a fresh, growing array
-    /// per request would land on the large object heap and cost full garbage collections.
+    /// The body (or <paramref name="source"/>, e.g. the body decompressed) into a buffer from the
+    /// shared pool, returned to it when the request ends (the document reads from it until then).
+    /// A batch body is up to 10 MB: a fresh, growing array per request would land on the large
+    /// object heap and cost full garbage collections. More than <paramref name="maxBytes"/> is 413.
     /// </summary>
-    private static async Task<ReadOnlyMemory<byte>> ReadPooledAsync(HttpRequest request, CancellationToken ct)
+    internal static async Task<ReadOnlyMemory<byte>> ReadPooledAsync(HttpRequest request, Stream source, long maxBytes, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and < int.MaxValue ? (int)request.ContentLength.Value + 1 : 16 * 1024);
         var length = 0;
         try
         {
             int read;
-            while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            while ((read = await source.ReadAsync(buffer.AsMemory(length), ct)) > 0)
             {
                 length += read;
+                if (length > maxBytes)
+                {
+                    throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit here ({maxBytes} bytes).");
+                }
+
                 if (length == buffer.Length)
                 {
                     var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);

@@ -1,7 +1,7 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EvalPlatform.Core.Otlp;
 
 namespace EvalPlatform.Bench;
 
@@ -19,63 +19,61 @@ internal static class ForeignPayloads
 
     private static readonly DateTimeOffset Epoch = new(2026, 8, 20, 10, 0, 0, TimeSpan.Zero);
 
-    /// <summary><paramref name="count"/> ExportTraceServiceRequest bodies of <paramref name="tracesPerExport"/> traces each.</summary>
+    /// <summary><paramref name="count"/> ExportTraceServiceRequest bodies of <paramref name="tracesPerExport"/> traces each (Core's own OTLP writer).</summary>
     public static List<byte[]> OtlpExports(string prefix, int count, int tracesPerExport, int seed)
     {
         var rng = new Random(seed);
         var exports = new List<byte[]>(count);
         for (var e = 0; e < count; e++)
         {
-            var spans = new Proto();
+            var scope = new OtlpScopeSpans { ScopeName = "Microsoft.Extensions.AI" };
             for (var t = 0; t < tracesPerExport; t++)
             {
                 var c = Conversation.Make(rng);
                 var traceId = Id16($"{prefix}-{e}-{t}");
-                var root = Id8($"{prefix}-{e}-{t}-llm");
+                var root = Id16($"{prefix}-{e}-{t}-llm")[..8];
                 var start = Epoch.AddSeconds(e * tracesPerExport + t);
-                spans.Message(2, Span(traceId, root, null, "chat gpt-4o", 3, start, start.AddMilliseconds(c.LatencyMs), s =>
-                {
-                    Attribute(s, "gen_ai.operation.name", "chat");
-                    Attribute(s, "gen_ai.provider.name", "openai");
-                    Attribute(s, "gen_ai.request.model", "gpt-4o");
-                    Attribute(s, "gen_ai.response.model", "gpt-4o-2024-08-06");
-                    Attribute(s, "gen_ai.usage.input_tokens", c.PromptTokens);
-                    Attribute(s, "gen_ai.usage.output_tokens", c.CompletionTokens);
-                    Attribute(s, "gen_ai.conversation.id", c.Session);
-                    Attribute(s, "gen_ai.system_instructions", JsonSerializer.Serialize(new[] { new { type = "text", content = c.System } }));
-                    Attribute(s, "gen_ai.input.messages", JsonSerializer.Serialize(new[] { new { role = "user", parts = new[] { new { type = "text", content = c.User } } } }));
-                    Attribute(s, "gen_ai.output.messages", JsonSerializer.Serialize(new[]
+                scope.Spans.Add(Span(traceId, root, null, "chat gpt-4o", start, start.AddMilliseconds(c.LatencyMs),
+                    ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "openai"), ("gen_ai.request.model", "gpt-4o"),
+                    ("gen_ai.response.model", "gpt-4o-2024-08-06"), ("gen_ai.usage.input_tokens", (long)c.PromptTokens),
+                    ("gen_ai.usage.output_tokens", (long)c.CompletionTokens), ("gen_ai.conversation.id", c.Session),
+                    ("gen_ai.system_instructions", JsonSerializer.Serialize(new[] { new { type = "text", content = c.System } })),
+                    ("gen_ai.input.messages", JsonSerializer.Serialize(new[] { new { role = "user", parts = new[] { new { type = "text", content = c.User } } } })),
+                    ("gen_ai.output.messages", JsonSerializer.Serialize(new[]
                     {
                         new { role = "assistant", parts = new[] { new { type = "text", content = c.Response } }, finish_reason = "stop" },
-                    }));
-                }));
+                    }))));
                 for (var k = 0; k < c.Tools.Length; k++)
                 {
                     var tool = c.Tools[k];
                     var toolStart = start.AddMilliseconds(100 + k * 150);
-                    spans.Message(2, Span(traceId, Id8($"{prefix}-{e}-{t}-tool{k}"), root, $"execute_tool {tool.Name}", 1, toolStart, toolStart.AddMilliseconds(120), s =>
-                    {
-                        Attribute(s, "gen_ai.operation.name", "execute_tool");
-                        Attribute(s, "gen_ai.tool.name", tool.Name);
-                        Attribute(s, "gen_ai.tool.call.id", $"call_{k}");
-                        Attribute(s, "gen_ai.tool.call.arguments", tool.Parameters);
-                        Attribute(s, "gen_ai.tool.call.result", tool.Result);
-                    }));
+                    scope.Spans.Add(Span(traceId, Id16($"{prefix}-{e}-{t}-tool{k}")[..8], root, $"execute_tool {tool.Name}", toolStart, toolStart.AddMilliseconds(120),
+                        ("gen_ai.operation.name", "execute_tool"), ("gen_ai.tool.name", tool.Name), ("gen_ai.tool.call.id", $"call_{k}"),
+                        ("gen_ai.tool.call.arguments", tool.Parameters), ("gen_ai.tool.call.result", tool.Result)));
                 }
             }
 
-            var scope = new Proto();
-            scope.Message(1, new Proto().String(1, "Microsoft.Extensions.AI"));
-            scope.Bytes(2, spans.ToArray());
-            var resource = new Proto();
-            Attribute(resource, "service.name", "support-bot", ResourceAttributes);
-            var resourceSpans = new Proto();
-            resourceSpans.Message(1, resource);
-            resourceSpans.Message(2, scope);
-            exports.Add(new Proto().Message(1, resourceSpans).ToArray());
+            var resource = new OtlpResourceSpans();
+            resource.ResourceAttributes.Add(new OtlpAttribute("service.name", "support-bot"));
+            resource.ScopeSpans.Add(scope);
+            var request = new OtlpExportRequest();
+            request.ResourceSpans.Add(resource);
+            exports.Add(OtlpProtobufWriter.WriteExportRequest(request));
         }
 
         return exports;
+    }
+
+    private static OtlpSpan Span(byte[] traceId, byte[] spanId, byte[]? parent, string name, DateTimeOffset start, DateTimeOffset end, params (string Key, object Value)[] attributes)
+    {
+        var span = new OtlpSpan
+        {
+            TraceId = OtlpId.FromBytes(traceId, 16), SpanId = OtlpId.FromBytes(spanId, 8),
+            ParentSpanId = parent is null ? default : OtlpId.FromBytes(parent, 8),
+            Name = name, Kind = 3, StartTimeUnixNano = UnixNanos(start), EndTimeUnixNano = UnixNanos(end), StatusCode = 1,
+        };
+        span.Attributes.AddRange(attributes.Select(a => new OtlpAttribute(a.Key, a.Value)));
+        return span;
     }
 
     /// <summary><paramref name="count"/> multipart bodies of <paramref name="tracesPerRequest"/> traces (4 runs each), with their boundary.</summary>
@@ -159,81 +157,7 @@ internal static class ForeignPayloads
 
     private static byte[] Id16(string seed) => System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(seed))[..16];
 
-    private static byte[] Id8(string seed) => Id16(seed)[..8];
-
-    private static Proto Span(byte[] traceId, byte[] spanId, byte[]? parent, string name, int kind, DateTimeOffset start, DateTimeOffset end, Action<Proto> attributes)
-    {
-        var span = new Proto().Bytes(1, traceId).Bytes(2, spanId);
-        if (parent is not null)
-        {
-            span.Bytes(4, parent);
-        }
-
-        span.String(5, name).Varint(6, (ulong)kind).Fixed64(7, UnixNanos(start)).Fixed64(8, UnixNanos(end));
-        attributes(span);
-        return span.Message(15, new Proto().Varint(3, 1));
-    }
-
     private static ulong UnixNanos(DateTimeOffset t) => (ulong)(t.ToUnixTimeMilliseconds() * 1_000_000);
-
-    // KeyValue{key = 1, value = 2: AnyValue{string_value = 1 | int_value = 3}}: a Span's attributes are its field 9, a Resource's its field 1.
-    private const int SpanAttributes = 9;
-    private const int ResourceAttributes = 1;
-
-    private static void Attribute(Proto owner, string key, string value, int field = SpanAttributes) =>
-        owner.Message(field, new Proto().String(1, key).Message(2, new Proto().String(1, value)));
-
-    private static void Attribute(Proto owner, string key, long value) =>
-        owner.Message(SpanAttributes, new Proto().String(1, key).Message(2, new Proto().Varint(3, (ulong)value)));
-
-    /// <summary>A protobuf message being written: fields in order, length-delimited children copied in.</summary>
-    private sealed class Proto
-    {
-        private readonly List<byte> buffer = [];
-
-        public Proto Varint(int field, ulong value)
-        {
-            Tag(field, 0);
-            Raw(value);
-            return this;
-        }
-
-        public Proto Fixed64(int field, ulong value)
-        {
-            Tag(field, 1);
-            var bytes = new byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
-            buffer.AddRange(bytes);
-            return this;
-        }
-
-        public Proto Bytes(int field, ReadOnlySpan<byte> value)
-        {
-            Tag(field, 2);
-            Raw((ulong)value.Length);
-            buffer.AddRange(value);
-            return this;
-        }
-
-        public Proto String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-        public Proto Message(int field, Proto child) => Bytes(field, child.ToArray());
-
-        public byte[] ToArray() => buffer.ToArray();
-
-        private void Tag(int field, int wireType) => Raw((ulong)((field << 3) | wireType));
-
-        private void Raw(ulong value)
-        {
-            while (value >= 0x80)
-            {
-                buffer.Add((byte)(value | 0x80));
-                value >>= 7;
-            }
-
-            buffer.Add((byte)value);
-        }
-    }
 
     /// <summary>One support conversation of <see cref="Payloads"/>' kind.</summary>
     private sealed record Conversation(string System, string User, string Response, string Session, int PromptTokens, int CompletionTokens, double LatencyMs,

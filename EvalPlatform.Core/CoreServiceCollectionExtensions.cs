@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.LangSmith;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Otlp;
 using EvalPlatform.Core.Queues;
@@ -25,6 +26,7 @@ public static class CoreServiceCollectionExtensions
         services.AddTraces();
         services.AddReviews();
         services.AddWebhooks();
+        services.AddLangSmith();
         return services;
     }
 
@@ -33,6 +35,12 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<WebhookSecretService>();
         services.AddScoped<WebhookAuthenticator>();
+        return services;
+    }
+
+    private static IServiceCollection AddLangSmith(this IServiceCollection services)
+    {
+        services.AddScoped<LangSmithIngestion>();
         return services;
     }
 

@@ -127,7 +127,11 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
     }
 
     /// <summary>Attaches one score object, or <c>{"scores": [...]}</c>, to the trace (or one of its spans).</summary>
-    public async Task<IReadOnlyList<Score>> AddScoresAsync(Guid traceId, JsonElement body, CancellationToken ct = default)
+    public Task<IReadOnlyList<Score>> AddScoresAsync(Guid traceId, JsonElement body, CancellationToken ct = default) =>
+        AddScoresAsync(traceId, body, ScoreSource.Api, ct);
+
+    /// <summary>As the scores API, with the scores' source given (<see cref="ScoreSource.LangSmith"/> for LangSmith feedback).</summary>
+    public async Task<IReadOnlyList<Score>> AddScoresAsync(Guid traceId, JsonElement body, ScoreSource source, CancellationToken ct = default)
     {
         var teamId = Require(Permission.IngestTraces, "Scoring traces from code needs an API key with the 'ingest' scope.");
         var errors = new List<FieldError>();
@@ -170,7 +174,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
                 Id = Guid.CreateVersion7(now), TeamId = teamId, TraceId = traceId,
                 Name = f.String("name", IngestionLimits.MaxShortText, required: true) ?? "",
                 Comment = f.String("comment", IngestionLimits.MaxErrorText),
-                Source = ScoreSource.Api,
+                Source = source,
                 Author = team.ApiKeyId is { } key ? $"api-key:{key}" : team.UserId,
                 CreatedAt = now,
             };

@@ -139,6 +139,9 @@ public static class WebApplicationExtensions
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();
+
+        // LangSmith's: the SDK appends /info, /runs… to LANGSMITH_ENDPOINT (<base>/api/langsmith).
+        app.MapLangSmithEndpoints();
         return app;
     }
 

@@ -80,7 +80,7 @@ public static class RunMapper
                     errors.Add(new FieldError(at + "trace_id", $"Does not match dotted_order, which starts with {first}."));
                 }
 
-                if (parentId != parent && (parentId is not null || parent is not null))
+                if (parentId is not null && parentId != parent)
                 {
                     errors.Add(new FieldError(at + "parent_run_id", parent is null
                         ? "dotted_order says this run is a root, but parent_run_id is set."

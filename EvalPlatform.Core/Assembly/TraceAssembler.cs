@@ -171,7 +171,11 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                     }
 
                     any |= outcome is SpanOutcome.Created or SpanOutcome.Updated;
-                    any |= ApplyHints(trace, record.Trace);
+                    // A refused record (duplicate, or over the span limit) applies nothing, its trace-level facts included.
+                    if (outcome is not (SpanOutcome.Duplicate or SpanOutcome.Rejected))
+                    {
+                        any |= ApplyHints(trace, record.Trace);
+                    }
                     outcomes[i] = new AssembledSpan(record.TraceKey, record.SpanKey, outcome, outcome == SpanOutcome.Rejected ? null : trace.Id, span?.Id);
                 }
 

@@ -244,6 +244,8 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
 
         var again = root.DeepClone().AsObject();
         again["inputs"] = new JsonObject { ["q"] = "second" };
+        again["tags"] = new JsonArray("retry-tag");
+        again["extra"]!["metadata"]!["thread_id"] = "other-thread";
         var retry = await SendAsync(sdk, new LangSmithWire().AddRun("post", again));
         await AssertStatusAsync(HttpStatusCode.Conflict, retry);
         Assert.Contains(rootId, (await ProblemAsync(retry)).GetProperty("duplicates").EnumerateArray().Select(d => d.GetString()));
@@ -254,6 +256,9 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         var trace = await TraceByExternalIdAsync(reader, rootId);
         Assert.Equal(1, trace.GetProperty("spans").GetArrayLength());
         Assert.Equal("first", trace.GetProperty("spans")[0].GetProperty("input").GetProperty("q").GetString());
+        // A refused duplicate changes nothing on the trace either (its tags and session are not applied).
+        Assert.DoesNotContain("retry-tag", trace.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(JsonValueKind.Null, trace.GetProperty("session_id").ValueKind);
         Assert.Single((await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").EnumerateArray());
     }
 

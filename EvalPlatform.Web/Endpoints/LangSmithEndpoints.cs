@@ -50,8 +50,14 @@ public static class LangSmithEndpoints
         return group;
     }
 
+    /// <summary>
+    /// The SDK compares <c>version</c> with the LangSmith server versions that introduced features (feedback in
+    /// multipart needs 0.8.10), so it is a LangSmith-style version of the API we mirror, not our product's.
+    /// </summary>
+    public const string CompatibleVersion = "0.10.0";
+
     private static Ok<InfoResponse> Info() => TypedResults.Ok(new InfoResponse(
-        "evalplatform", null,
+        CompatibleVersion, null,
         new BatchIngestConfig(true, LangSmithLimits.BatchSizeLimit, LangSmithLimits.BatchSizeLimitBytes, 1000, 4, 4),
         new InstanceFlags(ZstdCompressionEnabled: false)));
 

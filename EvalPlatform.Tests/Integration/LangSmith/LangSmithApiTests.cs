@@ -227,6 +227,29 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task PatchBeforeItsPost_WaitsAsAPlaceholder_ThenMerges()
+    {
+        var (sdk, reader, _) = await ClientsAsync();
+        var rootId = Id(0);
+        var root = LangSmithWire.Run(rootId, "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
+        var patch = new JsonObject
+        {
+            ["id"] = rootId, ["trace_id"] = rootId, ["dotted_order"] = root["dotted_order"]!.GetValue<string>(), ["run_type"] = "chain",
+            ["end_time"] = LangSmithWire.IsoTime(T0.AddMilliseconds(700)), ["outputs"] = new JsonObject { ["answer"] = "hello" },
+        };
+
+        await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, new LangSmithWire().AddRun("patch", patch)));
+        await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, new LangSmithWire().AddRun("post", root)));
+
+        var trace = await TraceByExternalIdAsync(reader, rootId);
+        var span = trace.GetProperty("spans").EnumerateArray().Single();
+        Assert.Equal("agent", span.GetProperty("name").GetString());
+        Assert.Equal("hi", span.GetProperty("input").GetProperty("q").GetString());
+        Assert.Equal("hello", span.GetProperty("output").GetProperty("answer").GetString());
+        Assert.Equal(700, trace.GetProperty("latency_ms").GetDouble());
+    }
+
+    [Fact]
     public async Task PatchForUnknownRun_WithoutTraceId_Is404()
     {
         var (sdk, _, _) = await ClientsAsync();

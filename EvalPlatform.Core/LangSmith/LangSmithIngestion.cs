@@ -46,9 +46,18 @@ public sealed class LangSmithIngestion(IEvalDbContextFactory dbFactory, ITeamCon
             throw new InputValidationException(errors);
         }
 
-        await using var db = await dbFactory.CreateAsync(ct);
-        var keys = await ResolveTraceKeysAsync(db, runs, ids!, errors, ct);
-        var kinds = await KnownKindsAsync(db, runs, ids!, keys, ct);
+        // The look-ups' context is let go before assembling, which opens its own (one connection per request at a time).
+        var db = await dbFactory.CreateAsync(ct);
+        string?[] keys;
+        Dictionary<string, SpanKind> kinds;
+        List<ScoreRequest> scoreRequests;
+        await using (db)
+        {
+            keys = await ResolveTraceKeysAsync(db, runs, ids!, errors, ct);
+            kinds = await KnownKindsAsync(db, runs, ids!, keys, ct);
+            scoreRequests = await CheckFeedbackAsync(db, feedback, ids!, keys, errors, ct);
+        }
+
         var records = new List<SpanRecord>(runs.Count);
         for (var i = 0; i < runs.Count; i++)
         {
@@ -62,7 +71,6 @@ public sealed class LangSmithIngestion(IEvalDbContextFactory dbFactory, ITeamCon
             records.Add(record);
         }
 
-        var scoreRequests = await CheckFeedbackAsync(db, feedback, ids!, keys, errors, ct);
         if (errors.Count > 0)
         {
             throw new InputValidationException(errors);
@@ -181,13 +189,14 @@ public sealed class LangSmithIngestion(IEvalDbContextFactory dbFactory, ITeamCon
     /// <summary>
     /// Run id to its trace key, for runs already stored. Span ids are not indexed on their own (spans are
     /// read by trace), so this scans the team's spans: it serves only requests without trace ids (single
-    /// <c>POST /runs</c> of a child, <c>PATCH</c> without trace_id, multipart parts for earlier runs), never the SDK's batches.
+    /// <c>POST /runs</c> of a child, <c>PATCH</c> without trace_id, multipart parts for earlier runs) and feedback on earlier
+    /// runs, never the SDK's run batches. Placeholders count: a patch that came first already fixed the run's trace.
     /// </summary>
     private static async Task<Dictionary<string, string>> StoredTraceKeysAsync(IEvalDbContext db, IReadOnlyCollection<string> runIds, CancellationToken ct)
     {
         var list = runIds.Distinct().ToList();
         var found = await (from s in db.Spans
-                           where list.Contains(s.ExternalId!) && !s.Placeholder
+                           where list.Contains(s.ExternalId!)
                            join t in db.Traces on s.TraceId equals t.Id
                            select new { Run = s.ExternalId!, Trace = t.ExternalId! }).ToListAsync(ct);
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -344,7 +353,7 @@ public sealed class LangSmithIngestion(IEvalDbContextFactory dbFactory, ITeamCon
             if (request.RunId is not null)
             {
                 var spans = await (from s in db.Spans
-                                   where s.ExternalId == request.RunId && !s.Placeholder
+                                   where s.ExternalId == request.RunId
                                    join t in db.Traces on s.TraceId equals t.Id
                                    select new { s.Id, s.TraceId, Key = t.ExternalId }).ToListAsync(ct);
                 var span = spans.FirstOrDefault(s => s.Key == request.TraceKey) ?? spans.First();

@@ -394,6 +394,31 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Batch_WithOneBadRun_Is400NamingIt_AndStoresNothing()
+    {
+        var (sdk, reader, _) = await ClientsAsync();
+        var good = LangSmithWire.Run(Id(0), "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
+        var bad = LangSmithWire.Run(Id(1), "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
+        bad["dotted_order"] = LangSmithWire.Segment(T0, Id(2));
+
+        var response = await sdk.PostAsJsonAsync($"{Base}/runs/batch", new JsonObject { ["post"] = new JsonArray(good, bad) });
+
+        await AssertStatusAsync(HttpStatusCode.BadRequest, response);
+        var errors = (await ProblemAsync(response)).GetProperty("errors");
+        Assert.True(errors.TryGetProperty("post[1].dotted_order", out _), errors.ToString());
+        Assert.Empty((await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task CompressedBody_Is415_AsInfoSaysZstdIsOff()
+    {
+        var (sdk, _, _) = await ClientsAsync();
+        var content = LangSmithWire.ForTraces(1, T0).ToContent();
+        content.Headers.ContentEncoding.Add("zstd");
+        await AssertStatusAsync(HttpStatusCode.UnsupportedMediaType, await sdk.PostAsync($"{Base}/runs/multipart", content));
+    }
+
+    [Fact]
     public async Task MissingKey_Is401_ReadOnlyKey_Is403()
     {
         using var anonymous = app.CreateClient();

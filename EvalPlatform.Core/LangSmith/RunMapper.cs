@@ -20,10 +20,13 @@ public sealed record RunIdentity(string RunId, string? TraceId, string? ParentId
 public static class RunMapper
 {
     /// <summary>Run fields mapped to span fields; every other top-level field goes into the span's attributes.</summary>
+    /// <summary>The attributes key of an attachment's record: <c>attachment.&lt;name&gt;</c>.</summary>
+    public const string AttachmentPrefix = "attachment.";
+
     private static readonly HashSet<string> MappedFields =
     [
         "id", "trace_id", "parent_run_id", "name", "run_type", "start_time", "end_time", "inputs", "outputs", "error", "events",
-        "tags", "extra", "session_name", "status",
+        "tags", "extra", "session_name",
     ];
 
     /// <summary>Reads and cross-checks <c>id</c>, <c>trace_id</c>, <c>parent_run_id</c> and <c>dotted_order</c>.</summary>
@@ -210,24 +213,20 @@ public static class RunMapper
             attributes["events"] = new JsonArray([.. eventList.Take(20).Select(e => e?.DeepClone())]);
         }
 
-        if (op.Attachments.Count > 0)
+        // One top-level key per file ("attachment.<name>"): an update merges attributes by top-level key, so a
+        // later patch's attachments add to the earlier ones instead of replacing them.
+        foreach (var a in op.Attachments)
         {
-            var files = new JsonObject();
-            foreach (var a in op.Attachments)
+            attributes[AttachmentPrefix + a.Name] = new JsonObject
             {
-                files[a.Name] = new JsonObject
-                {
-                    ["content_type"] = a.ContentType,
-                    ["size"] = a.Length,
-                    ["stored"] = a.Content is not null,
-                    ["data_base64"] = a.Content is null ? null : System.Convert.ToBase64String(a.Content),
-                };
-            }
-
-            attributes["attachments"] = files;
+                ["content_type"] = a.ContentType,
+                ["size"] = a.Length,
+                ["stored"] = a.Content is not null,
+                ["data_base64"] = a.Content is null ? null : System.Convert.ToBase64String(a.Content),
+            };
         }
 
-        var hints = Hints(run, ids, metadata, attributes, events as JsonArray, start, effectiveKind, at, errors);
+        var hints = Hints(run, ids, metadata, events as JsonArray, start, effectiveKind, at, errors);
         FitAttributes(attributes);
         return new SpanRecord
         {
@@ -238,7 +237,7 @@ public static class RunMapper
             RejectIfExists = !op.IsPatch,
             Path = op.Path,
             Kind = kind,
-            Name = Str(run, "name", at, errors, int.MaxValue),
+            Name = Str(run, "name", at, errors, IngestionLimits.MaxName),
             StartedAt = start,
             EndedAt = end,
             Input = input,
@@ -418,7 +417,7 @@ public static class RunMapper
         return new UsageFigures(input, output, cost, usage);
     }
 
-    private static TraceHints? Hints(JsonObject run, RunIdentity ids, JsonObject? metadata, JsonObject attributes, JsonArray? events,
+    private static TraceHints? Hints(JsonObject run, RunIdentity ids, JsonObject? metadata, JsonArray? events,
         DateTimeOffset? start, SpanKind? kind, string at, List<FieldError> errors)
     {
         var project = Text(run["session_name"]);
@@ -501,13 +500,32 @@ public static class RunMapper
     /// </summary>
     private static void FitAttributes(JsonObject attributes)
     {
+        const int Room = TraceAssembler.MaxAttributesLength - 1024;
         var sizes = attributes.ToDictionary(p => p.Key, p => p.Value?.ToJsonString().Length ?? 4);
         var total = sizes.Values.Sum() + 8 * sizes.Count;
-        foreach (var (key, size) in sizes.OrderByDescending(p => p.Value))
+        // Attachments first lose their bytes (never their record: name, type, size).
+        foreach (var (key, size) in sizes.Where(p => p.Key.StartsWith(AttachmentPrefix, StringComparison.Ordinal)).OrderByDescending(p => p.Value).ToList())
         {
-            if (total <= TraceAssembler.MaxAttributesLength - 1024)
+            if (total <= Room)
             {
-                break;
+                return;
+            }
+
+            if (attributes[key] is JsonObject file && file["data_base64"] is not null)
+            {
+                file["data_base64"] = null;
+                file["stored"] = false;
+                var smaller = file.ToJsonString().Length;
+                total -= size - smaller;
+                sizes[key] = smaller;
+            }
+        }
+
+        foreach (var (key, size) in sizes.Where(p => !p.Key.StartsWith(AttachmentPrefix, StringComparison.Ordinal)).OrderByDescending(p => p.Value))
+        {
+            if (total <= Room)
+            {
+                return;
             }
 
             attributes[key] = new JsonObject { ["omitted"] = true, ["json_chars"] = size };

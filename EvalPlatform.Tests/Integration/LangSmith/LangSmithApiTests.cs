@@ -334,11 +334,16 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, new LangSmithWire().AddRun("post", root,
             [("note", "text/plain", small), ("photo", "image/png", large)])));
 
-        var attachments = SpanByExternalId(await TraceByExternalIdAsync(reader, rootId), rootId).GetProperty("attributes").GetProperty("attachments");
-        Assert.Equal(Convert.ToBase64String(small), attachments.GetProperty("note").GetProperty("data_base64").GetString());
-        Assert.Equal(100_000, attachments.GetProperty("photo").GetProperty("size").GetInt64());
-        Assert.Equal("image/png", attachments.GetProperty("photo").GetProperty("content_type").GetString());
-        Assert.False(attachments.GetProperty("photo").GetProperty("stored").GetBoolean());
+        // A later patch's attachment adds to the post's.
+        var patch = new JsonObject { ["id"] = rootId, ["trace_id"] = rootId, ["dotted_order"] = root["dotted_order"]!.GetValue<string>(), ["end_time"] = LangSmithWire.IsoTime(T0.AddSeconds(1)) };
+        await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, new LangSmithWire().AddRun("patch", patch, [("answer", "text/plain", small)])));
+
+        var attributes = SpanByExternalId(await TraceByExternalIdAsync(reader, rootId), rootId).GetProperty("attributes");
+        Assert.Equal(Convert.ToBase64String(small), attributes.GetProperty("attachment.note").GetProperty("data_base64").GetString());
+        Assert.Equal(100_000, attributes.GetProperty("attachment.photo").GetProperty("size").GetInt64());
+        Assert.Equal("image/png", attributes.GetProperty("attachment.photo").GetProperty("content_type").GetString());
+        Assert.False(attributes.GetProperty("attachment.photo").GetProperty("stored").GetBoolean());
+        Assert.True(attributes.GetProperty("attachment.answer").GetProperty("stored").GetBoolean());
     }
 
     [Fact]

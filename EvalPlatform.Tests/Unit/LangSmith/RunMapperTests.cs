@@ -256,8 +256,8 @@ public sealed class RunMapperTests
         var a = Json(r.Attributes);
         Assert.Equal("ex-1", a.GetProperty("reference_example_id").GetString());
         Assert.Equal("RunnableSequence", a.GetProperty("serialized").GetProperty("name").GetString());
-        Assert.Equal("AQID", a.GetProperty("attachments").GetProperty("photo").GetProperty("data_base64").GetString());
-        var video = a.GetProperty("attachments").GetProperty("video");
+        Assert.Equal("AQID", a.GetProperty("attachment.photo").GetProperty("data_base64").GetString());
+        var video = a.GetProperty("attachment.video");
         Assert.Equal(10_000_000, video.GetProperty("size").GetInt64());
         Assert.False(video.GetProperty("stored").GetBoolean());
         Assert.Equal("video/mp4", video.GetProperty("content_type").GetString());
@@ -270,6 +270,26 @@ public sealed class RunMapperTests
         var (r, errors) = Map("""{"id":"@ROOT@","name":"r","run_type":"chain","start_time":"2026-08-20T10:00:00Z","serialized":{"blob":"@BIG@"}}""".Replace("@BIG@", big, StringComparison.Ordinal));
         Assert.True(TraceAssembler.Validate(r, errors), string.Join("; ", errors));
         Assert.True(Json(r.Attributes).GetProperty("serialized").GetProperty("omitted").GetBoolean());
+    }
+
+    [Fact]
+    public void ManySmallAttachments_OverTheLimit_LoseTheirBytesButNeverTheirRecord()
+    {
+        var op = new RunOperation(false, JsonNode.Parse(Fill("""{"id":"@ROOT@","name":"r","run_type":"chain","start_time":"2026-08-20T10:00:00Z"}"""))!.AsObject(), "");
+        for (var i = 0; i < 10; i++)
+        {
+            op.Attachments.Add(new RunAttachment($"page{i}", "application/pdf", 32 * 1024, new byte[32 * 1024]));
+        }
+
+        var errors = new List<FieldError>();
+        var r = RunMapper.Map(op, RunMapper.ReadIdentity(op, errors)!, Root, null, errors);
+
+        Assert.True(TraceAssembler.Validate(r, errors), string.Join("; ", errors));
+        var a = Json(r.Attributes);
+        var pages = Enumerable.Range(0, 10).Select(i => a.GetProperty($"attachment.page{i}")).ToList();
+        Assert.All(pages, p => Assert.Equal(32 * 1024, p.GetProperty("size").GetInt32()));
+        Assert.Contains(pages, p => !p.GetProperty("stored").GetBoolean());
+        Assert.Contains(pages, p => p.GetProperty("stored").GetBoolean());
     }
 
     [Fact]

@@ -364,6 +364,22 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task FieldPartForAStoredRun_UpdatesIt()
+    {
+        var (sdk, reader, _) = await ClientsAsync();
+        var rootId = Id(0);
+        await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, new LangSmithWire()
+            .AddRun("post", LangSmithWire.Run(rootId, "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" }))));
+
+        var later = new LangSmithWire().AddJson($"patch.{rootId}.outputs", new JsonObject { ["answer"] = "late" });
+        await AssertStatusAsync(HttpStatusCode.Accepted, await SendAsync(sdk, later));
+
+        var span = SpanByExternalId(await TraceByExternalIdAsync(reader, rootId), rootId);
+        Assert.Equal("hi", span.GetProperty("input").GetProperty("q").GetString());
+        Assert.Equal("late", span.GetProperty("output").GetProperty("answer").GetString());
+    }
+
+    [Fact]
     public async Task MalformedPartJson_Is400NamingThePart_AndNothingIsStored()
     {
         var (sdk, reader, _) = await ClientsAsync();

@@ -130,6 +130,10 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         Assert.Equal("Checking the weather.", response.GetProperty("content").GetString());
         Assert.Equal("get_weather", response.GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
         Assert.Equal(500, llmSpan.GetProperty("duration_ms").GetDouble());
+        Assert.Equal("claude-sonnet-4", llmSpan.GetProperty("model").GetString());
+        Assert.Equal("anthropic", llmSpan.GetProperty("provider").GetString());
+        Assert.Equal(120, llmSpan.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(0.0021m, llmSpan.GetProperty("cost").GetDecimal());
 
         // Functions: the tool span with its arguments, result and timing.
         Assert.Equal("tool", toolSpan.GetProperty("kind").GetString());

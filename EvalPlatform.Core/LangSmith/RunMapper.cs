@@ -15,7 +15,7 @@ public sealed record RunIdentity(string RunId, string? TraceId, string? ParentId
 
 /// <summary>
 /// Maps one LangSmith run (post or patch) onto a <see cref="SpanRecord"/>: pure, no I/O. The mapping
-/// table is in docs/api.md ("LangSmith-compatible API"); choices are in ADR 9.
+/// table is in docs/api.md ("LangSmith-compatible API"); choices are in ADR 10.
 /// </summary>
 public static class RunMapper
 {

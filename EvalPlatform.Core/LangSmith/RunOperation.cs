@@ -19,7 +19,7 @@ public sealed record RunOperation(bool IsPatch, JsonObject Run, string Path, str
 
 /// <summary>
 /// An attachment part: its name, MIME type and size are always recorded on the span; the bytes
-/// only when at most <see cref="LangSmithLimits.MaxInlineAttachmentBytes"/> (see ADR 7).
+/// only when at most <see cref="LangSmithLimits.MaxInlineAttachmentBytes"/> (see ADR 10).
 /// </summary>
 public sealed record RunAttachment(string Name, string ContentType, long Length, byte[]? Content);
 

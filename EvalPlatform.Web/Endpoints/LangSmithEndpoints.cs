@@ -12,7 +12,7 @@ namespace EvalPlatform.Web.Endpoints;
 /// <summary>
 /// The LangSmith run API under <c>/api/langsmith</c>, so the LangSmith SDKs send here with
 /// <c>LANGSMITH_ENDPOINT=&lt;base&gt;/api/langsmith</c> and an ingest key as <c>LANGSMITH_API_KEY</c>
-/// (sent as <c>x-api-key</c>). Runs are stored by <see cref="LangSmithIngestion"/>; see ADR 9.
+/// (sent as <c>x-api-key</c>). Runs are stored by <see cref="LangSmithIngestion"/>; see ADR 10.
 /// </summary>
 public static class LangSmithEndpoints
 {

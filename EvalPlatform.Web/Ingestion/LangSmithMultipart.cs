@@ -238,7 +238,7 @@ public sealed class LangSmithMultipart
         }
     }
 
-    /// <summary>Streams the attachment: its size is always counted; its bytes are kept only when small (ADR 9).</summary>
+    /// <summary>Streams the attachment: its size is always counted; its bytes are kept only when small (ADR 10).</summary>
     private async Task<long> ReadAttachmentAsync(string name, string runId, string fileName, MultipartSection section, CancellationToken ct)
     {
         var contentType = section.ContentType is { } type && MediaTypeHeaderValue.TryParse(type, out var parsed) ? parsed.MediaType.Value ?? type : "application/octet-stream";

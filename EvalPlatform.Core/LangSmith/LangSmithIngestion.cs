@@ -187,10 +187,9 @@ public sealed class LangSmithIngestion(IEvalDbContextFactory dbFactory, ITeamCon
     }
 
     /// <summary>
-    /// Run id to its trace key, for runs already stored. Span ids are not indexed on their own (spans are
-    /// read by trace), so this scans the team's spans: it serves only requests without trace ids (single
-    /// <c>POST /runs</c> of a child, <c>PATCH</c> without trace_id, multipart parts for earlier runs) and feedback on earlier
-    /// runs, never the SDK's run batches. Placeholders count: a patch that came first already fixed the run's trace.
+    /// Run id to its trace key, for runs already stored (by the partial index on spans' team and client id).
+    /// It serves requests without trace ids (single <c>POST /runs</c> of a child, <c>PATCH</c> without trace_id,
+    /// multipart parts for earlier runs) and feedback on earlier runs, never the SDK's run batches. Placeholders count: a patch that came first already fixed the run's trace.
     /// </summary>
     private static async Task<Dictionary<string, string>> StoredTraceKeysAsync(IEvalDbContext db, IReadOnlyCollection<string> runIds, CancellationToken ct)
     {

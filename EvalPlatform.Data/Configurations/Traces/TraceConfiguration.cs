@@ -60,6 +60,9 @@ internal sealed class SpanConfiguration : IEntityTypeConfiguration<Span>
         builder.Property(s => s.ParentExternalId).HasMaxLength(IngestionLimits.MaxShortText);
         builder.Property(s => s.Provider).HasMaxLength(IngestionLimits.MaxShortText);
         builder.Property(s => s.Cost).HasPrecision(18, 8);
+        // A LangSmith run (or its feedback) sent without its trace id is found by the client's span id.
+        // Partial: spans without a client id (every simple-shape span) pay no insert for it.
+        builder.HasIndex(s => new { s.TeamId, s.ExternalId }).HasFilter("\"ExternalId\" IS NOT NULL");
         // A trace's spans are always read together, by trace: the foreign key's own index on TraceId
         // serves that (the team filter then checks a handful of rows) and the cascade. A second
         // (TeamId, TraceId) index only cost every ingested span another index insert.

@@ -610,6 +610,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("TraceId");
 
+                    b.HasIndex("TeamId", "ExternalId")
+                        .HasFilter("\"ExternalId\" IS NOT NULL");
+
                     b.ToTable("spans", (string)null);
                 });
 

@@ -604,6 +604,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasIndex("TraceId");
 
+                    b.HasIndex("TeamId", "ExternalId")
+                        .HasFilter("\"ExternalId\" IS NOT NULL");
+
                     b.ToTable("spans", (string)null);
                 });
 

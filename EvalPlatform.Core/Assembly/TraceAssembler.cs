@@ -337,14 +337,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
         return changed;
 
-        void Set(string? value, string? current, Action<string?> assign)
-        {
-            if (value is not null && !string.Equals(value, current, StringComparison.Ordinal))
-            {
-                assign(value);
-                changed = true;
-            }
-        }
+        void Set(string? value, string? current, Action<string?> assign) => changed |= SetIfNew(value, current, assign);
     }
 
     /// <summary>Merges trace-level facts: later non-null values win, tags add up, metadata keys merge.</summary>
@@ -383,14 +376,19 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
         return changed;
 
-        void Set(string? value, string? current, Action<string?> assign)
+        void Set(string? value, string? current, Action<string?> assign) => changed |= SetIfNew(value, current, assign);
+    }
+
+    /// <summary>Assigns a non-null value that differs from the current one; says whether it did.</summary>
+    private static bool SetIfNew(string? value, string? current, Action<string?> assign)
+    {
+        if (value is null || string.Equals(value, current, StringComparison.Ordinal))
         {
-            if (value is not null && !string.Equals(value, current, StringComparison.Ordinal))
-            {
-                assign(value);
-                changed = true;
-            }
+            return false;
         }
+
+        assign(value);
+        return true;
     }
 
     /// <summary>Resolves parents by external id (a parent that has not arrived leaves the span a root) and breaks cycles.</summary>
@@ -515,7 +513,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     private static string? LastUserText(string? inputJson)
     {
-        if (Parse(inputJson) is not { } input)
+        if (StoredJson.TryParse(inputJson) is not { } input)
         {
             return null;
         }
@@ -529,7 +527,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     private static string? ResponseText(string? outputJson)
     {
-        if (Parse(outputJson) is not { } output)
+        if (StoredJson.TryParse(outputJson) is not { } output)
         {
             return null;
         }
@@ -550,25 +548,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     /// <summary>A JSON value as list text: a string's own text, anything else its JSON.</summary>
     private static string? PlainText(string? json) =>
-        Parse(json) is { } value ? (value.ValueKind == JsonValueKind.String ? value.GetString() : json) : json;
-
-    private static JsonElement? Parse(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+        StoredJson.TryParse(json) is { } value ? (value.ValueKind == JsonValueKind.String ? value.GetString() : json) : json;
 
     private static bool IsJsonObject(string json)
     {
@@ -589,7 +569,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
     /// </summary>
     private static string MergeObjects(string? stored, string incoming)
     {
-        if (stored is null || Parse(stored) is not { ValueKind: JsonValueKind.Object })
+        if (stored is null || StoredJson.TryParse(stored) is not { ValueKind: JsonValueKind.Object })
         {
             return incoming;
         }

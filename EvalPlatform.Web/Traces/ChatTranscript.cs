@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Traces;
 
@@ -25,7 +26,7 @@ public static class ChatTranscript
         }
 
         var messages = new List<ChatMessage>();
-        if (Parse(generation.Input) is { } input)
+        if (StoredJson.TryParse(generation.Input) is { } input)
         {
             var list = input.ValueKind == JsonValueKind.Object && input.TryGetProperty("messages", out var m) ? m : input;
             if (list.ValueKind == JsonValueKind.Array)
@@ -34,7 +35,7 @@ public static class ChatTranscript
             }
         }
 
-        if (Parse(generation.Output) is { } output)
+        if (StoredJson.TryParse(generation.Output) is { } output)
         {
             if (output.ValueKind == JsonValueKind.String)
             {
@@ -77,28 +78,10 @@ public static class ChatTranscript
     private static string? Text(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    private static JsonElement? Parse(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>Pretty-prints stored JSON for display; non-JSON text is returned as it is.</summary>
     public static string Pretty(string? json)
     {
-        if (Parse(json) is not { } element)
+        if (StoredJson.TryParse(json) is not { } element)
         {
             return json ?? "";
         }

@@ -141,6 +141,18 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             foreach (var group in Enumerable.Range(0, records.Count).Where(i => valid[i]).GroupBy(i => records[i].TraceKey, StringComparer.Ordinal))
             {
                 var isNew = !traces.TryGetValue(group.Key, out var trace);
+                if (trace is not null && !trace.ContentHash.AsSpan().SequenceEqual(AssembledHash(group.Key)))
+                {
+                    // A trace sent whole through the trace API owns this external id: its fields are the client's, not sums of spans.
+                    foreach (var i in group)
+                    {
+                        errors.Add(new FieldError(PathOf(records[i], "trace_id"),
+                            $"The trace with external id '{group.Key}' was sent whole through the trace API; spans cannot be added to it."));
+                    }
+
+                    continue;
+                }
+
                 if (trace is null)
                 {
                     trace = NewTrace(teamId, group.Key, now);
@@ -157,7 +169,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                     var (span, outcome) = Apply(record, byKey, trace, teamId, spans.Count, now, out var added);
                     if (outcome == SpanOutcome.Rejected)
                     {
-                        errors.Add(new FieldError((record.Path.Length == 0 ? "" : record.Path + ".") + "span_id",
+                        errors.Add(new FieldError(PathOf(record, "span_id"),
                             $"The trace already holds {MaxSpansPerTrace} spans, the most one trace may hold."));
                     }
 
@@ -236,10 +248,17 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         {
             Id = id, TeamId = teamId, ExternalId = key, CreatedAt = now, UpdatedAt = now, StartedAt = now,
             SortKey = Trace.MakeSortKey(now, id),
-            // Assembled traces change as spans arrive; a native POST with the same external id is a different trace (409).
-            ContentHash = SHA256.HashData(Encoding.UTF8.GetBytes("assembled\n" + key)),
+            ContentHash = AssembledHash(key),
         };
     }
+
+    /// <summary>
+    /// The fixed content hash of an assembled trace (it changes as spans arrive): a native POST with the same
+    /// external id is a different trace (409), and assembly never merges into a trace sent whole.
+    /// </summary>
+    private static byte[] AssembledHash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes("assembled\n" + key));
+
+    private static string PathOf(SpanRecord record, string field) => (record.Path.Length == 0 ? "" : record.Path + ".") + field;
 
     /// <summary>Applies one record to its span (new, placeholder or existing); non-null fields win.</summary>
     private static (Span? Span, SpanOutcome Outcome) Apply(

@@ -88,6 +88,14 @@ public sealed class ForeignFormatsJourneyTests(KestrelAppFactory app, BrowserFix
         await functions.GetByText("lookup_order").WaitForAsync();
         await functions.GetByText("A-1042").First.WaitForAsync();
         await page.ScreenshotAsync("62-otlp-trace-functions-light-1440");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await page.ReloadAsync();
+        await page.WaitUntilInteractiveAsync();
+        await page.Locator("[data-testid=functions]").GetByText("lookup_order").WaitForAsync();
+        await page.ScreenshotAsync("65-otlp-trace-functions-dark-1440");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
+        await page.ReloadAsync();
+        await page.WaitUntilInteractiveAsync();
 
         await page.GetByRole(AriaRole.Tab, new() { Name = "Metadata" }).ClickAsync();
         var metadata = page.Locator("[data-testid=metadata]");

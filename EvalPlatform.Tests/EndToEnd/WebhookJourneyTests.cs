@@ -53,6 +53,12 @@ public sealed class WebhookJourneyTests(KestrelAppFactory app, BrowserFixture br
         await page.ClickAsync("[data-testid=rotate-secret]");
         await page.Locator("[data-testid=secret-previous]").WaitForAsync();
         await page.ScreenshotAsync("51-webhooks-rotated-light-1440");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await page.ReloadAsync();
+        await page.WaitUntilInteractiveAsync();
+        await page.Locator("[data-testid=secret-previous]").WaitForAsync();
+        await page.ScreenshotAsync("53-webhooks-rotated-dark-1440");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
 
         await page.GotoAsync("/traces?tag=webhook:helpdesk");
         await page.WaitUntilInteractiveAsync();

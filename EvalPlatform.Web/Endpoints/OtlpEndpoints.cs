@@ -5,7 +5,6 @@ using EvalPlatform.Core.Otlp;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 
@@ -92,32 +91,14 @@ public static class OtlpEndpoints
                 $"Content-Encoding '{encoding}' is not supported: send gzip, deflate or no encoding.");
         }
 
-        if (request.ContentLength > max)
-        {
-            throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is {request.ContentLength} bytes; the limit here is {max}.");
-        }
-
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = max;
-        }
-
         try
         {
-            Stream? decompressed = encoding switch
+            return await JsonBody.ReadLimitedAsync(request, max, encoding switch
             {
-                "gzip" or "x-gzip" => new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true),
-                "deflate" => new ZLibStream(request.Body, CompressionMode.Decompress, leaveOpen: true),
+                "gzip" or "x-gzip" => body => new GZipStream(body, CompressionMode.Decompress, leaveOpen: true),
+                "deflate" => body => new ZLibStream(body, CompressionMode.Decompress, leaveOpen: true),
                 _ => null,
-            };
-            await using (decompressed)
-            {
-                return await JsonBody.ReadPooledAsync(request, decompressed ?? request.Body, max, ct);
-            }
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit here ({max} bytes).");
+            }, ct);
         }
         catch (InvalidDataException)
         {

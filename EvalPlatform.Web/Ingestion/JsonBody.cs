@@ -36,6 +36,37 @@ public static class JsonBody
                 $"Send the body as application/json (got '{request.ContentType ?? "no Content-Type"}').");
         }
 
+        return await ReadLimitedAsync(request, maxBytes, decode: null, ct);
+    }
+
+    /// <summary>
+    /// The body into a pooled buffer, at most <paramref name="maxBytes"/> as sent and, when
+    /// <paramref name="decode"/> wraps it (decompression), as decoded too: 413 past the limit.
+    /// Valid until the request ends.
+    /// </summary>
+    internal static async Task<ReadOnlyMemory<byte>> ReadLimitedAsync(HttpRequest request, long maxBytes, Func<Stream, Stream>? decode, CancellationToken ct)
+    {
+        LimitSize(request, maxBytes);
+        try
+        {
+            var decoded = decode?.Invoke(request.Body);
+            await using (decoded)
+            {
+                return await ReadPooledAsync(request, decoded ?? request.Body, maxBytes, ct);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit here ({maxBytes} bytes).");
+        }
+    }
+
+    /// <summary>
+    /// 413 at once for a declared length past <paramref name="maxBytes"/>; otherwise Kestrel stops
+    /// reading past it (a <see cref="BadHttpRequestException"/> with 413 for the reader to map).
+    /// </summary>
+    internal static void LimitSize(HttpRequest request, long maxBytes)
+    {
         if (request.ContentLength > maxBytes)
         {
             throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is {request.ContentLength} bytes; the limit here is {maxBytes}.");
@@ -45,15 +76,6 @@ public static class JsonBody
         {
             limit.MaxRequestBodySize = maxBytes;
         }
-
-        try
-        {
-            return await ReadPooledAsync(request, request.Body, maxBytes, ct);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw new UnacceptableBodyException(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit here ({maxBytes} bytes).");
-        }
     }
 
     /// <summary>
@@ -62,7 +84,7 @@ public static class JsonBody
     /// A batch body is up to 10 MB: a fresh, growing array per request would land on the large
     /// object heap and cost full garbage collections. More than <paramref name="maxBytes"/> is 413.
     /// </summary>
-    internal static async Task<ReadOnlyMemory<byte>> ReadPooledAsync(HttpRequest request, Stream source, long maxBytes, CancellationToken ct)
+    private static async Task<ReadOnlyMemory<byte>> ReadPooledAsync(HttpRequest request, Stream source, long maxBytes, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and < int.MaxValue ? (int)request.ContentLength.Value + 1 : 16 * 1024);
         var length = 0;

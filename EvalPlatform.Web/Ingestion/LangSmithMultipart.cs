@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.LangSmith;
 using EvalPlatform.Core.Traces;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 
@@ -34,15 +33,7 @@ public sealed class LangSmithMultipart
                 $"Content-Encoding '{request.Headers.ContentEncoding}' is not supported here (GET /info says zstd_compression_enabled: false).");
         }
 
-        if (request.ContentLength > LangSmithLimits.MaxBodyBytes)
-        {
-            throw TooLarge($"The body is {request.ContentLength} bytes; the limit here is {LangSmithLimits.MaxBodyBytes}.");
-        }
-
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = LangSmithLimits.MaxBodyBytes;
-        }
+        JsonBody.LimitSize(request, LangSmithLimits.MaxBodyBytes);
 
         var result = new LangSmithMultipart();
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = LangSmithLimits.MaxPartBytes, HeadersLengthLimit = 16 * 1024 };

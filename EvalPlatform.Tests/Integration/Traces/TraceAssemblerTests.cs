@@ -167,6 +167,30 @@ public abstract class TraceAssemblerTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task ATraceSentWholeThroughTheApi_IsNeverMergedInto()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var key = Guid.NewGuid().ToString("N");
+        using var api = await ApiClient.ForTeamAsync(app, team.Id, ApiKeyScopes.Ingest);
+        var nativeId = await api.PostTraceAsync(new
+        {
+            external_id = key, user_input = "Native question", response = "Native answer", model = "gpt-4o-mini",
+            usage = new { prompt_tokens = 10, completion_tokens = 5 },
+        });
+
+        var result = await AssembleAsync(team.Id, new SpanRecord
+        {
+            TraceKey = key, SpanKey = "llm", Path = "spans[0]", Kind = SpanKind.Llm, Name = "chat gpt-4o", StartedAt = T0, Model = "gpt-4o", PromptTokens = 999,
+        });
+
+        Assert.Equal(SpanOutcome.Rejected, Assert.Single(result.Spans).Outcome);
+        Assert.Equal("spans[0].trace_id", Assert.Single(result.Errors).Field);
+        var native = await ReadAsync(team.Id, nativeId);
+        Assert.Equal(("gpt-4o-mini", 10, 5, "Native question"), (native.Trace.Model, native.Trace.PromptTokens, native.Trace.CompletionTokens, native.Trace.InputPreview));
+        Assert.DoesNotContain(native.Spans, s => s.ExternalId == "llm");
+    }
+
+    [Fact]
     public async Task AParentLoop_LeavesEverySpanReachable()
     {
         var team = await TestData.CreateTeamAsync(app.Services);

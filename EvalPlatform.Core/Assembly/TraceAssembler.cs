@@ -176,10 +176,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                     if (added)
                     {
                         spans.Add(span!);
-                        if (!isNew)
-                        {
-                            db.Spans.Add(span!);
-                        }
+                        db.Spans.Add(span!);
                     }
 
                     any |= outcome is SpanOutcome.Created or SpanOutcome.Updated;
@@ -198,7 +195,6 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                         continue;
                     }
 
-                    trace.Spans = spans;
                     db.Traces.Add(trace);
                 }
 
@@ -243,7 +239,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     private static Trace NewTrace(Guid teamId, string key, DateTimeOffset now)
     {
-        var id = Guid.CreateVersion7(now);
+        var id = Uuid7.Create(now);
         return new Trace
         {
             Id = id, TeamId = teamId, ExternalId = key, CreatedAt = now, UpdatedAt = now, StartedAt = now,
@@ -274,7 +270,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
             span = new Span
             {
-                Id = Guid.CreateVersion7(now), TeamId = teamId, TraceId = trace.Id, ExternalId = r.SpanKey,
+                Id = Uuid7.Create(now), TeamId = teamId, TraceId = trace.Id, ExternalId = r.SpanKey,
                 Name = r.Name ?? r.SpanKey, Kind = r.Kind ?? SpanKind.Other, StartedAt = r.StartedAt ?? r.EndedAt ?? now,
                 Position = count, Placeholder = r.IsUpdate,
             };

@@ -1,6 +1,5 @@
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Reviews;
-using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -29,8 +28,11 @@ internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
         builder.Property(t => t.ReviewDetail).HasMaxLength(ReviewCommand.MaxDetailLength);
         builder.Property(t => t.ReviewNote).HasMaxLength(ReviewCommand.MaxNoteLength);
         builder.Property(t => t.ReviewedBy).HasMaxLength(450);
-        builder.HasOne<Team>().WithMany().HasForeignKey(t => t.TeamId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasMany(t => t.Spans).WithOne().HasForeignKey(s => s.TraceId).OnDelete(DeleteBehavior.Cascade);
+        // No foreign keys on the ingestion tables (ADR 11): a trace's TeamId and a span's TraceId are plain columns.
+        // PostgreSQL checks a foreign key with a query and a row lock per inserted row, which cost ingestion
+        // more than all of these indexes together. Both are written only by the ingestion paths, trace and
+        // spans in one transaction; whatever deletes traces deletes their spans in the same transaction.
+        builder.Ignore(t => t.Spans);
 
         // Idempotency: one trace per client id per team (the database enforces it under races).
         builder.HasIndex(t => new { t.TeamId, t.ExternalId }).IsUnique().HasFilter("\"ExternalId\" IS NOT NULL");
@@ -63,8 +65,8 @@ internal sealed class SpanConfiguration : IEntityTypeConfiguration<Span>
         // A LangSmith run (or its feedback) sent without its trace id is found by the client's span id.
         // Partial: spans without a client id (every simple-shape span) pay no insert for it.
         builder.HasIndex(s => new { s.TeamId, s.ExternalId }).HasFilter("\"ExternalId\" IS NOT NULL");
-        // A trace's spans are always read together, by trace: the foreign key's own index on TraceId
-        // serves that (the team filter then checks a handful of rows) and the cascade. A second
-        // (TeamId, TraceId) index only cost every ingested span another index insert.
+        // A trace's spans are always read together, by trace (the team filter then checks a handful of
+        // rows). A (TeamId, TraceId) index instead only cost every ingested span a wider key.
+        builder.HasIndex(s => s.TraceId);
     }
 }

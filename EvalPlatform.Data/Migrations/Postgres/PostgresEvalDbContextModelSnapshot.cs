@@ -1178,24 +1178,6 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Span", b =>
-                {
-                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
-                        .WithMany("Spans")
-                        .HasForeignKey("TraceId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
-                {
-                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
-                        .WithMany()
-                        .HasForeignKey("TeamId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
                 {
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
@@ -1310,11 +1292,6 @@ namespace EvalPlatform.Data.Migrations.Postgres
             modelBuilder.Entity("EvalPlatform.Core.Queues.ReviewQueue", b =>
                 {
                     b.Navigation("Assignees");
-                });
-
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
-                {
-                    b.Navigation("Spans");
                 });
 #pragma warning restore 612, 618
         }

@@ -1166,24 +1166,6 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Span", b =>
-                {
-                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
-                        .WithMany("Spans")
-                        .HasForeignKey("TraceId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
-                {
-                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
-                        .WithMany()
-                        .HasForeignKey("TeamId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("EvalPlatform.Core.Webhooks.WebhookSecret", b =>
                 {
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
@@ -1298,11 +1280,6 @@ namespace EvalPlatform.Data.Migrations.Sqlite
             modelBuilder.Entity("EvalPlatform.Core.Queues.ReviewQueue", b =>
                 {
                     b.Navigation("Assignees");
-                });
-
-            modelBuilder.Entity("EvalPlatform.Core.Traces.Trace", b =>
-                {
-                    b.Navigation("Spans");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Traces;
 
 namespace EvalPlatform.Core.Ingestion;
@@ -47,7 +48,7 @@ public static class TraceParser
 
         var trace = new Trace
         {
-            Id = Guid.CreateVersion7(now),
+            Id = Uuid7.Create(now),
             ExternalId = f.String("external_id", IngestionLimits.MaxShortText),
             Name = f.String("name", IngestionLimits.MaxName),
             SessionId = f.String("session_id", IngestionLimits.MaxShortText),
@@ -488,7 +489,7 @@ public static class TraceParser
 
         public void Add(Span span)
         {
-            span.Id = Guid.CreateVersion7(trace.CreatedAt);
+            span.Id = Uuid7.Create(trace.CreatedAt);
             span.TraceId = trace.Id;
             span.Position = trace.Spans.Count;
             trace.Spans.Add(span);

@@ -146,7 +146,7 @@ public sealed partial class QueueService
 
             db.QueueVerdicts.Add(new QueueVerdict
             {
-                Id = Guid.CreateVersion7(now), TeamId = teamId, QueueId = queue.Id, QueueItemId = itemId, TraceId = item.TraceId, ReviewerId = me,
+                Id = Uuid7.Create(now), TeamId = teamId, QueueId = queue.Id, QueueItemId = itemId, TraceId = item.TraceId, ReviewerId = me,
                 ReviewerName = name, Action = clean.Action, Reason = clean.Reason, Detail = clean.Detail, Score = clean.Score, Note = clean.Note, GivenAt = now,
             });
             await db.SaveChangesAsync(ct);
@@ -343,7 +343,7 @@ public sealed partial class QueueService
         await using (var db = await dbFactory.CreateAsync(ct))
         {
             var now = clock.GetUtcNow();
-            db.QueueItems.Add(new QueueItem { Id = Guid.CreateVersion7(now), TeamId = queue.TeamId, QueueId = queue.Id, TraceId = traceId, EnteredAt = now });
+            db.QueueItems.Add(new QueueItem { Id = Uuid7.Create(now), TeamId = queue.TeamId, QueueId = queue.Id, TraceId = traceId, EnteredAt = now });
             try
             {
                 await db.SaveChangesAsync(ct);

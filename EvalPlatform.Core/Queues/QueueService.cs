@@ -108,7 +108,7 @@ public sealed partial class QueueService(
         var now = clock.GetUtcNow();
         var queue = new ReviewQueue
         {
-            Id = Guid.CreateVersion7(now), TeamId = teamId, Name = clean.Name, Instructions = clean.Instructions, FilterJson = QueueFilterJson.Write(clean.Filter),
+            Id = Uuid7.Create(now), TeamId = teamId, Name = clean.Name, Instructions = clean.Instructions, FilterJson = QueueFilterJson.Write(clean.Filter),
             SamplePercent = clean.SamplePercent, RequiredReviews = clean.RequiredReviews, CreatedBy = team.UserId, CreatedAt = now, UpdatedAt = now,
         };
         queue.Assignees.AddRange(clean.AssigneeIds!.Select(id => new ReviewQueueAssignee { QueueId = queue.Id, TeamId = teamId, UserId = id }));

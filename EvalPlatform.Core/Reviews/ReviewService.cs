@@ -239,7 +239,7 @@ public sealed class ReviewService(
         trace.ReviewVersion++;
         db.ReviewChanges.Add(new ReviewChange
         {
-            Id = Guid.CreateVersion7(now), TeamId = trace.TeamId, TraceId = trace.Id, Version = trace.ReviewVersion, Action = action,
+            Id = Uuid7.Create(now), TeamId = trace.TeamId, TraceId = trace.Id, Version = trace.ReviewVersion, Action = action,
             ActorId = actorId, ActorName = actorName, At = now, UndoneVersion = undone,
             FromStatus = before.Status, ToStatus = after.Status, FromReason = before.Reason, ToReason = after.Reason,
             FromDetail = before.Detail, ToDetail = after.Detail, FromScore = before.Score, ToScore = after.Score,

@@ -86,7 +86,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
 
         db.RejectionReasons.Add(new RejectionReason
         {
-            Id = Guid.CreateVersion7(clock.GetUtcNow()), TeamId = teamId, Key = key, Label = name, Description = text,
+            Id = Uuid7.Create(clock.GetUtcNow()), TeamId = teamId, Key = key, Label = name, Description = text,
             Position = config.Reasons.Count == 0 ? 0 : config.Reasons.Max(r => r.Position) + 1, CreatedAt = clock.GetUtcNow(),
         });
         await db.SaveChangesAsync(ct);
@@ -178,7 +178,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         var settings = new ReviewSettings { TeamId = teamId, ScoreScale = ScoreScale.GoodBad, UpdatedAt = now };
         var reasons = DefaultReasons.Select((r, i) => new RejectionReason
         {
-            Id = Guid.CreateVersion7(now), TeamId = teamId, Key = ReviewScores.KeyOf(r.Label), Label = r.Label, Description = r.Description,
+            Id = Uuid7.Create(now), TeamId = teamId, Key = ReviewScores.KeyOf(r.Label), Label = r.Label, Description = r.Description,
             Position = i, CreatedAt = now,
         }).ToList();
         try

@@ -67,7 +67,7 @@ public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext 
         var now = clock.GetUtcNow();
         var apiKey = new ApiKey
         {
-            Id = Guid.CreateVersion7(now),
+            Id = Uuid7.Create(now),
             TeamId = teamId,
             Name = keyName,
             Prefix = prefix,

@@ -29,11 +29,11 @@ public sealed class TeamService(IEvalDbContextFactory dbFactory, TimeProvider cl
         }
 
         var now = clock.GetUtcNow();
-        var team = new Team { Id = Guid.CreateVersion7(now), Name = teamName, NormalizedName = Team.Normalize(teamName), CreatedAt = now };
+        var team = new Team { Id = Uuid7.Create(now), Name = teamName, NormalizedName = Team.Normalize(teamName), CreatedAt = now };
         db.Teams.Add(team);
         db.TeamMembers.Add(new TeamMember
         {
-            Id = Guid.CreateVersion7(now),
+            Id = Uuid7.Create(now),
             TeamId = team.Id,
             UserId = ownerUserId,
             Role = TeamRole.Owner,
@@ -56,7 +56,7 @@ public sealed class TeamService(IEvalDbContextFactory dbFactory, TimeProvider cl
         else
         {
             var now = clock.GetUtcNow();
-            db.TeamMembers.Add(new TeamMember { Id = Guid.CreateVersion7(now), TeamId = teamId, UserId = userId, Role = role, CreatedAt = now });
+            db.TeamMembers.Add(new TeamMember { Id = Uuid7.Create(now), TeamId = teamId, UserId = userId, Role = role, CreatedAt = now });
         }
 
         await db.SaveChangesAsync(ct);

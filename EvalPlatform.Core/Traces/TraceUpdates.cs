@@ -102,7 +102,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
                 var count = await db.Spans.CountAsync(s => s.TraceId == id, ct);
                 llm = new Span
                 {
-                    Id = Guid.CreateVersion7(clock.GetUtcNow()), TeamId = teamId, TraceId = id, Kind = SpanKind.Llm,
+                    Id = Uuid7.Create(clock.GetUtcNow()), TeamId = teamId, TraceId = id, Kind = SpanKind.Llm,
                     Name = trace.Model ?? trace.Name ?? "generation", Model = trace.Model, StartedAt = trace.StartedAt, Position = count,
                 };
                 db.Spans.Add(llm);
@@ -171,7 +171,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
             f.RejectUnknown(ScoreFields, "A score takes name, value, data_type, span_id, comment.");
             var score = new Score
             {
-                Id = Guid.CreateVersion7(now), TeamId = teamId, TraceId = traceId,
+                Id = Uuid7.Create(now), TeamId = teamId, TraceId = traceId,
                 Name = f.String("name", IngestionLimits.MaxShortText, required: true) ?? "",
                 Comment = f.String("comment", IngestionLimits.MaxErrorText),
                 Source = source,

@@ -109,7 +109,7 @@ public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamC
         var plaintext = Marker + Convert.ToBase64String(RandomNumberGenerator.GetBytes(SecretBytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var secret = new WebhookSecret
         {
-            Id = Guid.CreateVersion7(now),
+            Id = Uuid7.Create(now),
             TeamId = teamId,
             ProtectedSecret = protector.Protect(teamId, plaintext),
             Hint = plaintext[^HintLength..],

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using EvalPlatform.Core.Common;
 
 namespace EvalPlatform.Tests.Infrastructure;
 
@@ -136,11 +137,11 @@ public sealed class LangSmithWire
         for (var i = 0; i < traces; i++)
         {
             var t0 = start.AddMilliseconds(i * 10);
-            var rootId = Guid.CreateVersion7(t0).ToString();
+            var rootId = Uuid7.Create(t0).ToString();
             var root = Run(rootId, "support-agent", "chain", t0, null, new JsonObject { ["question"] = $"Where is order {i}?" },
                 metadata: new JsonObject { ["thread_id"] = $"thread-{i % 50}", ["user_id"] = $"user-{i % 200}" });
             var rootRef = (rootId, root["dotted_order"]!.GetValue<string>(), rootId);
-            var llmId = Guid.CreateVersion7(t0.AddMilliseconds(1)).ToString();
+            var llmId = Uuid7.Create(t0.AddMilliseconds(1)).ToString();
             var llm = Run(llmId, "ChatOpenAI", "llm", t0.AddMilliseconds(1), rootRef, new JsonObject
             {
                 ["messages"] = new JsonArray(
@@ -169,7 +170,7 @@ public sealed class LangSmithWire
                 }),
                 ["usage_metadata"] = new JsonObject { ["input_tokens"] = 412, ["output_tokens"] = 38, ["total_tokens"] = 450 },
             };
-            var toolId = Guid.CreateVersion7(t0.AddMilliseconds(802)).ToString();
+            var toolId = Uuid7.Create(t0.AddMilliseconds(802)).ToString();
             var tool = Run(toolId, "lookup_order", "tool", t0.AddMilliseconds(802), rootRef, new JsonObject { ["order_id"] = i });
             tool["end_time"] = IsoTime(t0.AddMilliseconds(845));
             tool["outputs"] = new JsonObject { ["output"] = new JsonObject { ["status"] = "shipped", ["carrier"] = "DHL" } };

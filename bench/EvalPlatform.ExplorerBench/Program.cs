@@ -1,6 +1,7 @@
 using Stopwatch = System.Diagnostics.Stopwatch;
 using System.Globalization;
 using EvalPlatform.Core;
+using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
@@ -45,7 +46,7 @@ await using (var scope = services.CreateAsyncScope())
     await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync();
 }
 
-var teamId = Guid.CreateVersion7();
+var teamId = Uuid7.Create(TimeProvider.System.GetUtcNow());
 await using (var scope = services.CreateAsyncScope())
 {
     var db = scope.ServiceProvider.GetRequiredService<IDbContextFactory<EvalDbContext>>().CreateDbContext();
@@ -223,7 +224,7 @@ internal static class Seed
 
     private static Trace Make(Guid teamId, DateTimeOffset created, int i, Random random)
     {
-        var id = Guid.CreateVersion7(created);
+        var id = Uuid7.Create(created);
         var word = Words[random.Next(Words.Length)];
         var input = $"Customer {i} asks about their {word}: what happens next and how long will it take?";
         var output = $"Thanks for asking about your {word}. Here is what happens next: we check it within two business days.";
@@ -242,14 +243,14 @@ internal static class Seed
         trace.Cost = ModelPrices.Compute(model, trace.PromptTokens, trace.CompletionTokens);
         trace.Spans.Add(new Span
         {
-            Id = Guid.CreateVersion7(created), TeamId = teamId, TraceId = id, Kind = SpanKind.Llm, Name = model, Model = model, Position = 0,
+            Id = Uuid7.Create(created), TeamId = teamId, TraceId = id, Kind = SpanKind.Llm, Name = model, Model = model, Position = 0,
             StartedAt = created, EndedAt = created.AddSeconds(1), DurationMs = 1000,
             Input = $$"""{"messages":[{"role":"system","content":"You are a helpful support agent."},{"role":"user","content":"{{input}}"}]}""",
             Output = $$"""{"role":"assistant","content":"{{output}}"}""",
         });
         trace.Spans.Add(new Span
         {
-            Id = Guid.CreateVersion7(created), TeamId = teamId, TraceId = id, Kind = SpanKind.Tool, Name = "lookup_" + word, Position = 1,
+            Id = Uuid7.Create(created), TeamId = teamId, TraceId = id, Kind = SpanKind.Tool, Name = "lookup_" + word, Position = 1,
             StartedAt = created, DurationMs = 40, Input = $$"""{"customer":{{i}}}""", Output = """{"status":"open"}""",
         });
         return trace;

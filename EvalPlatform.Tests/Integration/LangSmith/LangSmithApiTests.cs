@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Tests.Infrastructure;
 
@@ -24,7 +25,7 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         return (sdk, await ApiClient.ForTeamAsync(app, team.Id, ApiKeyScopes.Read), team);
     }
 
-    private static string Id(int offsetMs) => Guid.CreateVersion7(T0.AddMilliseconds(offsetMs)).ToString();
+    private static string Id(int offsetMs) => Uuid7.Create(T0.AddMilliseconds(offsetMs)).ToString();
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient sdk, LangSmithWire wire) => await sdk.PostAsync($"{Base}/runs/multipart", wire.ToContent());
 

@@ -6,20 +6,38 @@ using Microsoft.Extensions.Logging;
 namespace EvalPlatform.Data.Ingestion;
 
 /// <summary>
-/// Group commit for both providers: decides per request what is new, a retry, or a conflict
-/// (one query per team for the external ids), then inserts every new trace of every accepted
-/// request, check and insert in one transaction. How rows are inserted is the provider's business
+/// Group commit for both providers: inserts every new trace of every accepted request in one
+/// transaction. It first assumes every external id is new (the unique index checks); when one is
+/// not, it decides per request what is new, a retry, or a conflict (one query per team for the
+/// external ids), check and insert in one transaction. How rows are inserted is the provider's business
 /// (<see cref="InsertAsync"/>). This is a cross-team writer: it filters by explicit team ids.
 /// </summary>
 internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILogger logger) : ITraceStore
 {
     public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
     {
+        // Almost every trace is new: insert without looking up the group's external ids first. The
+        // unique index still decides; if one of them is already stored (a client's retry, different
+        // content under a known id, or another writer's concurrent insert), nothing was committed and
+        // the group is written again the careful way, which answers retries and conflicts.
+        if (!requests.Any(r => r.Traces.Any(p => p.Trace.ExternalId is not null)))
+        {
+            return await StoreTogetherAsync(requests, lookUp: false, ct);
+        }
+
         try
         {
-            return await StoreTogetherAsync(requests, ct);
+            return await StoreTogetherAsync(requests, lookUp: false, ct);
         }
-        catch (Exception e) when (e is DbUpdateException || IsUniqueViolation(e))
+        catch (Exception e) when (IsUniqueViolation(e))
+        {
+        }
+
+        try
+        {
+            return await StoreTogetherAsync(requests, lookUp: true, ct);
+        }
+        catch (Exception e) when (IsUniqueViolation(e))
         {
             // Another writer (a second group on this node, or another node) committed one of these
             // external ids between our check and our commit. Nothing of this group was committed:
@@ -31,7 +49,7 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
         var results = new List<StoreResult>(requests.Count);
         foreach (var request in requests)
         {
-            results.Add((await StoreTogetherAsync([request], ct))[0]);
+            results.Add((await StoreTogetherAsync([request], lookUp: true, ct))[0]);
         }
 
         return results;
@@ -40,14 +58,15 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
     /// <summary>Inserts the traces and their spans inside the open transaction.</summary>
     protected abstract Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct);
 
-    protected virtual bool IsUniqueViolation(Exception e) => false;
+    /// <summary>The insert clashed with a stored external id (the unique index refused it).</summary>
+    protected abstract bool IsUniqueViolation(Exception e);
 
-    private async Task<IReadOnlyList<StoreResult>> StoreTogetherAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct)
+    private async Task<IReadOnlyList<StoreResult>> StoreTogetherAsync(IReadOnlyList<StoreRequest> requests, bool lookUp, CancellationToken ct)
     {
         // One connection and one transaction for the idempotency check and the write.
         await using var db = factory.CreateDbContext();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var known = await LoadKnownAsync(db, requests, ct);
+        var known = lookUp ? await LoadKnownAsync(db, requests, ct) : [];
         var results = new List<StoreResult>(requests.Count);
         var toInsert = new List<Trace>();
         foreach (var request in requests)
@@ -138,6 +157,10 @@ internal sealed class EfTraceStore(IDbContextFactory<EvalDbContext> factory, ILo
     {
         db.ChangeTracker.AutoDetectChangesEnabled = false;
         db.Traces.AddRange(traces);
+        db.Spans.AddRange(traces.SelectMany(t => t.Spans));
         await db.SaveChangesAsync(ct);
     }
+
+    // SaveChanges wraps the provider's constraint error; the only constraint these inserts can break is the external id's.
+    protected override bool IsUniqueViolation(Exception e) => e is DbUpdateException;
 }

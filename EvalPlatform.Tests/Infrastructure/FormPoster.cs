@@ -9,7 +9,7 @@ public static partial class FormPoster
     public static async Task<HttpResponseMessage> SubmitAsync(HttpClient client, string pageUrl, string formName, IDictionary<string, string> fields)
     {
         var page = await client.GetAsync(pageUrl);
-        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.True(page.StatusCode == HttpStatusCode.OK, $"GET {pageUrl} answered {(int)page.StatusCode} {page.Headers.Location}");
         var html = await page.Content.ReadAsStringAsync();
         var form = new Dictionary<string, string>(fields)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -11,6 +12,9 @@ namespace EvalPlatform.Core.Ingestion;
 /// </summary>
 public static class CanonicalJson
 {
+    // Objects up to this size are sorted in place by insertion: stable, and the quickest for the dozen or so fields of a trace or span.
+    private const int MaxInsertionSort = 64;
+
     // One buffer and writer per thread: hashing runs for every ingested trace.
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
@@ -40,26 +44,7 @@ public static class CanonicalJson
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
-                var properties = new List<(string Name, int Position, JsonElement Value)>();
-                foreach (var property in element.EnumerateObject())
-                {
-                    properties.Add((property.Name, properties.Count, property.Value));
-                }
-
-                // Ordinal by name; a repeated name keeps its order (as a stable sort would).
-                properties.Sort(static (a, b) =>
-                {
-                    var byName = string.CompareOrdinal(a.Name, b.Name);
-                    return byName != 0 ? byName : a.Position.CompareTo(b.Position);
-                });
-                writer.WriteStartObject();
-                foreach (var (name, _, value) in properties)
-                {
-                    writer.WritePropertyName(name);
-                    Write(writer, value);
-                }
-
-                writer.WriteEndObject();
+                WriteObject(writer, element);
                 break;
             case JsonValueKind.Array:
                 writer.WriteStartArray();
@@ -75,4 +60,83 @@ public static class CanonicalJson
                 break;
         }
     }
+
+    private static void WriteObject(Utf8JsonWriter writer, JsonElement element)
+    {
+        var count = element.GetPropertyCount();
+        var properties = ArrayPool<JsonProperty>.Shared.Rent(count);
+        try
+        {
+            // Ordinal by name; a repeated name keeps its order (a stable sort). Names of plain ASCII
+            // (nearly all) are compared and written as the document's own UTF-8 bytes, which orders and
+            // writes them exactly as their strings would, without making the strings.
+            var n = 0;
+            var plain = count <= MaxInsertionSort;
+            foreach (var property in element.EnumerateObject())
+            {
+                properties[n++] = property;
+                plain = plain && IsPlainAscii(JsonMarshal.GetRawUtf8PropertyName(property));
+            }
+
+            if (plain)
+            {
+                SortByRawName(properties.AsSpan(0, n));
+            }
+            else
+            {
+                var byName = properties.Take(n).Select((p, i) => (Name: p.Name, Position: i, Property: p)).ToList();
+                byName.Sort(static (a, b) =>
+                {
+                    var order = string.CompareOrdinal(a.Name, b.Name);
+                    return order != 0 ? order : a.Position.CompareTo(b.Position);
+                });
+                for (var i = 0; i < n; i++)
+                {
+                    properties[i] = byName[i].Property;
+                }
+            }
+
+            writer.WriteStartObject();
+            for (var i = 0; i < n; i++)
+            {
+                if (plain)
+                {
+                    writer.WritePropertyName(JsonMarshal.GetRawUtf8PropertyName(properties[i]));
+                }
+                else
+                {
+                    writer.WritePropertyName(properties[i].Name);
+                }
+
+                Write(writer, properties[i].Value);
+            }
+
+            writer.WriteEndObject();
+        }
+        finally
+        {
+            ArrayPool<JsonProperty>.Shared.Return(properties, clearArray: true);
+        }
+    }
+
+    private static void SortByRawName(Span<JsonProperty> properties)
+    {
+        for (var i = 1; i < properties.Length; i++)
+        {
+            var current = properties[i];
+            var name = JsonMarshal.GetRawUtf8PropertyName(current);
+            var j = i - 1;
+            while (j >= 0 && JsonMarshal.GetRawUtf8PropertyName(properties[j]).SequenceCompareTo(name) > 0)
+            {
+                properties[j + 1] = properties[j];
+                j--;
+            }
+
+            properties[j + 1] = current;
+        }
+    }
+
+    // ASCII without escapes: its bytes are its characters, and byte order is ordinal string order.
+    private static bool IsPlainAscii(ReadOnlySpan<byte> name) =>
+        !name.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E) && !name.Contains((byte)'\\');
 }

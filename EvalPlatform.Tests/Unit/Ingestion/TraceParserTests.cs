@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Traces;
@@ -60,6 +61,66 @@ public sealed class TraceParserTests
         var hash = CanonicalJson.Hash(JsonDocument.Parse("{\"b\":[1,2.50,{\"z\":true,\"a\":null}],\"a\":\"x y <\u00e9>\"}").RootElement);
 
         Assert.Equal("4D320D3787888BF055690309A1FCFEA5E6A14E580E59760829BEE8EF5F5BE9A3", Convert.ToHexString(hash));
+    }
+
+    [Theory]
+    [InlineData("""{"b":1,"a":2,"b":3,"A":4,"_":5,"~":6,"a b":7,"a<b":8,"ab":9}""")] // repeated names keep their order
+    [InlineData("""{"\u0062":1,"a":2,"\u0061":3}""")] // escaped names sort by what they say
+    [InlineData("""{"é":1,"z":2,"\ud83d\ude00":3,"\uffff":4,"e":5}""")] // non-ASCII: UTF-16 order (a surrogate pair before U+FFFF)
+    [InlineData("""{"outer":{"z":[{"y":1,"x":2}],"a":"<&>\"é"},"list":[3,1]}""")]
+    public void CanonicalHash_WritesWhatTheReferenceFormWrites(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        Assert.Equal(SHA256.HashData(ReferenceCanonicalForm(document.RootElement)), CanonicalJson.Hash(document.RootElement));
+    }
+
+    [Fact]
+    public void CanonicalHash_OfALargeObject_WritesWhatTheReferenceFormWrites()
+    {
+        var json = "{" + string.Join(",", Enumerable.Range(0, 200).Select(i => $"\"k{(i * 7919) % 200}\":{i}")) + "}";
+        using var document = JsonDocument.Parse(json);
+        Assert.Equal(SHA256.HashData(ReferenceCanonicalForm(document.RootElement)), CanonicalJson.Hash(document.RootElement));
+    }
+
+    // The canonical form as first written (strings, a stable ordinal sort, Utf8JsonWriter): the pinned stored hashes' form.
+    private static byte[] ReferenceCanonicalForm(JsonElement element)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            Write(writer, element);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+
+        static void Write(Utf8JsonWriter writer, JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    writer.WriteStartObject();
+                    foreach (var property in element.EnumerateObject().Select((p, i) => (p, i)).OrderBy(x => x.p.Name, StringComparer.Ordinal).ThenBy(x => x.i))
+                    {
+                        writer.WritePropertyName(property.p.Name);
+                        Write(writer, property.p.Value);
+                    }
+
+                    writer.WriteEndObject();
+                    break;
+                case JsonValueKind.Array:
+                    writer.WriteStartArray();
+                    foreach (var item in element.EnumerateArray())
+                    {
+                        Write(writer, item);
+                    }
+
+                    writer.WriteEndArray();
+                    break;
+                default:
+                    element.WriteTo(writer);
+                    break;
+            }
+        }
     }
 
     [Theory]

@@ -141,6 +141,32 @@ public abstract class TraceIngestionTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Batch_ThatRepeatsStoredTraces_StoresOnlyTheNewOnes_AndAnswersTheStoredIds()
+    {
+        // The writer inserts as if every id were new; the stored "m-2" makes the unique index refuse the
+        // group, which is then redone with a look-up: nothing doubled, nothing of the new ones lost.
+        var (api, _) = await ApiClient.ForNewTeamAsync(app);
+        var first = await api.PostJsonAsync("/api/v1/traces/batch", new { traces = new[] { Simple("m-1", "mixed"), Simple("m-2", "mixed") } });
+        var firstIds = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray()
+            .ToDictionary(i => i.GetProperty("external_id").GetString()!, i => i.GetProperty("id").GetGuid());
+
+        var again = await api.PostJsonAsync("/api/v1/traces/batch", new { traces = new[] { Simple("m-3", "mixed"), Simple("m-2", "mixed"), Simple(null, "mixed") } });
+
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        var items = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["created", "existing", "created"], items.Select(i => i.GetProperty("status").GetString()!).ToArray());
+        Assert.Equal(firstIds["m-2"], items[1].GetProperty("id").GetGuid());
+        var stored = (await api.GetJsonAsync("/api/v1/traces?tag=mixed")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(4, stored.Count);
+        Assert.Equal(3, stored.Count(t => t.GetProperty("external_id").ValueKind == JsonValueKind.String));
+        foreach (var item in items)
+        {
+            var trace = await api.GetJsonAsync($"/api/v1/traces/{item.GetProperty("id").GetGuid()}");
+            Assert.Equal(3, trace.GetProperty("spans").GetArrayLength());
+        }
+    }
+
+    [Fact]
     public async Task Batch_WithOneBadItem_StoresNothing_AndNamesTheItemsField()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app);

@@ -226,7 +226,7 @@ internal static class IngestionBench
         Console.WriteLine($"   {copy.Traces:N0} traces + {copy.Spans:N0} spans in {copy.Seconds:0.00} s; summed over connections: parse {copy.ParseSeconds:0.00} s, COPY+commit {copy.CopySeconds:0.00} s");
         Console.WriteLine($"   CPU: {copyCpu}{Tries(attempts.Copy)}");
         Console.WriteLine($"   {copyCpu.PerItem(copy.Traces, "trace")}");
-        Console.WriteLine($"   on 1 connection (like the app's single writer): {copy1.TracesPerSecond:N0} traces/s; parse {copy1.ParseSeconds:0.00} s, COPY+commit {copy1.CopySeconds:0.00} s = {copy1.CopyOnlyTracesPerSecond:N0} traces/s for the COPY alone");
+        Console.WriteLine($"   on 1 connection (like each of the app's writers): {copy1.TracesPerSecond:N0} traces/s; parse {copy1.ParseSeconds:0.00} s, COPY+commit {copy1.CopySeconds:0.00} s = {copy1.CopyOnlyTracesPerSecond:N0} traces/s for the COPY alone");
         Console.WriteLine($"   CPU: {copy1Cpu}{Tries(copy1Attempts)}");
         Console.WriteLine($"   {copy1Cpu.PerItem(copy1.Traces, "trace")}");
         Console.WriteLine($"   ratio HTTP / COPY           {ratio,10:0.00}            target >= {TargetRatio:0.00}          {Verdict(ratioPass)}");

@@ -26,6 +26,7 @@ public static class TraceParser
     private static readonly HashSet<string> FullFields = ["messages", "spans"];
     private static readonly HashSet<string> AllFields = [.. CommonFields, .. SimpleFields, .. FullFields];
 
+    private static readonly HashSet<string> UsageFields = ["prompt_tokens", "completion_tokens", "total_tokens"];
     private static readonly HashSet<string> FunctionCallFields = ["name", "parameters", "result", "execution_time_ms", "error"];
     private static readonly HashSet<string> SpanFields = ["id", "parent_id", "kind", "name", "start_time", "end_time", "duration_ms", "input", "output", "attributes", "error", "model"];
     private static readonly HashSet<string> MessageRoles = ["system", "developer", "user", "assistant", "tool", "function"];
@@ -115,7 +116,7 @@ public static class TraceParser
         }
 
         var u = new JsonFields(usage, f.PathOf("usage"), ErrorsOf(f));
-        u.RejectUnknown(new HashSet<string> { "prompt_tokens", "completion_tokens", "total_tokens" }, "Usage takes prompt_tokens, completion_tokens, total_tokens.");
+        u.RejectUnknown(UsageFields, "Usage takes prompt_tokens, completion_tokens, total_tokens.");
         trace.PromptTokens = u.NonNegativeInt("prompt_tokens");
         trace.CompletionTokens = u.NonNegativeInt("completion_tokens");
         trace.TotalTokens = u.NonNegativeInt("total_tokens")

@@ -81,6 +81,10 @@ public sealed class Trace : ITeamOwned
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>
+    /// The spans a parser or the assembler built for this trace, for the writer to insert. Not a database
+    /// navigation (ADR 11): stored spans are read by <see cref="Span.TraceId"/>.
+    /// </summary>
     public List<Span> Spans { get; set; } = [];
 
     public static string MakeSortKey(DateTimeOffset createdAt, Guid id) => $"{createdAt.UtcTicks:D19}{id:N}";

@@ -36,15 +36,7 @@ public static class OtlpProtobuf
         {
             if (field == 1)
             {
-                var message = reader.Bytes(field, wire, "resourceSpans");
-                try
-                {
-                    request.ResourceSpans.Add(ReadResourceSpans(message));
-                }
-                catch (OtlpFormatException e)
-                {
-                    throw e.Within($"resourceSpans[{request.ResourceSpans.Count}]");
-                }
+                request.ResourceSpans.Add(Nested(ref reader, field, wire, "resourceSpans", request.ResourceSpans.Count, 0, static (m, _) => ReadResourceSpans(m)));
             }
             else
             {
@@ -64,27 +56,11 @@ public static class OtlpProtobuf
             switch (field)
             {
                 case 1:
-                    var resource = reader.Bytes(field, wire, "resource");
-                    try
-                    {
-                        ReadResource(resource, result.ResourceAttributes);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("resource");
-                    }
+                    Nested(ref reader, field, wire, "resource", -1, result.ResourceAttributes, ReadResource);
                     break;
                 // 1000: the deprecated instrumentation_library_spans, laid out as ScopeSpans is.
                 case 2 or 1000:
-                    var scope = reader.Bytes(field, wire, "scopeSpans");
-                    try
-                    {
-                        result.ScopeSpans.Add(ReadScopeSpans(scope));
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within($"scopeSpans[{result.ScopeSpans.Count}]");
-                    }
+                    result.ScopeSpans.Add(Nested(ref reader, field, wire, "scopeSpans", result.ScopeSpans.Count, 0, static (m, _) => ReadScopeSpans(m)));
                     break;
                 default:
                     reader.Skip(wire);
@@ -95,7 +71,7 @@ public static class OtlpProtobuf
         return result;
     }
 
-    private static void ReadResource(ReadOnlySpan<byte> message, List<OtlpAttribute> attributes)
+    private static List<OtlpAttribute> ReadResource(ReadOnlySpan<byte> message, List<OtlpAttribute> attributes)
     {
         var reader = new Reader(message);
         while (reader.Next(out var field, out var wire))
@@ -109,6 +85,8 @@ public static class OtlpProtobuf
                 reader.Skip(wire);
             }
         }
+
+        return attributes;
     }
 
     private static OtlpScopeSpans ReadScopeSpans(ReadOnlySpan<byte> message)
@@ -120,26 +98,10 @@ public static class OtlpProtobuf
             switch (field)
             {
                 case 1:
-                    var scope = reader.Bytes(field, wire, "scope");
-                    try
-                    {
-                        ReadScope(scope, result);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("scope");
-                    }
+                    Nested(ref reader, field, wire, "scope", -1, result, ReadScope);
                     break;
                 case 2:
-                    var span = reader.Bytes(field, wire, "spans");
-                    try
-                    {
-                        result.Spans.Add(ReadSpan(span));
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within($"spans[{result.Spans.Count}]");
-                    }
+                    result.Spans.Add(Nested(ref reader, field, wire, "spans", result.Spans.Count, 0, static (m, _) => ReadSpan(m)));
                     break;
                 default:
                     reader.Skip(wire);
@@ -150,7 +112,7 @@ public static class OtlpProtobuf
         return result;
     }
 
-    private static void ReadScope(ReadOnlySpan<byte> message, OtlpScopeSpans result)
+    private static OtlpScopeSpans ReadScope(ReadOnlySpan<byte> message, OtlpScopeSpans result)
     {
         var reader = new Reader(message);
         while (reader.Next(out var field, out var wire))
@@ -171,6 +133,8 @@ public static class OtlpProtobuf
                     break;
             }
         }
+
+        return result;
     }
 
     private static OtlpSpan ReadSpan(ReadOnlySpan<byte> message)
@@ -209,37 +173,13 @@ public static class OtlpProtobuf
                     ReadAttribute(ref reader, field, wire, span.Attributes, "attributes");
                     break;
                 case 11:
-                    var ev = reader.Bytes(field, wire, "events");
-                    try
-                    {
-                        span.Events.Add(ReadEvent(ev));
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within($"events[{span.Events.Count}]");
-                    }
+                    span.Events.Add(Nested(ref reader, field, wire, "events", span.Events.Count, 0, static (m, _) => ReadEvent(m)));
                     break;
                 case 13:
-                    var link = reader.Bytes(field, wire, "links");
-                    try
-                    {
-                        span.Links.Add(ReadLink(link));
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within($"links[{span.Links.Count}]");
-                    }
+                    span.Links.Add(Nested(ref reader, field, wire, "links", span.Links.Count, 0, static (m, _) => ReadLink(m)));
                     break;
                 case 15:
-                    var status = reader.Bytes(field, wire, "status");
-                    try
-                    {
-                        ReadStatus(status, span);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("status");
-                    }
+                    Nested(ref reader, field, wire, "status", -1, span, ReadStatus);
                     break;
                 default:
                     reader.Skip(wire);
@@ -305,7 +245,7 @@ public static class OtlpProtobuf
         return result;
     }
 
-    private static void ReadStatus(ReadOnlySpan<byte> message, OtlpSpan span)
+    private static OtlpSpan ReadStatus(ReadOnlySpan<byte> message, OtlpSpan span)
     {
         var reader = new Reader(message);
         while (reader.Next(out var field, out var wire))
@@ -323,21 +263,12 @@ public static class OtlpProtobuf
                     break;
             }
         }
+
+        return span;
     }
 
-    private static void ReadAttribute(ref Reader reader, int field, int wire, List<OtlpAttribute> into, string name)
-    {
-        var message = reader.Bytes(field, wire, name);
-        var index = into.Count;
-        try
-        {
-            into.Add(ReadKeyValue(message, 0));
-        }
-        catch (OtlpFormatException e)
-        {
-            throw e.Within($"{name}[{index}]");
-        }
-    }
+    private static void ReadAttribute(ref Reader reader, int field, int wire, List<OtlpAttribute> into, string name) =>
+        into.Add(Nested(ref reader, field, wire, name, into.Count, 0, ReadKeyValue));
 
     private static OtlpAttribute ReadKeyValue(ReadOnlySpan<byte> message, int depth)
     {
@@ -352,15 +283,7 @@ public static class OtlpProtobuf
                     key = reader.String(field, wire, "key");
                     break;
                 case 2:
-                    var any = reader.Bytes(field, wire, "value");
-                    try
-                    {
-                        value = ReadAnyValue(any, depth);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("value");
-                    }
+                    value = Nested(ref reader, field, wire, "value", -1, depth, ReadAnyValue);
                     break;
                 default:
                     reader.Skip(wire);
@@ -397,30 +320,10 @@ public static class OtlpProtobuf
                     value = BitConverter.UInt64BitsToDouble(reader.Fixed64(field, wire, "doubleValue"));
                     break;
                 case 5:
-                    var array = reader.Bytes(field, wire, "arrayValue");
-                    var items = new List<OtlpValue>();
-                    try
-                    {
-                        ReadArray(array, depth + 1, items);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("arrayValue");
-                    }
-                    value = items.ToArray();
+                    value = Nested(ref reader, field, wire, "arrayValue", -1, depth + 1, ReadArray);
                     break;
                 case 6:
-                    var list = reader.Bytes(field, wire, "kvlistValue");
-                    var pairs = new List<OtlpAttribute>();
-                    try
-                    {
-                        ReadKeyValueList(list, depth + 1, pairs);
-                    }
-                    catch (OtlpFormatException e)
-                    {
-                        throw e.Within("kvlistValue");
-                    }
-                    value = pairs.ToArray();
+                    value = Nested(ref reader, field, wire, "kvlistValue", -1, depth + 1, ReadKeyValueList);
                     break;
                 case 7:
                     value = reader.Bytes(field, wire, "bytesValue").ToArray();
@@ -434,51 +337,61 @@ public static class OtlpProtobuf
         return value;
     }
 
-    private static void ReadArray(ReadOnlySpan<byte> message, int depth, List<OtlpValue> items)
+    private static OtlpValue[] ReadArray(ReadOnlySpan<byte> message, int depth)
     {
+        var items = new List<OtlpValue>();
         var reader = new Reader(message);
         while (reader.Next(out var field, out var wire))
         {
             if (field == 1)
             {
-                var any = reader.Bytes(field, wire, "values");
-                try
-                {
-                    items.Add(new OtlpValue(ReadAnyValue(any, depth)));
-                }
-                catch (OtlpFormatException e)
-                {
-                    throw e.Within($"values[{items.Count}]");
-                }
+                items.Add(new OtlpValue(Nested(ref reader, field, wire, "values", items.Count, depth, ReadAnyValue)));
             }
             else
             {
                 reader.Skip(wire);
             }
         }
+
+        return items.ToArray();
     }
 
-    private static void ReadKeyValueList(ReadOnlySpan<byte> message, int depth, List<OtlpAttribute> pairs)
+    private static OtlpAttribute[] ReadKeyValueList(ReadOnlySpan<byte> message, int depth)
     {
+        var pairs = new List<OtlpAttribute>();
         var reader = new Reader(message);
         while (reader.Next(out var field, out var wire))
         {
             if (field == 1)
             {
-                var kv = reader.Bytes(field, wire, "values");
-                try
-                {
-                    pairs.Add(ReadKeyValue(kv, depth));
-                }
-                catch (OtlpFormatException e)
-                {
-                    throw e.Within($"values[{pairs.Count}]");
-                }
+                pairs.Add(Nested(ref reader, field, wire, "values", pairs.Count, depth, ReadKeyValue));
             }
             else
             {
                 reader.Skip(wire);
             }
+        }
+
+        return pairs.ToArray();
+    }
+
+    /// <summary>Decodes one nested message; the state is what it needs (a nesting depth, or the object it fills).</summary>
+    private delegate T Decode<in TState, out T>(ReadOnlySpan<byte> message, TState state);
+
+    /// <summary>
+    /// Reads field <paramref name="name"/> as a nested message and decodes it. A problem inside it is
+    /// reported under the field's path: <c>name</c>, or <c>name[index]</c> for a repeated field (index ≥ 0).
+    /// </summary>
+    private static T Nested<TState, T>(ref Reader reader, int field, int wire, string name, int index, TState state, Decode<TState, T> decode)
+    {
+        var message = reader.Bytes(field, wire, name);
+        try
+        {
+            return decode(message, state);
+        }
+        catch (OtlpFormatException e)
+        {
+            throw e.Within(index < 0 ? name : $"{name}[{index}]");
         }
     }
 

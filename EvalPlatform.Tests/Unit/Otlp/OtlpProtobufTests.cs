@@ -163,6 +163,25 @@ public sealed class OtlpProtobufTests
     }
 
     [Fact]
+    public void AProblemDeepInside_IsNamedByItsWholePath()
+    {
+        var badString = Concat(Tag(1, 0), [0x01]); // stringValue as a varint
+        var array = Len(5, Len(1, badString));     // arrayValue { values[0] }
+        var inner = Concat(Len(1, "k"u8.ToArray()), Len(2, array));
+        var kvlist = Len(6, Len(1, inner));        // kvlistValue { values[0] = { key, value } }
+        var attribute = Concat(Len(1, "a"u8.ToArray()), Len(2, kvlist));
+        var ev = Concat(Len(2, "e"u8.ToArray()), Len(3, Len(1, "ok"u8.ToArray())), Len(3, attribute));
+        var span = Concat(Len(5, "s"u8.ToArray()), Len(11, Len(2, "first"u8.ToArray())), Len(11, ev));
+        var body = Len(1, Len(2, Concat(Len(2, Len(5, "fine"u8.ToArray())), Len(2, span))));
+
+        var e = Assert.Throws<OtlpFormatException>(() => OtlpProtobuf.ReadExportRequest(body));
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[1].events[1].attributes[1].value.kvlistValue.values[0].value.arrayValue.values[0].stringValue", e.Path);
+        var status = Len(1, Len(2, Len(2, Len(15, Concat(Tag(3, 2), [0])))));
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].status.code", Assert.Throws<OtlpFormatException>(() => OtlpProtobuf.ReadExportRequest(status)).Path);
+    }
+
+    [Fact]
     public void JsonBody_SentAsProtobuf_IsRecognised()
     {
         var json = File.ReadAllBytes(OtlpFixtures.Path("genai-latest.json"));

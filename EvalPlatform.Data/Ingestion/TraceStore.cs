@@ -20,11 +20,6 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
         // unique index still decides; if one of them is already stored (a client's retry, different
         // content under a known id, or another writer's concurrent insert), nothing was committed and
         // the group is written again the careful way, which answers retries and conflicts.
-        if (!requests.Any(r => r.Traces.Any(p => p.Trace.ExternalId is not null)))
-        {
-            return await StoreTogetherAsync(requests, lookUp: false, ct);
-        }
-
         try
         {
             return await StoreTogetherAsync(requests, lookUp: false, ct);

@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -43,6 +44,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<QueueClaim> QueueClaims => Set<QueueClaim>();
     public DbSet<QueueVerdict> QueueVerdicts => Set<QueueVerdict>();
     public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
+    public DbSet<IngestionIssue> IngestionIssues => Set<IngestionIssue>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -30,6 +31,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<QueueClaim> QueueClaims { get; }
     DbSet<QueueVerdict> QueueVerdicts { get; }
     DbSet<WebhookSecret> WebhookSecrets { get; }
+    DbSet<IngestionIssue> IngestionIssues { get; }
 
     /// <summary>For the few operations that need an explicit transaction (a queue verdict with its claim and slot).</summary>
     DatabaseFacade Database { get; }

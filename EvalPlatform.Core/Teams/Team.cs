@@ -10,5 +10,11 @@ public sealed class Team
     public required string NormalizedName { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>
+    /// Browser origins (<c>https://app.example.com</c>) allowed to send traces to the ingestion routes with
+    /// this team's keys, besides those the operator allows for every team (<c>Ingestion:Cors:AllowedOrigins</c>).
+    /// </summary>
+    public List<string> IngestionOrigins { get; set; } = [];
+
     public static string Normalize(string name) => name.Trim().ToUpperInvariant();
 }

@@ -13,5 +13,7 @@ internal sealed class TeamConfiguration : IEntityTypeConfiguration<Team>
         builder.Property(t => t.NormalizedName).HasMaxLength(TeamService.MaxNameLength);
         // Team names are how operators address teams (admin commands): unique regardless of case.
         builder.HasIndex(t => t.NormalizedName).IsUnique();
+        // A handful of browser origins (ingestion CORS); read with the team's key, never queried by.
+        builder.Property(t => t.IngestionOrigins);
     }
 }

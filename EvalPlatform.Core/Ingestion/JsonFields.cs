@@ -143,20 +143,21 @@ internal sealed class JsonFields(JsonElement obj, string path, List<FieldError> 
         return decimal.Parse(obj.GetProperty(name).GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>A time in any form <see cref="Timestamps"/> reads (ISO 8601 of any precision, or a number since 1970).</summary>
     public DateTimeOffset? Time(string name)
     {
-        if (!TryGet(name, JsonValueKind.String, "an ISO 8601 date-time string", out var v))
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
 
-        if (!DateTimeOffset.TryParse(v.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+        if (Timestamps.Parse(v) is { } t)
         {
-            Error(name, "Must be an ISO 8601 date-time, e.g. 2026-08-20T10:00:00Z.");
-            return null;
+            return t;
         }
 
-        return t.ToUniversalTime();
+        Error(name, Timestamps.Expected);
+        return null;
     }
 
     public List<string> StringArray(string name, int maxItems, int maxLength)

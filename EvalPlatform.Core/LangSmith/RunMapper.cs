@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EvalPlatform.Core.Assembly;
@@ -469,7 +468,7 @@ public static class RunMapper
         double? ttft = null;
         if (kind == SpanKind.Llm && events is not null)
         {
-            var times = events.OfType<JsonObject>().Select(e => (Name: Text(e["name"]), Time: ParseTime(e["time"]))).ToList();
+            var times = events.OfType<JsonObject>().Select(e => (Name: Text(e["name"]), Time: Timestamps.Parse(e["time"]))).ToList();
             var began = start ?? times.FirstOrDefault(e => e.Name == "start").Time;
             var token = times.FirstOrDefault(e => e.Name == "new_token").Time;
             if (began is { } b && token is { } tk && tk >= b)
@@ -601,29 +600,13 @@ public static class RunMapper
             return null;
         }
 
-        if (ParseTime(node) is { } time)
+        if (Timestamps.Parse(node) is { } time)
         {
             return time;
         }
 
-        errors.Add(new FieldError(at + field, "Must be an ISO 8601 time (or milliseconds since 1970)."));
+        errors.Add(new FieldError(at + field, Timestamps.Expected));
         return null;
-    }
-
-    /// <summary>ISO 8601 (no offset means UTC, as Python's naive <c>isoformat()</c>), or epoch milliseconds (the JS SDK).</summary>
-    internal static DateTimeOffset? ParseTime(JsonNode? node)
-    {
-        if (Text(node) is { } text)
-        {
-            return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)
-                ? t
-                : null;
-        }
-
-        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var ms)
-            && double.IsFinite(ms) && ms is >= 0 and < 253_402_300_800_000
-            ? DateTimeOffset.FromUnixTimeMilliseconds((long)ms)
-            : null;
     }
 
     private static int? Int(JsonNode? node) =>

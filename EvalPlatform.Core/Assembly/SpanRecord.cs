@@ -116,7 +116,10 @@ public sealed record AssembledSpan(string TraceKey, string SpanKey, SpanOutcome 
 /// (OTLP reports them as a partial success; a format that wants all-or-none checks
 /// <see cref="TraceAssembler.Validate"/> first).
 /// </summary>
-public sealed record AssemblyResult(IReadOnlyList<AssembledSpan> Spans, IReadOnlyList<Ingestion.FieldError> Errors)
+/// <param name="Spans">Each record's outcome, in request order.</param>
+/// <param name="Errors">The refused records' problems, by their path in the request.</param>
+/// <param name="Issues">The same refusals, and the adjustments made to stored spans, for the ingestion issue log.</param>
+public sealed record AssemblyResult(IReadOnlyList<AssembledSpan> Spans, IReadOnlyList<Ingestion.FieldError> Errors, IReadOnlyList<Ingestion.IngestionIssueReport> Issues)
 {
     public int Rejected => Spans.Count(s => s.Outcome == SpanOutcome.Rejected);
 }

@@ -44,9 +44,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         Text(r.Error, "error", IngestionLimits.MaxErrorText);
         Text(r.Model, "model", IngestionLimits.MaxShortText);
         Text(r.Provider, "provider", IngestionLimits.MaxShortText);
-        if (r.StartedAt is { } start && r.EndedAt is { } end && end < start)
+        if (r.StartedAt is { } start && r.EndedAt is { } end && start - end > IngestionLimits.MaxEndBeforeStart)
         {
-            errors.Add(new FieldError(at + "end_time", "Must not be before start_time."));
+            errors.Add(new FieldError(at + "end_time", EndBeforeStart(start - end)));
         }
 
         if (r.PromptTokens < 0 || r.CompletionTokens < 0)
@@ -116,10 +116,13 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         }
 
         var errors = new List<FieldError>();
+        var issues = new List<IngestionIssueReport>();
         var valid = new bool[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
+            var before = errors.Count;
             valid[i] = Validate(records[i], errors);
+            Refused(records[i], errors.Skip(before));
         }
 
         var outcomes = new AssembledSpan[records.Count];
@@ -146,8 +149,8 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                     // A trace sent whole through the trace API owns this external id: its fields are the client's, not sums of spans.
                     foreach (var i in group)
                     {
-                        errors.Add(new FieldError(PathOf(records[i], "trace_id"),
-                            $"The trace with external id '{group.Key}' was sent whole through the trace API; spans cannot be added to it."));
+                        Refuse(records[i], "trace_id",
+                            $"The trace with external id '{group.Key}' was sent whole through the trace API; spans cannot be added to it.");
                     }
 
                     continue;
@@ -166,11 +169,10 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                 foreach (var i in group)
                 {
                     var record = records[i];
-                    var (span, outcome) = Apply(record, byKey, trace, teamId, spans.Count, now, out var added);
-                    if (outcome == SpanOutcome.Rejected)
+                    var (span, outcome, refusal) = Apply(record, byKey, trace, teamId, spans.Count, now, issues, out var added);
+                    if (refusal is { } r)
                     {
-                        errors.Add(new FieldError(PathOf(record, "span_id"),
-                            $"The trace already holds {MaxSpansPerTrace} spans, the most one trace may hold."));
+                        Refuse(record, r.Field, r.Reason);
                     }
 
                     if (added)
@@ -234,7 +236,16 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             await liveBus.PublishAsync(new TraceUpdated(teamId, id), CancellationToken.None);
         }
 
-        return new AssemblyResult(outcomes, errors);
+        return new AssemblyResult(outcomes, errors, issues);
+
+        void Refuse(SpanRecord record, string field, string reason)
+        {
+            errors.Add(new FieldError(PathOf(record, field), reason));
+            issues.Add(new IngestionIssueReport(IngestionIssueKind.Refused, field, reason, record.TraceKey, record.SpanKey));
+        }
+
+        void Refused(SpanRecord record, IEnumerable<FieldError> found) => issues.AddRange(found.Select(e => new IngestionIssueReport(
+            IngestionIssueKind.Refused, IngestionIssueReport.FieldOf(e.Field, record.Path), e.Message, record.TraceKey, record.SpanKey)));
     }
 
     private static Trace NewTrace(Guid teamId, string key, DateTimeOffset now)
@@ -256,16 +267,21 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     private static string PathOf(SpanRecord record, string field) => (record.Path.Length == 0 ? "" : record.Path + ".") + field;
 
-    /// <summary>Applies one record to its span (new, placeholder or existing); non-null fields win.</summary>
-    private static (Span? Span, SpanOutcome Outcome) Apply(
-        SpanRecord r, Dictionary<string, Span> byKey, Trace trace, Guid teamId, int count, DateTimeOffset now, out bool added)
+    /// <summary>
+    /// Applies one record to its span (new, placeholder or existing); non-null fields win. A record is refused
+    /// (nothing applied) when the trace is full or when it would leave the span ending more than
+    /// <see cref="IngestionLimits.MaxEndBeforeStart"/> before it starts.
+    /// </summary>
+    private static (Span? Span, SpanOutcome Outcome, (string Field, string Reason)? Refusal) Apply(
+        SpanRecord r, Dictionary<string, Span> byKey, Trace trace, Guid teamId, int count, DateTimeOffset now,
+        List<IngestionIssueReport> issues, out bool added)
     {
         added = false;
         if (!byKey.TryGetValue(r.SpanKey, out var span))
         {
             if (count >= MaxSpansPerTrace)
             {
-                return (null, SpanOutcome.Rejected);
+                return (null, SpanOutcome.Rejected, ("span_id", $"The trace already holds {MaxSpansPerTrace} spans, the most one trace may hold."));
             }
 
             span = new Span
@@ -275,14 +291,22 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
                 Position = count, Placeholder = r.IsUpdate,
             };
             Merge(span, r);
+            KeepEndAfterStart(span, r, issues);
             byKey[r.SpanKey] = span;
             added = true;
-            return (span, SpanOutcome.Created);
+            return (span, SpanOutcome.Created, null);
         }
 
         if (r.RejectIfExists && !span.Placeholder)
         {
-            return (span, SpanOutcome.Duplicate);
+            return (span, SpanOutcome.Duplicate, null);
+        }
+
+        // A placeholder's start is a stand-in until its create arrives, so only a real span's times are checked.
+        if (!(r.IsUpdate && span.Placeholder) && (r.EndedAt ?? span.EndedAt) is { } end
+            && (r.StartedAt ?? span.StartedAt) - end > IngestionLimits.MaxEndBeforeStart)
+        {
+            return (span, SpanOutcome.Rejected, ("end_time", EndBeforeStart((r.StartedAt ?? span.StartedAt) - end)));
         }
 
         var changed = Merge(span, r);
@@ -292,8 +316,68 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        return (span, changed ? SpanOutcome.Updated : SpanOutcome.Unchanged);
+        changed |= KeepEndAfterStart(span, r, issues);
+        return (span, changed ? SpanOutcome.Updated : SpanOutcome.Unchanged, null);
     }
+
+    /// <summary>The attribute that keeps an end time as the client sent it, when it was moved up to the start.</summary>
+    public const string OriginalEndAttribute = "evalplatform.original_end_time";
+
+    /// <summary>The attribute that says why a span's times were adjusted.</summary>
+    public const string AdjustmentAttribute = "evalplatform.adjustment";
+
+    /// <summary>
+    /// A span that ends before it starts (within <see cref="IngestionLimits.MaxEndBeforeStart"/>, checked
+    /// before) is stored with zero length, the client's end kept in <see cref="OriginalEndAttribute"/> and
+    /// reported as adjusted. The LangSmith JS SDK does this by design: its starts carry microseconds, its
+    /// ends milliseconds. A placeholder's start is a stand-in, so it moves to the end instead.
+    /// </summary>
+    private static bool KeepEndAfterStart(Span span, SpanRecord r, List<IngestionIssueReport> issues)
+    {
+        if (span.EndedAt is not { } end || end >= span.StartedAt)
+        {
+            return false;
+        }
+
+        if (span.Placeholder)
+        {
+            span.StartedAt = end;
+            span.DurationMs = 0;
+            return true;
+        }
+
+        var reason = $"end_time was {Describe(span.StartedAt - end)} before start_time; stored as a zero-length span (the original is in the span's '{OriginalEndAttribute}' attribute).";
+        span.Attributes = MergeObjects(span.Attributes, new JsonObject
+        {
+            [OriginalEndAttribute] = end.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            [AdjustmentAttribute] = reason,
+        }.ToJsonString());
+        span.EndedAt = span.StartedAt;
+        span.DurationMs = 0;
+        issues.Add(new IngestionIssueReport(IngestionIssueKind.Adjusted, "end_time", reason, r.TraceKey, r.SpanKey));
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="end"/> is the client's end that <see cref="KeepEndAfterStart"/> already moved (a retry changes nothing).</summary>
+    private static bool IsAdjustedEnd(Span span, DateTimeOffset end) =>
+        span.EndedAt == span.StartedAt && span.Attributes is { } attributes
+        && attributes.Contains(OriginalEndAttribute, StringComparison.Ordinal)
+        && StoredJson.TryParse(attributes) is { ValueKind: JsonValueKind.Object } json
+        && json.TryGetProperty(OriginalEndAttribute, out var original) && original.ValueKind == JsonValueKind.String
+        && original.GetString() == end.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string EndBeforeStart(TimeSpan gap) =>
+        $"end_time is {Describe(gap)} before start_time; an end up to {Describe(IngestionLimits.MaxEndBeforeStart)} before its start is stored as a zero-length span, a larger gap is refused.";
+
+    /// <summary>A gap as a person reads it: 3 µs, 12.5 ms, 4.2 s, 3 h 5 min.</summary>
+    internal static string Describe(TimeSpan gap) => gap.Ticks switch
+    {
+        < TimeSpan.TicksPerMillisecond => $"{gap.Ticks / 10.0:0.#} µs",
+        < TimeSpan.TicksPerSecond => $"{gap.TotalMilliseconds:0.#} ms",
+        < TimeSpan.TicksPerMinute => $"{gap.TotalSeconds:0.#} s",
+        < TimeSpan.TicksPerHour => $"{gap.TotalMinutes:0.#} min",
+        _ => $"{(long)gap.TotalHours} h {gap.Minutes} min",
+    };
 
     private static bool Merge(Span span, SpanRecord r)
     {
@@ -315,7 +399,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             changed = true;
         }
 
-        if (r.EndedAt is { } end && Stored(end) != span.EndedAt)
+        if (r.EndedAt is { } end && Stored(end) != span.EndedAt && !IsAdjustedEnd(span, Stored(end)))
         {
             span.EndedAt = Stored(end);
             changed = true;

@@ -20,4 +20,10 @@ public static class IngestionLimits
     public const long MaxSingleBytes = 5 * 1024 * 1024;
     public const int PreviewLength = 300;
     public const int SearchTextLength = 8_000;
+
+    /// <summary>
+    /// How far an end may lie before its start and still be stored (as a zero-length span, the original kept):
+    /// SDKs give starts microseconds and ends milliseconds, and clocks skew; further apart, the item is refused.
+    /// </summary>
+    public static readonly TimeSpan MaxEndBeforeStart = TimeSpan.FromSeconds(1);
 }

@@ -37,7 +37,14 @@ public enum IngestionIssueKind
 /// <param name="Reason">A sentence a person can act on.</param>
 /// <param name="TraceKey">The client's trace id (external id), when known.</param>
 /// <param name="SpanKey">The client's run or span id, when known.</param>
-public sealed record IngestionIssueReport(IngestionIssueKind Kind, string Field, string Reason, string? TraceKey = null, string? SpanKey = null);
+public sealed record IngestionIssueReport(IngestionIssueKind Kind, string Field, string Reason, string? TraceKey = null, string? SpanKey = null)
+{
+    /// <summary>The field of an error path without its item's prefix: <c>post[2].end_time</c> with prefix <c>post[2]</c> is <c>end_time</c>.</summary>
+    public static string FieldOf(string path, string itemPath) =>
+        itemPath.Length > 0 && path.StartsWith(itemPath, StringComparison.Ordinal)
+            ? path[itemPath.Length..].TrimStart('.') is { Length: > 0 } rest ? rest : "$"
+            : path;
+}
 
 /// <summary>
 /// One line of a team's ingestion issue log: the same issue (door, kind, field, reason, trace and span)

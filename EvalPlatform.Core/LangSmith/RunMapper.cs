@@ -111,6 +111,11 @@ public static class RunMapper
         return new RunIdentity(id, traceId, parentId, root.Value);
     }
 
+    /// <summary>The run's id as sent (route or body), to name a run whose identity could not be read; null when it has none.</summary>
+    public static string? RawId(RunOperation op) => (op.RunId ?? ChatMessages.Text(op.Run["id"])) is { } id
+        ? id.Length > IngestionLimits.MaxShortText ? id[..IngestionLimits.MaxShortText] : id
+        : null;
+
     /// <summary>The LangSmith <c>run_type</c> as a span kind; null when absent.</summary>
     public static SpanKind? Kind(string? runType) => runType switch
     {

@@ -7,7 +7,8 @@ namespace EvalPlatform.Core.Otlp;
 /// Reads OTLP/JSON (the proto3 JSON mapping of <c>ExportTraceServiceRequest</c>): lowerCamelCase field
 /// names (snake_case accepted too), trace and span ids as hex (or base64, as generic proto3 JSON
 /// writes bytes), 64-bit integers as strings or numbers, enums as integers (or their names).
-/// Unknown fields are ignored; a value of the wrong type throws <see cref="OtlpFormatException"/>.
+/// Unknown fields are ignored; a value of the wrong type throws <see cref="OtlpFormatException"/>, except within a
+/// span, which is then skipped and listed in <see cref="OtlpExportRequest.Unreadable"/>.
 /// </summary>
 public static class OtlpJson
 {
@@ -41,7 +42,15 @@ public static class OtlpJson
 
                 foreach (var (s, sPath) in Array(ss, "spans", "spans", ssPath))
                 {
-                    scopeSpans.Spans.Add(Span(s, sPath));
+                    try
+                    {
+                        scopeSpans.Spans.Add(Span(s, sPath));
+                    }
+                    catch (OtlpFormatException e)
+                    {
+                        // One span of the wrong shape is skipped and reported; the export's other spans are stored (issue 20).
+                        request.Unreadable.Add(new Ingestion.FieldError(e.Path, e.Reason));
+                    }
                 }
 
                 resourceSpans.ScopeSpans.Add(scopeSpans);

@@ -8,7 +8,10 @@ public sealed class OtlpExportRequest
 {
     public List<OtlpResourceSpans> ResourceSpans { get; } = [];
 
-    public int SpanCount => ResourceSpans.Sum(r => r.ScopeSpans.Sum(s => s.Spans.Count));
+    /// <summary>Spans that could not be read (a field of the wrong type in OTLP/JSON): skipped and reported, the others kept.</summary>
+    public List<Ingestion.FieldError> Unreadable { get; } = [];
+
+    public int SpanCount => ResourceSpans.Sum(r => r.ScopeSpans.Sum(s => s.Spans.Count)) + Unreadable.Count;
 }
 
 public sealed class OtlpResourceSpans

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 
 namespace EvalPlatform.Core.Otlp;
@@ -20,9 +21,10 @@ public sealed record OtlpImportResult(int Accepted, int Rejected, string? ErrorM
 /// <summary>
 /// Imports one OTLP export for the current team: maps its spans (<see cref="OtlpSpanMapper"/>) and hands
 /// them to <see cref="TraceAssembler"/>, which merges them into traces by trace id across exports. Spans
-/// with bad ids or invalid fields are skipped and reported (OTLP's partial success); the rest are stored.
+/// that cannot be read or stored (bad ids, a field of the wrong type, invalid values) are skipped, reported
+/// (OTLP's partial success) and counted in the team's ingestion issue log; the rest are stored.
 /// </summary>
-public sealed class OtlpTraceImporter(TraceAssembler assembler)
+public sealed class OtlpTraceImporter(TraceAssembler assembler, ITeamContext team, IIngestionIssueLog issueLog)
 {
     public async Task<OtlpImportResult> ImportAsync(OtlpExportRequest request, string? projectName, CancellationToken ct = default)
     {
@@ -34,18 +36,34 @@ public sealed class OtlpTraceImporter(TraceAssembler assembler)
         }
 
         var mapping = OtlpSpanMapper.Map(request, projectName);
-        var errors = new List<FieldError>(mapping.Rejected);
+        var errors = new List<FieldError>(request.Unreadable);
+        errors.AddRange(mapping.Rejected);
+        var issues = errors.Select(e => new IngestionIssueReport(IngestionIssueKind.Refused, SpanField(e.Field), e.Message)).ToList();
         var accepted = 0;
-        var rejected = mapping.Rejected.Count;
+        var rejected = errors.Count;
         if (mapping.Records.Count > 0)
         {
             var result = await assembler.AssembleAsync(mapping.Records, ct);
             errors.AddRange(result.Errors);
+            issues.AddRange(result.Issues);
             rejected += result.Rejected;
             accepted = result.Spans.Count - result.Rejected;
         }
 
+        if (team.TeamId is { } teamId)
+        {
+            issueLog.Record(teamId, IngestionDoor.Otlp, issues);
+        }
+
         return new OtlpImportResult(accepted, rejected, rejected == 0 ? null : Describe(rejected, errors));
+    }
+
+    /// <summary>The field of a span's error path: <c>resourceSpans[0].scopeSpans[0].spans[3].traceId</c> is <c>traceId</c>.</summary>
+    private static string SpanField(string path)
+    {
+        var at = path.LastIndexOf("spans[", StringComparison.Ordinal);
+        var end = at < 0 ? -1 : path.IndexOf(']', at);
+        return end < 0 || end + 2 > path.Length ? "$" : path[(end + 2)..];
     }
 
     private static string Describe(int rejected, List<FieldError> errors)

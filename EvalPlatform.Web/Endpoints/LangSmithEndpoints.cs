@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.LangSmith;
 using EvalPlatform.Core.Traces;
@@ -26,7 +27,11 @@ public static class LangSmithEndpoints
     /// <summary>LangSmith's <c>LangSmithInfo</c>, as the SDK reads it to choose its transport and batch sizes.</summary>
     public sealed record InfoResponse(string Version, string? LicenseExpirationTime, BatchIngestConfig BatchIngestConfig, InstanceFlags InstanceFlags);
 
-    public sealed record IngestResponse(string Message, int Runs, int Feedback);
+    /// <summary>What a run request stored: LangSmith answers an accepted batch with 202; <paramref name="Skipped"/> lists what was not stored, and why.</summary>
+    public sealed record IngestResponse(string Message, int Runs, int Feedback, IReadOnlyList<SkippedItem> Skipped);
+
+    /// <summary>A run, part or feedback skipped, by its path in the request (also in the team's ingestion issue log).</summary>
+    public sealed record SkippedItem(string Path, string Reason);
 
     public sealed record FeedbackResponse(Guid Id, string Key, Guid TraceId, Guid? SpanId, double? Score, string? Value, string? Comment, DateTimeOffset CreatedAt);
 
@@ -41,9 +46,9 @@ public static class LangSmithEndpoints
             .WithName("LangSmithUpdateRun").WithSummary("Update one run (outputs, end_time, error…); before its post it waits as a placeholder")
             .Accepts<JsonElement>("application/json");
         group.MapPost("/runs/batch", BatchAsync)
-            .WithName("LangSmithBatchRuns").WithSummary("Runs as {post:[…], patch:[…]}, all stored or none").Accepts<JsonElement>("application/json");
+            .WithName("LangSmithBatchRuns").WithSummary("Runs as {post:[…], patch:[…]}: every valid run stored, the others skipped with their reason").Accepts<JsonElement>("application/json");
         group.MapPost("/runs/multipart", MultipartAsync)
-            .WithName("LangSmithMultipartRuns").WithSummary("The SDK's primary path: post./patch./attachment./feedback. parts, all stored or none")
+            .WithName("LangSmithMultipartRuns").WithSummary("The SDK's primary path: post./patch./attachment./feedback. parts; every usable part stored, the others skipped with their reason")
             .Accepts<IFormFile>("multipart/form-data");
         group.MapPost("/feedback", FeedbackAsync)
             .WithName("LangSmithFeedback").WithSummary("Feedback on a run, stored as a score (source langsmith)").Accepts<JsonElement>("application/json");
@@ -65,14 +70,14 @@ public static class LangSmithEndpoints
         HttpRequest request, LangSmithIngestion ingestion, CancellationToken ct)
     {
         var run = await ReadObjectAsync(request, ct);
-        return Answer(await ingestion.IngestAsync([new RunOperation(IsPatch: false, run, "")], [], ct));
+        return Answer(Single(await ingestion.IngestAsync([new RunOperation(IsPatch: false, run, "")], [], ct: ct)));
     }
 
     private static async Task<Results<Accepted<IngestResponse>, ProblemHttpResult>> PatchRunAsync(
         Guid id, HttpRequest request, LangSmithIngestion ingestion, CancellationToken ct)
     {
         var run = await ReadObjectAsync(request, ct);
-        return Answer(await ingestion.IngestAsync([new RunOperation(IsPatch: true, run, "", id.ToString("D"))], [], ct));
+        return Answer(Single(await ingestion.IngestAsync([new RunOperation(IsPatch: true, run, "", id.ToString("D"))], [], ct: ct)));
     }
 
     private static async Task<Results<Accepted<IngestResponse>, ProblemHttpResult>> BatchAsync(
@@ -80,6 +85,7 @@ public static class LangSmithEndpoints
     {
         var body = await ReadObjectAsync(request, ct);
         var errors = new List<FieldError>();
+        var unreadable = new List<FieldError>();
         var runs = new List<RunOperation>();
         foreach (var (name, isPatch) in new[] { ("post", false), ("patch", true) })
         {
@@ -96,7 +102,7 @@ public static class LangSmithEndpoints
                         }
                         else
                         {
-                            errors.Add(new FieldError($"{name}[{i}]", "A run must be an object."));
+                            unreadable.Add(new FieldError($"{name}[{i}]", "A run must be an object."));
                         }
                     }
 
@@ -107,7 +113,7 @@ public static class LangSmithEndpoints
             }
         }
 
-        if (errors.Count == 0 && runs.Count == 0)
+        if (errors.Count == 0 && runs.Count == 0 && unreadable.Count == 0)
         {
             errors.Add(new FieldError("post", "Send at least one run in 'post' or 'patch'."));
         }
@@ -117,40 +123,48 @@ public static class LangSmithEndpoints
             throw new InputValidationException(errors);
         }
 
-        return Answer(await ingestion.IngestAsync(runs, [], ct));
+        return Answer(await ingestion.IngestAsync(runs, [], unreadable, ct));
     }
 
     private static async Task<Results<Accepted<IngestResponse>, ProblemHttpResult>> MultipartAsync(
         HttpRequest request, LangSmithIngestion ingestion, CancellationToken ct)
     {
         var parts = await LangSmithMultipart.ReadAsync(request, ct);
-        var (runs, feedback) = await parts.ToOperationsAsync(ingestion, ct);
-        return Answer(await ingestion.IngestAsync(runs, feedback, ct));
+        var (runs, feedback, unreadable) = await parts.ToOperationsAsync(ingestion, ct);
+        return Answer(await ingestion.IngestAsync(runs, feedback, unreadable, ct));
     }
 
     private static async Task<Ok<FeedbackResponse>> FeedbackAsync(HttpRequest request, LangSmithIngestion ingestion, CancellationToken ct)
     {
         var body = await ReadObjectAsync(request, ct);
-        var result = await ingestion.IngestAsync([], [new FeedbackOperation(body, "")], ct);
+        var result = Single(await ingestion.IngestAsync([], [new FeedbackOperation(body, "")], ct: ct));
         var s = result.Scores[0];
         return TypedResults.Ok(new FeedbackResponse(s.Id, s.Name, s.TraceId, s.SpanId, s.NumericValue, s.StringValue, s.Comment, s.CreatedAt));
     }
 
-    /// <summary>202 once committed; 409 (after storing the rest) when any post was already stored, which the SDK takes as "already have it".</summary>
+    /// <summary>
+    /// 202 once committed, listing what was skipped (the rest was stored); 409 (after storing the rest) when any post was
+    /// already stored, which the SDK takes as "already have it".
+    /// </summary>
     private static Results<Accepted<IngestResponse>, ProblemHttpResult> Answer(LangSmithResult result)
     {
+        var skipped = result.Refused.Select(e => new SkippedItem(e.Field, e.Message)).ToList();
+        var stored = result.Runs.Count(r => r.Outcome is not (SpanOutcome.Duplicate or SpanOutcome.Rejected));
         var duplicates = result.Duplicates;
         if (duplicates.Count > 0)
         {
-            var stored = result.Runs.Count - duplicates.Count;
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Run already exists",
                 detail: $"Already stored, nothing changed: {string.Join(", ", duplicates.Take(20))}{(duplicates.Count > 20 ? "…" : "")}."
                         + (stored > 0 ? $" The request's other {stored} run operation(s) were stored." : ""),
-                extensions: new Dictionary<string, object?> { ["duplicates"] = duplicates });
+                extensions: new Dictionary<string, object?> { ["duplicates"] = duplicates, ["skipped"] = skipped });
         }
 
-        return TypedResults.Accepted((string?)null, new IngestResponse("accepted", result.Runs.Count, result.Scores.Count));
+        return TypedResults.Accepted((string?)null, new IngestResponse("accepted", stored, result.Scores.Count, skipped));
     }
+
+    /// <summary>A route that carries one run or one feedback answers 400 when that one item was refused: there is no rest to store.</summary>
+    private static LangSmithResult Single(LangSmithResult result) =>
+        result.Refused.Count > 0 ? throw new InputValidationException(result.Refused) : result;
 
     private static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {

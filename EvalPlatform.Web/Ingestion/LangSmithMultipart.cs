@@ -11,8 +11,10 @@ namespace EvalPlatform.Web.Ingestion;
 /// <summary>
 /// Reads a LangSmith <c>/runs/multipart</c> body (the SDK's <c>serialized_run_operation_to_multipart_parts_and_context</c>):
 /// <c>post.{id}</c> / <c>patch.{id}</c> (the run without its large fields), <c>post.{id}.inputs|outputs|events|extra|error|serialized</c>,
-/// <c>attachment.{id}.{name}</c> and <c>feedback.{id}</c>. Streamed section by section with size limits; every part is
-/// checked before anything is stored, and each problem is reported under the part's name.
+/// <c>attachment.{id}.{name}</c> and <c>feedback.{id}</c>. Streamed section by section with size limits. A part that
+/// cannot be used (malformed JSON, an unknown name, a field for a run that is nowhere) is skipped and reported under
+/// its name, never the request: the SDK drops a whole batch on any 4xx (issue 20). Only a body that cannot be read as
+/// multipart, or that is over the size limits, is refused whole.
 /// </summary>
 public sealed class LangSmithMultipart
 {
@@ -22,7 +24,7 @@ public sealed class LangSmithMultipart
     private readonly List<(string Name, bool IsPatch, string RunId, string Field, JsonNode? Value)> _fields = [];
     private readonly List<(string Name, string RunId, RunAttachment File)> _attachments = [];
     private readonly List<FeedbackOperation> _feedback = [];
-    private readonly List<FieldError> _errors = [];
+    private readonly List<FieldError> _refused = [];
 
     public static async Task<LangSmithMultipart> ReadAsync(HttpRequest request, CancellationToken ct)
     {
@@ -51,14 +53,14 @@ public sealed class LangSmithMultipart
                 var name = PartName(section);
                 if (name is null)
                 {
-                    result._errors.Add(new FieldError($"part[{names.Count}]", "A part without a Content-Disposition name."));
+                    result._refused.Add(new FieldError($"part[{names.Count}]", "A part without a Content-Disposition name."));
                     await section.Body.CopyToAsync(Stream.Null, ct);
                     continue;
                 }
 
                 if (!names.Add(name))
                 {
-                    result._errors.Add(new FieldError(name, "This part was sent twice."));
+                    result._refused.Add(new FieldError(name, "This part was sent twice."));
                     await section.Body.CopyToAsync(Stream.Null, ct);
                     continue;
                 }
@@ -85,23 +87,19 @@ public sealed class LangSmithMultipart
 
         if (names.Count == 0)
         {
-            result._errors.Add(new FieldError("$", "No parts: send post.{run_id}, patch.{run_id} or feedback.{id} parts."));
-        }
-
-        if (result._errors.Count > 0)
-        {
-            throw new InputValidationException(result._errors);
+            throw new InputValidationException([new FieldError("$", "No parts: send post.{run_id}, patch.{run_id} or feedback.{id} parts.")]);
         }
 
         return result;
     }
 
     /// <summary>
-    /// The run operations, large fields put back into their run. A field or attachment part for a run with no
-    /// <c>post.{id}</c>/<c>patch.{id}</c> in this request updates that run when it is already stored (a patch);
-    /// otherwise it is refused, naming the part.
+    /// The run operations, large fields put back into their run, and the parts skipped (by name, with the reason).
+    /// A field or attachment part for a run with no <c>post.{id}</c>/<c>patch.{id}</c> in this request updates that
+    /// run when it is already stored (a patch); otherwise it is skipped.
     /// </summary>
-    public async Task<(List<RunOperation> Runs, List<FeedbackOperation> Feedback)> ToOperationsAsync(LangSmithIngestion ingestion, CancellationToken ct)
+    public async Task<(List<RunOperation> Runs, List<FeedbackOperation> Feedback, List<FieldError> Refused)> ToOperationsAsync(
+        LangSmithIngestion ingestion, CancellationToken ct)
     {
         var ops = new Dictionary<(bool, string), RunOperation>();
         var runs = new List<RunOperation>();
@@ -115,11 +113,13 @@ public sealed class LangSmithMultipart
         var orphans = _fields.Where(f => Find(f.IsPatch, f.RunId) is null).Select(f => (f.Name, f.RunId))
             .Concat(_attachments.Where(a => Find(false, a.RunId) is null).Select(a => (a.Name, a.RunId))).ToList();
         var stored = orphans.Count == 0 ? [] : await ingestion.FindStoredRunsAsync(orphans.Select(o => o.RunId).ToList(), ct);
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, runId) in orphans)
         {
             if (!stored.TryGetValue(runId, out var traceKey))
             {
-                _errors.Add(new FieldError(name, $"No post.{runId} or patch.{runId} in this request, and no run {runId} is stored in this team."));
+                _refused.Add(new FieldError(name, $"No post.{runId} or patch.{runId} in this request, and no run {runId} is stored in this team."));
+                skipped.Add(name);
             }
             else if (!ops.ContainsKey((true, runId)))
             {
@@ -129,22 +129,17 @@ public sealed class LangSmithMultipart
             }
         }
 
-        if (_errors.Count > 0)
-        {
-            throw new InputValidationException(_errors);
-        }
-
-        foreach (var (_, isPatch, runId, field, value) in _fields)
+        foreach (var (_, isPatch, runId, field, value) in _fields.Where(f => !skipped.Contains(f.Name)))
         {
             Find(isPatch, runId)!.Run[field] = value;
         }
 
-        foreach (var (_, runId, file) in _attachments)
+        foreach (var (_, runId, file) in _attachments.Where(a => !skipped.Contains(a.Name)))
         {
             Find(false, runId)!.Attachments.Add(file);
         }
 
-        return (runs, _feedback);
+        return (runs, _feedback, _refused);
 
         // The operation a part belongs to: its own kind first, else the run's other operation in this request.
         RunOperation? Find(bool isPatch, string runId) =>
@@ -168,7 +163,7 @@ public sealed class LangSmithMultipart
                     }
                     else
                     {
-                        _errors.Add(new FieldError(name, "The run part must be a JSON object."));
+                        _refused.Add(new FieldError(name, "The run part must be a JSON object."));
                     }
 
                     return size;
@@ -194,7 +189,7 @@ public sealed class LangSmithMultipart
                     }
                     else
                     {
-                        _errors.Add(new FieldError(name, "A feedback part must be a JSON object."));
+                        _refused.Add(new FieldError(name, "A feedback part must be a JSON object."));
                     }
 
                     return feedbackSize;
@@ -202,7 +197,7 @@ public sealed class LangSmithMultipart
 
                 return 0;
             default:
-                _errors.Add(new FieldError(name, idOk && kind is "post" or "patch"
+                _refused.Add(new FieldError(name, idOk && kind is "post" or "patch"
                     ? $"Unknown run field '{string.Join('.', segments.Skip(2))}': parts are post|patch.{{id}}[.inputs|.outputs|.events|.extra|.error|.serialized]."
                     : "Unknown part: expected post.{run_id}, patch.{run_id}, post|patch.{run_id}.<field>, attachment.{run_id}.{name} or feedback.{id} (ids are UUIDs)."));
                 await section.Body.CopyToAsync(Stream.Null, ct);
@@ -222,7 +217,7 @@ public sealed class LangSmithMultipart
         }
         catch (JsonException e)
         {
-            _errors.Add(new FieldError(name, e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+            _refused.Add(new FieldError(name, e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
                 ? $"JSON nested deeper than {IngestionLimits.MaxJsonDepth} levels."
                 : $"Malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}."));
             return null;

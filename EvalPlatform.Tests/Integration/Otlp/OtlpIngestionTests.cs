@@ -385,6 +385,52 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task SpanOfTheWrongShape_InJson_IsSkippedInPartialSuccess_AndTheOthersStored()
+    {
+        var (key, _) = await KeyAsync();
+        using var http = Client(key);
+        var json = FixtureJson("genai-latest.json", out var traceId);
+        var broken = json.Replace("\"startTimeUnixNano\":\"1755684001000000000\"", "\"startTimeUnixNano\":{\"soon\":true}", StringComparison.Ordinal);
+        Assert.NotEqual(json, broken);
+
+        var response = await http.PostAsync("/v1/traces", new StringContent(broken, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var partial = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("partialSuccess");
+        Assert.Equal("1", partial.GetProperty("rejectedSpans").GetString());
+        Assert.Contains("spans[1].startTimeUnixNano", partial.GetProperty("errorMessage").GetString(), StringComparison.Ordinal);
+        var trace = await OnlyTraceAsync(http);
+        Assert.Equal(traceId, trace.GetProperty("external_id").GetString());
+        Assert.Equal("llm", Assert.Single(trace.GetProperty("spans").EnumerateArray()).GetProperty("kind").GetString());
+        var issue = Assert.Single((await GetJsonAsync(http, "/api/v1/ingestion/issues?door=otlp")).GetProperty("items").EnumerateArray());
+        Assert.Equal(("refused", "startTimeUnixNano"), (issue.GetProperty("kind").GetString(), issue.GetProperty("field").GetString()));
+    }
+
+    [Fact]
+    public async Task SpanEndingJustBeforeItsStart_IsStoredWithZeroLength_AndReportedAsAdjusted()
+    {
+        var (key, _) = await KeyAsync();
+        using var http = Client(key);
+        var json = FixtureJson("genai-latest.json", out _);
+        // The tool span ends 0.4 ms before it starts (clocks of two processes, or rounding in an exporter).
+        var skewed = json.Replace("\"endTimeUnixNano\":\"1755684001150000000\"", "\"endTimeUnixNano\":\"1755684000999600000\"", StringComparison.Ordinal);
+        Assert.NotEqual(json, skewed);
+
+        var response = await http.PostAsync("/v1/traces", new StringContent(skewed, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False((await response.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("partialSuccess", out _));
+        var tool = (await OnlyTraceAsync(http)).GetProperty("spans").EnumerateArray().Single(s => s.GetProperty("kind").GetString() == "tool");
+        Assert.Equal(tool.GetProperty("start_time").GetDateTimeOffset(), tool.GetProperty("end_time").GetDateTimeOffset());
+        Assert.Equal(0, tool.GetProperty("duration_ms").GetDouble());
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1755684000999).AddTicks(6000),
+            tool.GetProperty("attributes").GetProperty("evalplatform.original_end_time").GetDateTimeOffset());
+        var issue = Assert.Single((await GetJsonAsync(http, "/api/v1/ingestion/issues?door=otlp")).GetProperty("items").EnumerateArray());
+        Assert.Equal(("adjusted", "end_time"), (issue.GetProperty("kind").GetString(), issue.GetProperty("field").GetString()));
+        Assert.Equal("1a2b3c4d5e6f7081", issue.GetProperty("span_id").GetString());
+    }
+
+    [Fact]
     public async Task InvalidSpan_InProtobuf_IsAPartialSuccessInProtobuf()
     {
         var (key, _) = await KeyAsync();
@@ -392,7 +438,7 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
         using var document = JsonDocument.Parse(FixtureJson("genai-latest.json", out _));
         var request = OtlpJson.ReadExportRequest(document.RootElement);
         var tool = request.ResourceSpans[0].ScopeSpans[0].Spans[1];
-        tool.EndTimeUnixNano = tool.StartTimeUnixNano - 1;
+        tool.EndTimeUnixNano = tool.StartTimeUnixNano - 5_000_000_000; // 5 s before its start: past the tolerance
 
         var response = await http.PostAsync("/v1/traces", Protobuf(OtlpProtobufWriter.WriteExportRequest(request)));
 

@@ -280,18 +280,30 @@ public sealed class OtlpSpanMapperTests
         }
 
         // No assembler: the limit is checked before storage is reached.
-        var e = await Assert.ThrowsAsync<InputValidationException>(() => new OtlpTraceImporter(null!).ImportAsync(request, null));
+        var e = await Assert.ThrowsAsync<InputValidationException>(() => new OtlpTraceImporter(null!, null!, null!).ImportAsync(request, null));
 
         Assert.Equal("resourceSpans", Assert.Single(e.Errors).Field);
     }
 
     [Fact]
-    public void Json_WrongType_NamesThePath()
+    public void Json_WrongTypeInASpan_SkipsThatSpan_NamingThePath()
     {
-        using var document = JsonDocument.Parse("""{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","startTimeUnixNano":"soon"}]}]}]}""");
+        using var document = JsonDocument.Parse("""{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","startTimeUnixNano":"soon"},{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"ok"}]}]}]}""");
+
+        var request = OtlpJson.ReadExportRequest(document.RootElement);
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano", Assert.Single(request.Unreadable).Field);
+        Assert.Equal("ok", Assert.Single(request.ResourceSpans[0].ScopeSpans[0].Spans).Name);
+        Assert.Equal(2, request.SpanCount);
+    }
+
+    [Fact]
+    public void Json_WrongTypeOutsideSpans_RefusesTheExport()
+    {
+        using var document = JsonDocument.Parse("""{"resourceSpans":[{"resource":{"attributes":"none"},"scopeSpans":[]}]}""");
 
         var e = Assert.Throws<OtlpFormatException>(() => OtlpJson.ReadExportRequest(document.RootElement));
 
-        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano", e.Path);
+        Assert.Equal("resourceSpans[0].resource.attributes", e.Path);
     }
 }

@@ -27,6 +27,19 @@ public static class CoreServiceCollectionExtensions
         services.AddReviews();
         services.AddWebhooks();
         services.AddLangSmith();
+        services.AddIngestionIssues();
+        return services;
+    }
+
+    /// <summary>
+    /// The ingestion issue log: one buffer per node (singleton) that ingestion counts into, and the team-scoped reads.
+    /// Its store comes from Data; its background writer (flush each second, retention each hour) from Web.
+    /// </summary>
+    private static IServiceCollection AddIngestionIssues(this IServiceCollection services)
+    {
+        services.AddSingleton<IngestionIssueLog>();
+        services.AddSingleton<IIngestionIssueLog>(sp => sp.GetRequiredService<IngestionIssueLog>());
+        services.AddScoped<IngestionIssueQueries>();
         return services;
     }
 

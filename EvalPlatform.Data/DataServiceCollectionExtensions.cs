@@ -7,6 +7,7 @@ using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
+using EvalPlatform.Data.Queries.Ingestion;
 using EvalPlatform.Data.Queries.Teams;
 using EvalPlatform.Data.Sqlite;
 using EvalPlatform.Data.Webhooks;
@@ -46,6 +47,7 @@ public static class DataServiceCollectionExtensions
                 (options, team) => new PostgresEvalDbContext(options, team));
             services.AddScoped<ITraceStore, PostgresTraceStore>();
             services.AddSingleton<ITraceLocks, PostgresTraceLocks>();
+            services.AddScoped<IIngestionIssueStore, PostgresIngestionIssueStore>();
         }
         else
         {
@@ -54,6 +56,7 @@ public static class DataServiceCollectionExtensions
                 (options, team) => new SqliteEvalDbContext(options, team));
             services.AddScoped<ITraceStore, EfTraceStore>();
             services.AddSingleton<ITraceLocks, SqliteTraceLocks>();
+            services.AddScoped<IIngestionIssueStore, SqliteIngestionIssueStore>();
             // SQLite has one writer at a time anyway; a second group would only wait for the lock.
             // (Registered before the Ingestion section is bound, so configuration still wins.)
             services.Configure<IngestionOptions>(o => o.Writers = 1);

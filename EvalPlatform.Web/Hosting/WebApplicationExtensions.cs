@@ -39,6 +39,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<IngestionWriter>();
+        builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
@@ -136,6 +137,7 @@ public static class WebApplicationExtensions
         api.MapExportEndpoints();
         api.MapQueueEndpoints();
         api.MapWebhookEndpoints();
+        api.MapIngestionEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -487,7 +487,7 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         Assert.Equal(T0, span.GetProperty("attributes").GetProperty("evalplatform.original_end_time").GetDateTimeOffset());
         var issue = await AssertIssueAsync(reader, "adjusted", "end_time", id);
         Assert.Equal(1, issue.GetProperty("count").GetInt32());
-        Assert.Contains("0.5 ms before start_time", issue.GetProperty("reason").GetString());
+        Assert.Contains("500 µs before start_time", issue.GetProperty("reason").GetString());
     }
 
     [Fact]
@@ -515,16 +515,17 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
     public async Task Batch_WithOneBadRun_StoresTheOthers_AndNamesTheBadOne()
     {
         var (sdk, reader, _) = await ClientsAsync();
-        var good = LangSmithWire.Run(Id(0), "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
-        var bad = LangSmithWire.Run(Id(1), "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
+        var (goodId, badId) = (Id(0), Id(1));
+        var good = LangSmithWire.Run(goodId, "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
+        var bad = LangSmithWire.Run(badId, "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" });
         bad["dotted_order"] = LangSmithWire.Segment(T0, Id(2));
 
         var response = await sdk.PostAsJsonAsync($"{Base}/runs/batch", new JsonObject { ["post"] = new JsonArray(good, bad, 42) });
 
         await AssertStatusAsync(HttpStatusCode.Accepted, response);
-        Assert.Equal(["post[1].dotted_order", "post[2]"], (await SkippedPathsAsync(response)).Order(StringComparer.Ordinal));
-        Assert.Equal([Id(0)], (await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("external_id").GetString()));
-        await AssertIssueAsync(reader, "refused", "dotted_order", Id(1));
+        Assert.Equal(["post[1].dotted_order", "post[1].trace_id", "post[2]"], (await SkippedPathsAsync(response)).Order(StringComparer.Ordinal));
+        Assert.Equal([goodId], (await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("external_id").GetString()));
+        await AssertIssueAsync(reader, "refused", "dotted_order", badId);
     }
 
     private static async Task<List<string>> SkippedPathsAsync(HttpResponseMessage response) =>

@@ -140,7 +140,7 @@ public abstract class TraceAssemblerTests(EvalAppFactory app)
         var key = Guid.NewGuid().ToString("N");
         var bad = new SpanRecord
         {
-            TraceKey = key, SpanKey = "bad", Path = "spans[1]", Name = "x", StartedAt = T0, EndedAt = T0.AddSeconds(-1),
+            TraceKey = key, SpanKey = "bad", Path = "spans[1]", Name = "x", StartedAt = T0, EndedAt = T0.AddSeconds(-5),
             Attributes = "[1,2]", Model = new string('m', 201),
         };
 

@@ -76,8 +76,12 @@ internal static class ForeignPayloads
         return span;
     }
 
-    /// <summary><paramref name="count"/> multipart bodies of <paramref name="tracesPerRequest"/> traces (4 runs each), with their boundary.</summary>
-    public static List<(byte[] Body, string Boundary)> LangSmithMultiparts(string prefix, int count, int tracesPerRequest, int seed)
+    /// <summary>
+    /// <paramref name="count"/> multipart bodies of <paramref name="tracesPerRequest"/> traces (4 runs each), with their boundary;
+    /// with <paramref name="toolsEndBeforeStart"/> every tool run ends 0.5 ms before it
+    /// starts, so ingestion adjusts each one and counts it in the ingestion issue log (the log's cost, side by side).
+    /// </summary>
+    public static List<(byte[] Body, string Boundary)> LangSmithMultiparts(string prefix, int count, int tracesPerRequest, int seed, bool toolsEndBeforeStart = false)
     {
         var rng = new Random(seed);
         var bodies = new List<(byte[], string)>(count);
@@ -108,7 +112,7 @@ internal static class ForeignPayloads
                     var tool = c.Tools[k];
                     var toolId = Uuid($"{prefix}-{r}-{t}-tool{k}");
                     var toolStart = start.AddMilliseconds(100 + k * 150);
-                    Run(body, boundary, toolId, rootId, rootId, $"{rootOrder}.{Dotted(toolStart, toolId)}", tool.Name, "tool", toolStart, 120,
+                    Run(body, boundary, toolId, rootId, rootId, $"{rootOrder}.{Dotted(toolStart, toolId)}", tool.Name, "tool", toolStart, toolsEndBeforeStart ? -0.5 : 120,
                         JsonDocument.Parse(tool.Parameters).RootElement, JsonDocument.Parse(tool.Result).RootElement, null);
                 }
             }

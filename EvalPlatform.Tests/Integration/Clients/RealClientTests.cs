@@ -145,6 +145,12 @@ public sealed class RealClientTests(RealClientAppFactory app) : IClassFixture<Re
         var question = $"Where is order {n}?";
         var t = read.Trace;
         Assert.Contains($"run:{runId}", t.GetProperty("tags").EnumerateArray().Select(x => x.GetString()));
+        foreach (var span in read.Spans.Values.Where(s => s.GetProperty("attributes").ValueKind == JsonValueKind.Object))
+        {
+            // The JS SDK's empty bookkeeping ("child_runs": [], "serialized": {}) is not stored.
+            Assert.False(span.GetProperty("attributes").TryGetProperty("child_runs", out _), $"{sent.Journey}: child_runs kept on {span.GetProperty("name")}");
+        }
+
         switch (sent.Journey)
         {
             case "langsmith-runtree" or "langsmith-out-of-order" or "langsmith-unbatched":
@@ -182,6 +188,9 @@ public sealed class RealClientTests(RealClientAppFactory app) : IClassFixture<Re
                 Assert.Equal($"call_{n}", messages[3].GetProperty("tool_call_id").GetString());
                 Assert.Equal($"Order {n} has shipped.", second.GetProperty("output").GetProperty("content").GetString());
                 AssertModelCall(second, "gpt-4o-mini", 24, 10);
+                var response = second.GetProperty("attributes").GetProperty("response");
+                Assert.Equal((JsonValueKind.String, $"chatcmpl-{n}"), (response.GetProperty("id").ValueKind, response.GetProperty("id").GetString()));
+                Assert.Equal(("gpt-4o-mini-2024-07-18", "stop"), (response.GetProperty("model").GetString(), response.GetProperty("finish_reason").GetString()));
                 Assert.Equal($"Order {n} has shipped.", read.Span(sent, "support-agent").GetProperty("output").GetProperty("answer").GetString());
                 AssertTotals(t, "gpt-4o-mini", 46, 20);
                 Assert.Equal($"thread-{runId}", t.GetProperty("session_id").GetString());

@@ -4,8 +4,10 @@
 #
 # 1. starts throw-away PostgreSQL + Redis (scripts/services.sh) and stops them on exit;
 # 2. dotnet build EvalPlatform.sln -c Release;
-# 3. dotnet test (Release, --no-build), extra arguments passed through;
-# 4. the Python SDK tests (sdks/python/tests) and the JS SDK tests (sdks/js), if present.
+# 3. npm ci in EvalPlatform.Tests/Clients (the official JS clients the real-client tests drive; a failure
+#    counts 1 failure and those tests then fail too, they never skip);
+# 4. dotnet test (Release, --no-build), extra arguments passed through;
+# 5. the Python SDK tests (sdks/python/tests) and the JS SDK tests (sdks/js), if present.
 # The last line printed is always "N passed, N failed"; exit code 0 only if nothing failed.
 # Logs: $EVAL_SERVICES_DIR/logs (default /tmp/evalplatform-services/logs).
 #
@@ -163,6 +165,19 @@ main() {
     fi
 
     local total_passed=0 total_failed=0 p f s
+    local breakdown=""
+    echo "== real clients: npm ci in EvalPlatform.Tests/Clients"
+    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+        echo "FAILED: node/npm not found on PATH: the real-client tests (EvalPlatform.Tests/Integration/Clients) need Node.js 20+ with npm"
+        total_failed=$((total_failed + 1)); breakdown="npm ci: failed; "
+    elif ! (cd EvalPlatform.Tests/Clients && npm ci --no-audit --no-fund) >"$LOG_DIR/npm-ci.log" 2>&1; then
+        tail -n 20 "$LOG_DIR/npm-ci.log"
+        echo "FAILED: npm ci in EvalPlatform.Tests/Clients failed (log: $LOG_DIR/npm-ci.log); the real-client tests will fail too"
+        total_failed=$((total_failed + 1)); breakdown="npm ci: failed; "
+    else
+        echo "node $(node --version), npm ci done"
+    fi
+
     echo "== dotnet test"
     # A hung test is a failure with a dump, not a CI run that never ends.
     dotnet test EvalPlatform.sln -c Release --no-build --logger "console;verbosity=minimal" \
@@ -170,7 +185,7 @@ main() {
         tee "$LOG_DIR/dotnet-test.log"
     rc=${PIPESTATUS[0]}
     read -r p f s < <(count_dotnet "$LOG_DIR/dotnet-test.log" "$rc")
-    local breakdown="dotnet: $p passed, $f failed, $s skipped"
+    breakdown+="dotnet: $p passed, $f failed, $s skipped"
     total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
 
     if [ -d sdks/python/tests ]; then

@@ -155,7 +155,7 @@ public static class RunMapper
         {
             case SpanKind.Llm:
                 input = inputs is null ? null : LlmInput(inputs, attributes);
-                output = outputs is null ? null : LlmOutput(outputs);
+                output = outputs is null ? null : LlmOutput(outputs, attributes);
                 break;
             case SpanKind.Tool:
                 input = inputs is null ? null : Single(inputs, "input");
@@ -176,10 +176,11 @@ public static class RunMapper
             errors.Add(new FieldError(at + "events", "Must be an array."));
         }
 
-        // Everything not mapped to a field stays on the span.
+        // Everything not mapped to a field stays on the span; empty values (the JS SDK's "child_runs": [] and
+        // "serialized": {} on every run) say nothing.
         foreach (var (key, value) in run)
         {
-            if (!MappedFields.Contains(key) && value is not null)
+            if (!MappedFields.Contains(key) && value is not null and not JsonObject { Count: 0 } and not JsonArray { Count: 0 })
             {
                 attributes[key] = value.DeepClone();
             }
@@ -322,13 +323,44 @@ public static class RunMapper
     private static string Messages(List<JsonObject> messages) =>
         new JsonObject { ["messages"] = new JsonArray([.. messages]) }.ToJsonString();
 
+    /// <summary>Output keys that hold the response message itself or its usage (kept elsewhere): never part of <c>response</c>.</summary>
+    private static readonly HashSet<string> MessageOutputKeys =
+        ["choices", "generations", "messages", "message", "role", "content", "tool_calls", "output", "usage", "usage_metadata"];
+
     /// <summary>
     /// The assistant message of an LLM run's outputs: OpenAI <c>choices[0].message</c>, LangChain
     /// <c>generations[0][0]</c> (its message, or its text), <c>messages</c> (the last), <c>message</c>,
     /// the outputs as a message (OpenAI, Anthropic, LangChain), or <c>output</c>/<c>content</c> text;
-    /// anything else is kept as sent.
+    /// anything else is kept as sent. When a message is taken out of a larger object, the rest of it
+    /// (the response's <c>id</c>, <c>model</c>, <c>finish_reason</c>, <c>system_fingerprint</c>…) goes to the
+    /// attributes as <c>response</c>, as the inputs' other keys go to <c>invocation</c>.
     /// </summary>
-    private static string LlmOutput(JsonNode outputs)
+    private static string LlmOutput(JsonNode outputs, JsonObject attributes)
+    {
+        var output = LlmMessage(outputs);
+        if (outputs is JsonObject o && output != o.ToJsonString())
+        {
+            var rest = new JsonObject();
+            foreach (var (key, value) in o.Where(p => !MessageOutputKeys.Contains(p.Key) && Present(p.Value) is not null))
+            {
+                rest[key] = value!.DeepClone();
+            }
+
+            if (o["choices"] is JsonArray { Count: > 0 } choices && (choices[0] as JsonObject)?["finish_reason"] is { } finish && Present(finish) is not null)
+            {
+                rest["finish_reason"] ??= finish.DeepClone();
+            }
+
+            if (rest.Count > 0)
+            {
+                attributes["response"] = rest;
+            }
+        }
+
+        return output;
+    }
+
+    private static string LlmMessage(JsonNode outputs)
     {
         if (outputs is JsonValue v && v.TryGetValue<string>(out var text))
         {

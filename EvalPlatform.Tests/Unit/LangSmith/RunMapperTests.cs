@@ -241,6 +241,61 @@ public sealed class RunMapperTests
     }
 
     [Fact]
+    public void OpenAiCompletionAsOutputs_TheRestOfTheResponse_IsKeptInAttributes()
+    {
+        // What a traceable-wrapped OpenAI call returns (langsmith JS 0.12): the whole chat completion.
+        var (r, errors) = Map("""
+            {"id":"@CHILD@","trace_id":"@ROOT@","parent_run_id":"@ROOT@","name":"ChatOpenAI","run_type":"llm","start_time":"2026-08-20T10:00:00Z",
+             "inputs":{"messages":[{"role":"user","content":"Hi"}]},
+             "outputs":{"id":"chatcmpl-9","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","system_fingerprint":null,
+                        "choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],
+                        "usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}}
+            """);
+
+        Assert.Empty(errors);
+        Assert.Equal("Hello!", Json(r.Output).GetProperty("content").GetString());
+        Assert.Equal((9, 2), (r.PromptTokens, r.CompletionTokens));
+        var response = Json(r.Attributes).GetProperty("response");
+        Assert.Equal("chatcmpl-9", response.GetProperty("id").GetString());
+        Assert.Equal("gpt-4o-mini-2024-07-18", response.GetProperty("model").GetString());
+        Assert.Equal("stop", response.GetProperty("finish_reason").GetString());
+        Assert.Equal(["id", "object", "model", "finish_reason"], response.EnumerateObject().Select(p => p.Name).ToArray());
+    }
+
+    [Fact]
+    public void OutputsThatAreTheMessage_OrKeptAsSent_AddNoResponseAttribute()
+    {
+        var (message, _) = Map("""
+            {"id":"@ROOT@","name":"llm","run_type":"llm","start_time":"2026-08-20T10:00:00Z","outputs":{"role":"assistant","content":"Hi"}}
+            """);
+        var (unknown, _) = Map("""
+            {"id":"@ROOT@","name":"llm","run_type":"llm","start_time":"2026-08-20T10:00:00Z","outputs":{"answer":42}}
+            """);
+
+        Assert.Equal("Hi", Json(message.Output).GetProperty("content").GetString());
+        Assert.False(Json(message.Attributes).TryGetProperty("response", out _));
+        Assert.Equal(42, Json(unknown.Output).GetProperty("answer").GetInt32());
+        Assert.False(Json(unknown.Attributes).TryGetProperty("response", out _));
+    }
+
+    [Fact]
+    public void JsSdkEmptyBookkeeping_ChildRunsAndSerialized_StaysOffTheSpan()
+    {
+        // RunTree (langsmith JS 0.12) sends "child_runs": [] and "serialized": {} with every run.
+        var (r, errors) = Map("""
+            {"id":"@ROOT@","name":"agent","run_type":"chain","start_time":"2026-08-20T10:00:00Z","child_runs":[],"serialized":{},
+             "extra":{"runtime":{"sdk":"langsmith-js","sdk_version":"0.12.0"}},"dotted_order":"20260820T100000000001Z@ROOT@"}
+            """);
+
+        Assert.Empty(errors);
+        var a = Json(r.Attributes);
+        Assert.False(a.TryGetProperty("child_runs", out _));
+        Assert.False(a.TryGetProperty("serialized", out _));
+        Assert.Equal("langsmith-js", a.GetProperty("extra").GetProperty("runtime").GetProperty("sdk").GetString());
+        Assert.True(a.TryGetProperty("dotted_order", out _));
+    }
+
+    [Fact]
     public void UnmappedFieldsAndAttachments_AreKeptInAttributes()
     {
         var op = new RunOperation(false, JsonNode.Parse(Fill("""

@@ -98,6 +98,8 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
             }
         }
 
+        var parsedByIndex = parsed.ToDictionary(p => p.Index);
+
         // A repeat of an external id inside the request: the same content is the same trace (answered with the
         // first one's fate), other content is a conflict. Only the first goes to the store.
         var firstOf = new Dictionary<int, ParsedTrace>();
@@ -142,10 +144,9 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         if (toStore.Count > 0)
         {
             var result = await queue.EnqueueAsync(new StoreRequest(teamId, toStore), ct);
-            var byIndex = toStore.ToDictionary(p => p.Index);
             foreach (var stored in result.Traces)
             {
-                var p = byIndex[stored.Index];
+                var p = parsedByIndex[stored.Index];
                 outcomes[stored.Index] = new ItemOutcome(stored.Index, stored.Id, stored.ExternalId,
                     stored.Created ? ItemStatus.Created : ItemStatus.Existing, [], Adjusted(p));
                 if (stored.Created)
@@ -167,13 +168,16 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         {
             var fate = outcomes[first.Index]!;
             outcomes[index] = fate.IsStored
-                ? new ItemOutcome(index, fate.Id, fate.ExternalId, ItemStatus.Existing, [], Adjusted(parsed.First(p => p.Index == index)))
+                ? new ItemOutcome(index, fate.Id, fate.ExternalId, ItemStatus.Existing, [], Adjusted(parsedByIndex[index]))
                 : new ItemOutcome(index, null, fate.ExternalId, fate.Status,
                     [new FieldError(FieldPath(index, "external_id"), $"The same trace as {PathOf(first.Index)}, which was not stored (see its errors).")], []);
         }
 
         var answer = new IngestOutcome(outcomes.Select(o => o!).ToList());
-        issueLog.Record(teamId, door, Issues(answer));
+        if (answer.Items.Any(i => i.Errors.Count > 0 || i.Adjustments.Count > 0))
+        {
+            issueLog.Record(teamId, door, Issues(answer));
+        }
 
         if (created.Count > 0)
         {
@@ -195,7 +199,6 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         List<IngestionIssueReport> Issues(IngestOutcome outcome)
         {
             var issues = new List<IngestionIssueReport>();
-            var parsedByIndex = parsed.ToDictionary(p => p.Index);
             foreach (var item in outcome.Items)
             {
                 var itemPath = PathOf(item.Index);

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -44,9 +43,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         Text(r.Error, "error", IngestionLimits.MaxErrorText);
         Text(r.Model, "model", IngestionLimits.MaxShortText);
         Text(r.Provider, "provider", IngestionLimits.MaxShortText);
-        if (r.StartedAt is { } start && r.EndedAt is { } end && start - end > IngestionLimits.MaxEndBeforeStart)
+        if (r.StartedAt is { } start && r.EndedAt is { } end && EndTimes.Refusal(start, end) is { } refusal)
         {
-            errors.Add(new FieldError(at + "end_time", EndBeforeStart(start - end)));
+            errors.Add(new FieldError(at + "end_time", refusal));
         }
 
         if (r.PromptTokens < 0 || r.CompletionTokens < 0)
@@ -304,9 +303,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
         // A placeholder's start is a stand-in until its create arrives, so only a real span's times are checked.
         if (!(r.IsUpdate && span.Placeholder) && (r.EndedAt ?? span.EndedAt) is { } end
-            && (r.StartedAt ?? span.StartedAt) - end > IngestionLimits.MaxEndBeforeStart)
+            && EndTimes.Refusal(r.StartedAt ?? span.StartedAt, end) is { } refusal)
         {
-            return (span, SpanOutcome.Rejected, ("end_time", EndBeforeStart((r.StartedAt ?? span.StartedAt) - end)));
+            return (span, SpanOutcome.Rejected, ("end_time", refusal));
         }
 
         var changed = Merge(span, r);
@@ -320,17 +319,12 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         return (span, changed ? SpanOutcome.Updated : SpanOutcome.Unchanged, null);
     }
 
-    /// <summary>The attribute that keeps an end time as the client sent it, when it was moved up to the start.</summary>
-    public const string OriginalEndAttribute = "evalplatform.original_end_time";
-
-    /// <summary>The attribute that says why a span's times were adjusted.</summary>
-    public const string AdjustmentAttribute = "evalplatform.adjustment";
-
     /// <summary>
     /// A span that ends before it starts (within <see cref="IngestionLimits.MaxEndBeforeStart"/>, checked
-    /// before) is stored with zero length, the client's end kept in <see cref="OriginalEndAttribute"/> and
-    /// reported as adjusted. The LangSmith JS SDK does this by design: its starts carry microseconds, its
-    /// ends milliseconds. A placeholder's start is a stand-in, so it moves to the end instead.
+    /// before) is stored with zero length, the client's end kept in <see cref="EndTimes.OriginalEndAttribute"/> and
+    /// reported as adjusted, by <see cref="EndTimes"/>, the rule every door shares. The LangSmith JS SDK does this
+    /// by design: its starts carry microseconds, its ends milliseconds. A placeholder's start is a stand-in, so it
+    /// moves to the end instead.
     /// </summary>
     private static bool KeepEndAfterStart(Span span, SpanRecord r, List<IngestionIssueReport> issues)
     {
@@ -346,12 +340,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             return true;
         }
 
-        var reason = $"end_time was {Describe(span.StartedAt - end)} before start_time; stored as a zero-length span (the original is in the span's '{OriginalEndAttribute}' attribute).";
-        span.Attributes = MergeObjects(span.Attributes, new JsonObject
-        {
-            [OriginalEndAttribute] = end.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-            [AdjustmentAttribute] = reason,
-        }.ToJsonString());
+        (span.Attributes, var reason) = EndTimes.KeepOriginal(span.Attributes, end, span.StartedAt - end);
         span.EndedAt = span.StartedAt;
         span.DurationMs = 0;
         issues.Add(new IngestionIssueReport(IngestionIssueKind.Adjusted, "end_time", reason, r.TraceKey, r.SpanKey));
@@ -360,24 +349,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     /// <summary>Whether <paramref name="end"/> is the client's end that <see cref="KeepEndAfterStart"/> already moved (a retry changes nothing).</summary>
     private static bool IsAdjustedEnd(Span span, DateTimeOffset end) =>
-        span.EndedAt == span.StartedAt && span.Attributes is { } attributes
-        && attributes.Contains(OriginalEndAttribute, StringComparison.Ordinal)
-        && StoredJson.TryParse(attributes) is { ValueKind: JsonValueKind.Object } json
-        && json.TryGetProperty(OriginalEndAttribute, out var original) && original.ValueKind == JsonValueKind.String
-        && original.GetString() == end.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-
-    private static string EndBeforeStart(TimeSpan gap) =>
-        $"end_time is {Describe(gap)} before start_time; an end up to {Describe(IngestionLimits.MaxEndBeforeStart)} before its start is stored as a zero-length span, a larger gap is refused.";
-
-    /// <summary>A gap as a person reads it: 3 µs, 12.5 ms, 4.2 s, 3 h 5 min.</summary>
-    internal static string Describe(TimeSpan gap) => gap.Ticks switch
-    {
-        < TimeSpan.TicksPerMillisecond => $"{gap.Ticks / 10.0:0.#} µs",
-        < TimeSpan.TicksPerSecond => $"{gap.TotalMilliseconds:0.#} ms",
-        < TimeSpan.TicksPerMinute => $"{gap.TotalSeconds:0.#} s",
-        < TimeSpan.TicksPerHour => $"{gap.TotalMinutes:0.#} min",
-        _ => $"{(long)gap.TotalHours} h {gap.Minutes} min",
-    };
+        span.EndedAt == span.StartedAt && EndTimes.IsKeptOriginal(span.Attributes, end);
 
     private static bool Merge(Span span, SpanRecord r)
     {
@@ -431,7 +403,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
         if (r.Attributes is not null)
         {
-            Set(MergeObjects(span.Attributes, r.Attributes), span.Attributes, v => span.Attributes = v);
+            Set(StoredJson.MergeObjects(span.Attributes, r.Attributes), span.Attributes, v => span.Attributes = v);
         }
 
         return changed;
@@ -457,7 +429,7 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         Set(h.Variant, trace.Variant, v => trace.Variant = v);
         if (h.Metadata is not null)
         {
-            Set(MergeObjects(trace.Metadata, h.Metadata), trace.Metadata, v => trace.Metadata = v);
+            Set(StoredJson.MergeObjects(trace.Metadata, h.Metadata), trace.Metadata, v => trace.Metadata = v);
         }
 
         if (h.TimeToFirstTokenMs is { } ttft && ttft != trace.TimeToFirstTokenMs)
@@ -660,33 +632,6 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
         {
             return false;
         }
-    }
-
-    /// <summary>
-    /// The stored object with the incoming object's keys set over it; the stored text itself when no
-    /// key's value changes (re-serialising alone would differ in escaping and count as a change).
-    /// </summary>
-    private static string MergeObjects(string? stored, string incoming)
-    {
-        if (stored is null || StoredJson.TryParse(stored) is not { ValueKind: JsonValueKind.Object })
-        {
-            return incoming;
-        }
-
-        var target = JsonNode.Parse(stored)!.AsObject();
-        var changed = false;
-        foreach (var (key, value) in JsonNode.Parse(incoming)!.AsObject())
-        {
-            if (target.TryGetPropertyValue(key, out var current) && JsonNode.DeepEquals(current, value))
-            {
-                continue;
-            }
-
-            target[key] = value?.DeepClone();
-            changed = true;
-        }
-
-        return changed ? target.ToJsonString() : stored;
     }
 
     /// <summary>

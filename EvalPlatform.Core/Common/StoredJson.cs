@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace EvalPlatform.Core.Common;
 
@@ -22,5 +23,32 @@ public static class StoredJson
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The stored object with the incoming object's keys set over it; the stored text itself when no
+    /// key's value changes (re-serialising alone would differ in escaping and count as a change).
+    /// </summary>
+    public static string MergeObjects(string? stored, string incoming)
+    {
+        if (stored is null || TryParse(stored) is not { ValueKind: JsonValueKind.Object })
+        {
+            return incoming;
+        }
+
+        var target = JsonNode.Parse(stored)!.AsObject();
+        var changed = false;
+        foreach (var (key, value) in JsonNode.Parse(incoming)!.AsObject())
+        {
+            if (target.TryGetPropertyValue(key, out var current) && JsonNode.DeepEquals(current, value))
+            {
+                continue;
+            }
+
+            target[key] = value?.DeepClone();
+            changed = true;
+        }
+
+        return changed ? target.ToJsonString() : stored;
     }
 }

@@ -6,12 +6,23 @@ using EvalPlatform.Core.Traces;
 namespace EvalPlatform.Core.Ingestion;
 
 /// <summary>A trace that passed validation, ready to store; ids are assigned, the team is not yet.</summary>
-public sealed record ParsedTrace(Trace Trace, int Index);
+public sealed record ParsedTrace(Trace Trace, int Index)
+{
+    /// <summary>Values stored other than as sent (an end up to a second before its start), by path.</summary>
+    public IReadOnlyList<FieldAdjustment> Adjustments { get; init; } = [];
+}
+
+/// <summary>
+/// A value stored other than as sent, by its JSON path (<c>traces[2].spans[0].end_time</c>), with the reason;
+/// <paramref name="SpanKey"/> is the client's span id when the value is a span's.
+/// </summary>
+public sealed record FieldAdjustment(string Field, string Reason, string? SpanKey = null);
 
 /// <summary>
 /// Validates one submitted trace (the simple shape or the full shape) and turns it into the
 /// stored tree. Both shapes become the same thing: a trace with a root <c>llm</c> span for the
-/// conversation and a span per tool call or step. Every problem is reported with its path.
+/// conversation and a span per tool call or step. Every problem is reported with its path; an end up to
+/// <see cref="IngestionLimits.MaxEndBeforeStart"/> before its start is adjusted (<see cref="EndTimes"/>), not refused.
 /// </summary>
 public static class TraceParser
 {
@@ -74,8 +85,9 @@ public static class TraceParser
             trace.Metadata = f.Json("metadata", 256 * 1024);
         }
 
+        var adjustments = new List<FieldAdjustment>();
         ReadUsage(f, trace);
-        ReadTimes(f, trace, now);
+        ReadTimes(f, trace, now, adjustments);
 
         var ctx = new SpanBuilder(trace);
         string? userInput;
@@ -86,7 +98,7 @@ public static class TraceParser
         }
         else
         {
-            (userInput, response) = ReadFull(f, ctx);
+            (userInput, response) = ReadFull(f, ctx, adjustments);
         }
 
         if (errors.Count > before)
@@ -105,7 +117,7 @@ public static class TraceParser
         trace.OutputPreview = Preview(response);
         trace.SearchText = SearchText(userInput, response);
         trace.SortKey = Trace.MakeSortKey(now, trace.Id);
-        return new ParsedTrace(trace, index);
+        return new ParsedTrace(trace, index) { Adjustments = adjustments };
     }
 
     private static void ReadUsage(JsonFields f, Trace trace)
@@ -123,13 +135,22 @@ public static class TraceParser
             ?? (trace.PromptTokens is null && trace.CompletionTokens is null ? null : (trace.PromptTokens ?? 0) + (trace.CompletionTokens ?? 0));
     }
 
-    private static void ReadTimes(JsonFields f, Trace trace, DateTimeOffset now)
+    private static void ReadTimes(JsonFields f, Trace trace, DateTimeOffset now, List<FieldAdjustment> adjustments)
     {
         var start = f.Time("start_time");
         var end = f.Time("end_time");
-        if (start is not null && end is not null && end < start)
+        if (start is { } from && end is { } to && to < from)
         {
-            f.Error("end_time", "Must not be before start_time.");
+            if (EndTimes.Refusal(from, to) is { } refusal)
+            {
+                f.Error("end_time", refusal);
+            }
+            else
+            {
+                (trace.Metadata, var reason) = EndTimes.KeepOriginal(trace.Metadata, to, from - to, "trace", "metadata key");
+                adjustments.Add(new FieldAdjustment(f.PathOf("end_time"), reason));
+                end = from;
+            }
         }
 
         var latency = trace.LatencyMs;
@@ -200,7 +221,7 @@ public static class TraceParser
         return (user, response);
     }
 
-    private static (string? UserInput, string? Response) ReadFull(JsonFields f, SpanBuilder spans)
+    private static (string? UserInput, string? Response) ReadFull(JsonFields f, SpanBuilder spans, List<FieldAdjustment> adjustments)
     {
         string? userInput = null;
         string? response = null;
@@ -227,13 +248,13 @@ public static class TraceParser
 
         if (f.Array("spans") is { } spanArray)
         {
-            ReadSpans(f, spanArray, spans);
+            ReadSpans(f, spanArray, spans, adjustments);
         }
 
         return (userInput, response);
     }
 
-    private static void ReadSpans(JsonFields f, JsonElement array, SpanBuilder spans)
+    private static void ReadSpans(JsonFields f, JsonElement array, SpanBuilder spans, List<FieldAdjustment> adjustments)
     {
         var errors = ErrorsOf(f);
         var byId = new Dictionary<string, Span>(StringComparer.Ordinal);
@@ -260,9 +281,17 @@ public static class TraceParser
             var start = s.Time("start_time") ?? spans.Trace.StartedAt;
             var end = s.Time("end_time");
             var duration = s.NonNegativeNumber("duration_ms");
-            if (end is not null && end < start)
+            string? adjustment = null;
+            if (end is { } e && e < start)
             {
-                s.Error("end_time", "Must not be before start_time.");
+                if (EndTimes.Refusal(start, e) is { } refusal)
+                {
+                    s.Error("end_time", refusal);
+                }
+                else
+                {
+                    adjustment = s.PathOf("end_time");
+                }
             }
 
             var attributes = s.Object("attributes");
@@ -280,6 +309,14 @@ public static class TraceParser
                 Error = s.String("error", IngestionLimits.MaxErrorText),
                 Model = s.String("model", IngestionLimits.MaxShortText),
             };
+            if (adjustment is not null)
+            {
+                (span.Attributes, var reason) = EndTimes.KeepOriginal(span.Attributes, end!.Value, start - end.Value);
+                span.EndedAt = start;
+                span.DurationMs = duration ?? 0;
+                adjustments.Add(new FieldAdjustment(adjustment, reason, id));
+            }
+
             if (id is not null && !byId.TryAdd(id, span))
             {
                 s.Error("id", $"Duplicate span id '{id}' in this trace.");

@@ -21,7 +21,7 @@ public sealed class InputValidationException(IReadOnlyList<FieldError> errors)
 /// Changes to stored traces from code: completing a trace sent at its start (PATCH), and
 /// attaching named scores. Each change is announced on the live bus.
 /// </summary>
-public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext team, ILiveBus liveBus, TimeProvider clock)
+public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext team, ILiveBus liveBus, IIngestionIssueLog issueLog, TimeProvider clock)
 {
     private static readonly HashSet<string> PatchFields =
         ["end_time", "response", "usage", "cost", "latency_ms", "time_to_first_token_ms", "error", "metadata"];
@@ -63,13 +63,31 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
 
         await using var db = await dbFactory.CreateAsync(ct);
         var trace = await db.Traces.SingleOrDefaultAsync(t => t.Id == id, ct) ?? throw new NotFoundException($"No trace {id} in this team.");
-        if (end is not null && end < trace.StartedAt)
+        // The rule of every door (ADR 12): up to a second before the start is stored as zero length, the original kept.
+        var adjustments = new List<IngestionIssueReport>();
+        if (end is { } e && e < trace.StartedAt)
         {
-            errors.Add(new FieldError("end_time", $"Must not be before the trace's start ({trace.StartedAt:O})."));
+            if (EndTimes.Refusal(trace.StartedAt, e) is { } refusal)
+            {
+                errors.Add(new FieldError("end_time", $"{refusal} (The trace starts at {trace.StartedAt:O}.)"));
+            }
+            else
+            {
+                // A retry of the same end finds it kept already: nothing changes, nothing is counted twice.
+                var retried = metadata is null && trace.EndedAt == trace.StartedAt && EndTimes.IsKeptOriginal(trace.Metadata, e);
+                (metadata, var reason) = EndTimes.KeepOriginal(metadata ?? trace.Metadata, e, trace.StartedAt - e, "trace", "metadata key");
+                if (!retried)
+                {
+                    adjustments.Add(new IngestionIssueReport(IngestionIssueKind.Adjusted, "end_time", reason, trace.ExternalId));
+                }
+
+                end = trace.StartedAt;
+            }
         }
 
         if (errors.Count > 0)
         {
+            issueLog.Record(teamId, IngestionDoor.Api, errors.Select(x => new IngestionIssueReport(IngestionIssueKind.Refused, x.Field, x.Message, trace.ExternalId)).ToList());
             throw new InputValidationException(errors);
         }
 
@@ -120,6 +138,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
 
         trace.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        issueLog.Record(teamId, IngestionDoor.Api, adjustments);
         await liveBus.PublishAsync(new TraceUpdated(teamId, id), CancellationToken.None);
         var spans = await db.Spans.AsNoTracking().Where(s => s.TraceId == id).OrderBy(s => s.Position).ToListAsync(ct);
         var scores = await db.Scores.AsNoTracking().Where(s => s.TraceId == id).ToListAsync(ct);

@@ -8,9 +8,12 @@ namespace EvalPlatform.Data.Ingestion;
 /// <summary>
 /// Group commit for both providers: inserts every new trace of every accepted request in one
 /// transaction. It first assumes every external id is new (the unique index checks); when one is
-/// not, it decides per request what is new, a retry, or a conflict (one query per team for the
-/// external ids), check and insert in one transaction. How rows are inserted is the provider's business
-/// (<see cref="InsertAsync"/>). This is a cross-team writer: it filters by explicit team ids.
+/// not, it decides per trace what is new, a retry, or a conflict (one query per team for the
+/// external ids), check and insert in one transaction. A conflict refuses that trace only. When the
+/// database refuses a value of one trace (<see cref="IsDataError"/>), the group is written again one
+/// request at a time, and a request that still fails one trace at a time, so only that trace is
+/// refused (ADR 3, ADR 13). How rows are inserted is the provider's business (<see cref="InsertAsync"/>).
+/// This is a cross-team writer: it filters by explicit team ids.
 /// </summary>
 internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILogger logger) : ITraceStore
 {
@@ -27,10 +30,18 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
         catch (Exception e) when (IsUniqueViolation(e))
         {
         }
+        catch (Exception e) when (IsDataError(e))
+        {
+            return await StoreApartAsync(requests, e, ct);
+        }
 
         try
         {
             return await StoreTogetherAsync(requests, lookUp: true, ct);
+        }
+        catch (Exception e) when (IsDataError(e))
+        {
+            return await StoreApartAsync(requests, e, ct);
         }
         catch (Exception e) when (IsUniqueViolation(e))
         {
@@ -56,6 +67,57 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
     /// <summary>The insert clashed with a stored external id (the unique index refused it).</summary>
     protected abstract bool IsUniqueViolation(Exception e);
 
+    /// <summary>
+    /// The database refused a value of the rows themselves (e.g. PostgreSQL's "invalid byte sequence" for a
+    /// NUL character): storing the same rows again fails again, unlike a lost connection, which fails every request.
+    /// </summary>
+    protected virtual bool IsDataError(Exception e) => false;
+
+    /// <summary>The database's reason, for the client and the ingestion issue log: its words, no stack, no query.</summary>
+    protected virtual string DescribeDataError(Exception e) => e.Message;
+
+    /// <summary>
+    /// After a data error in the group: each request on its own, and a request that still fails, each of its
+    /// traces on its own, so that the failing trace is refused with the database's reason and nothing else is.
+    /// </summary>
+    private async Task<IReadOnlyList<StoreResult>> StoreApartAsync(IReadOnlyList<StoreRequest> requests, Exception first, CancellationToken ct)
+    {
+        logger.LogWarning("Group commit of {Count} requests failed on a value ({Reason}); storing them one by one", requests.Count, DescribeDataError(first));
+        var results = new List<StoreResult>(requests.Count);
+        foreach (var request in requests)
+        {
+            try
+            {
+                results.Add((await StoreTogetherAsync([request], lookUp: true, ct))[0]);
+                continue;
+            }
+            catch (Exception e) when (IsDataError(e))
+            {
+            }
+
+            var stored = new List<StoredTrace>();
+            var refused = new List<RefusedTrace>();
+            foreach (var trace in request.Traces)
+            {
+                try
+                {
+                    var alone = (await StoreTogetherAsync([request with { Traces = [trace] }], lookUp: true, ct))[0];
+                    stored.AddRange(alone.Traces);
+                    refused.AddRange(alone.Refused);
+                }
+                catch (Exception e) when (IsDataError(e))
+                {
+                    refused.Add(new RefusedTrace(trace.Index, trace.Trace.ExternalId, IsConflict: false,
+                        $"The database could not store this trace: {DescribeDataError(e)}"));
+                }
+            }
+
+            results.Add(new StoreResult(stored, refused));
+        }
+
+        return results;
+    }
+
     private async Task<IReadOnlyList<StoreResult>> StoreTogetherAsync(IReadOnlyList<StoreRequest> requests, bool lookUp, CancellationToken ct)
     {
         // One connection and one transaction for the idempotency check and the write.
@@ -67,7 +129,7 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
         foreach (var request in requests)
         {
             var stored = new List<StoredTrace>(request.Traces.Count);
-            var conflicts = new List<FieldError>();
+            var conflicts = new List<RefusedTrace>();
             var fresh = new List<Trace>();
             foreach (var parsed in request.Traces)
             {
@@ -80,8 +142,8 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
                     }
                     else
                     {
-                        conflicts.Add(new FieldError(
-                            request.Traces.Count > 1 || parsed.Index > 0 ? $"traces[{parsed.Index}].external_id" : "external_id",
+                        // Only this trace: the request's other traces are stored all the same.
+                        conflicts.Add(new RefusedTrace(parsed.Index, trace.ExternalId, IsConflict: true,
                             $"A different trace with external_id '{trace.ExternalId}' is already stored (id {existing.Id})."));
                     }
 
@@ -92,12 +154,6 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
                 fresh.Add(trace);
             }
 
-            if (conflicts.Count > 0)
-            {
-                results.Add(new StoreResult([], conflicts));
-                continue;
-            }
-
             foreach (var trace in fresh.Where(t => t.ExternalId is not null))
             {
                 // A later request in the same group with the same id is a retry of this one.
@@ -105,7 +161,7 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
             }
 
             toInsert.AddRange(fresh);
-            results.Add(new StoreResult(stored, []));
+            results.Add(new StoreResult(stored, conflicts));
         }
 
         if (toInsert.Count > 0)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -14,9 +15,26 @@ namespace EvalPlatform.Web.Endpoints;
 /// <summary>The trace API: ingest (one, batch), complete, list, read, score.</summary>
 public static class TraceEndpoints
 {
-    public sealed record IngestedTrace(int Index, Guid Id, string? ExternalId, string Status);
+    /// <summary>
+    /// One trace's fate: <c>created</c>, <c>existing</c> (stored before with the same content), <c>skipped</c>
+    /// (invalid or refused by the database; <c>errors</c> say why) or <c>conflict</c> (another trace under its
+    /// external id); <c>id</c> only when stored. <c>adjustments</c> list values stored other than as sent.
+    /// </summary>
+    public sealed record IngestedTrace(
+        int Index, Guid? Id, string? ExternalId, string Status,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<FieldError>? Errors = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<FieldError>? Adjustments = null);
 
-    public sealed record BatchResponse(IReadOnlyList<IngestedTrace> Items);
+    /// <summary>A batch's answer: how many traces are stored (created or existing), skipped (any other status) and adjusted, and each one in order.</summary>
+    public sealed record BatchResponse(int Stored, int Skipped, int Adjusted, IReadOnlyList<IngestedTrace> Items)
+    {
+        public static BatchResponse Of(IngestOutcome outcome)
+        {
+            var items = outcome.Items.Select(ToResponse).ToList();
+            return new BatchResponse(
+                outcome.Items.Count(i => i.IsStored), outcome.Items.Count(i => !i.IsStored), outcome.Items.Count(i => i.Adjustments.Count > 0), items);
+        }
+    }
 
     public sealed record ListResponse(IReadOnlyList<TraceListItemResponse> Items, string? NextCursor);
 
@@ -50,7 +68,7 @@ public static class TraceEndpoints
             .WithName("IngestTrace").WithSummary("Send one trace (simple or full shape); idempotent by external_id")
             .Accepts<JsonElement>("application/json");
         traces.MapPost("/batch", IngestBatchAsync).RequireAuthorization(ApiPolicies.Ingest)
-            .WithName("IngestTraceBatch").WithSummary("Send up to 1,000 traces in one transaction: all or none")
+            .WithName("IngestTraceBatch").WithSummary("Send up to 1,000 traces: every valid one is stored, the others are skipped and listed with their reasons")
             .Accepts<JsonElement>("application/json");
         traces.MapPatch("/{id:guid}", CompleteAsync).RequireAuthorization(ApiPolicies.Ingest)
             .WithName("CompleteTrace").WithSummary("Complete a trace sent at its start: output, end time, usage, error")
@@ -70,14 +88,38 @@ public static class TraceEndpoints
     {
         using var body = await JsonBody.ReadAsync(request, IngestionLimits.MaxSingleBytes, ct);
         var outcome = await ingestion.IngestOneAsync(body.RootElement, ct);
-        if (!outcome.IsValid)
+        return One(outcome);
+    }
+
+    /// <summary>A one-trace answer (shared with webhooks): 201 with <c>Location</c>, 200 for a retry, else the problem.</summary>
+    internal static Results<Created<IngestedTrace>, Ok<IngestedTrace>, ProblemHttpResult> One(IngestOutcome outcome)
+    {
+        var item = outcome.Items[0];
+        if (!item.IsStored)
         {
-            return Problem(outcome);
+            return Problem(outcome, many: false);
         }
 
-        var stored = outcome.Traces[0];
-        var result = new IngestedTrace(0, stored.Id, stored.ExternalId, stored.Created ? "created" : "existing");
-        return stored.Created ? TypedResults.Created($"/api/v1/traces/{stored.Id}", result) : TypedResults.Ok(result);
+        var result = ToResponse(item);
+        return item.Status == ItemStatus.Created ? TypedResults.Created($"/api/v1/traces/{item.Id}", result) : TypedResults.Ok(result);
+    }
+
+    /// <summary>
+    /// A batch answer (shared with webhooks): 201 when every trace is stored and one at least is new, 200 when every
+    /// one was stored before, 200 as well when some were skipped (the body says which and why); a problem only
+    /// when nothing could be stored: 409 when every trace is a conflict, else 400.
+    /// </summary>
+    internal static Results<Created<BatchResponse>, Ok<BatchResponse>, ProblemHttpResult> Many(IngestOutcome outcome)
+    {
+        if (!outcome.AnyStored)
+        {
+            return Problem(outcome, many: true);
+        }
+
+        var response = BatchResponse.Of(outcome);
+        return response.Skipped == 0 && outcome.Items.Any(i => i.Status == ItemStatus.Created)
+            ? TypedResults.Created((string?)null, response)
+            : TypedResults.Ok(response);
     }
 
     private static async Task<Results<Created<BatchResponse>, Ok<BatchResponse>, ProblemHttpResult>> IngestBatchAsync(
@@ -96,16 +138,7 @@ public static class TraceEndpoints
             throw new InputValidationException([new FieldError("traces", $"Send 1 to {IngestionLimits.MaxBatchTraces} traces per batch (got {count}).")]);
         }
 
-        var outcome = await ingestion.IngestBatchAsync(traces.EnumerateArray().ToList(), ct);
-        if (!outcome.IsValid)
-        {
-            return Problem(outcome);
-        }
-
-        var items = outcome.Traces.OrderBy(t => t.Index)
-            .Select(t => new IngestedTrace(t.Index, t.Id, t.ExternalId, t.Created ? "created" : "existing")).ToList();
-        var response = new BatchResponse(items);
-        return items.Any(i => i.Status == "created") ? TypedResults.Created((string?)null, response) : TypedResults.Ok(response);
+        return Many(await ingestion.IngestBatchAsync(traces.EnumerateArray().ToList(), ct));
     }
 
     private static async Task<Ok<TraceResponse>> CompleteAsync(Guid id, HttpRequest request, TraceUpdates updates, CancellationToken ct)
@@ -148,17 +181,33 @@ public static class TraceEndpoints
         return TypedResults.Created($"/api/v1/traces/{id}", scores.Select(ToResponse).ToList());
     }
 
-    /// <summary>A refused ingestion: 409 for an external_id clash, else 400 with the errors by field (shared with webhooks).</summary>
-    internal static ProblemHttpResult Problem(IngestOutcome outcome)
+    /// <summary>
+    /// Nothing of the request could be stored: 409 when every trace is a conflict on its external id, else 400;
+    /// <c>errors</c> by field path, and for a batch <c>items</c> as a stored batch would list them.
+    /// </summary>
+    private static ProblemHttpResult Problem(IngestOutcome outcome, bool many)
     {
-        var errors = outcome.Errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
-        return outcome.IsConflict
+        var all = outcome.Errors;
+        var extensions = new Dictionary<string, object?>
+        {
+            ["errors"] = all.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+        };
+        if (many)
+        {
+            extensions["items"] = outcome.Items.Select(ToResponse).ToList();
+        }
+
+        return outcome.AllConflicts
             ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
-                detail: string.Join(" ", outcome.Errors.Select(e => e.Message)), extensions: new Dictionary<string, object?> { ["errors"] = errors })
-            : TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid trace",
-                detail: outcome.Errors.Count == 1 ? $"{outcome.Errors[0].Field}: {outcome.Errors[0].Message}" : $"{outcome.Errors.Count} fields are invalid; see errors.",
-                extensions: new Dictionary<string, object?> { ["errors"] = errors });
+                detail: string.Join(" ", all.Select(e => e.Message)), extensions: extensions)
+            : TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: many ? "No trace could be stored" : "Invalid trace",
+                detail: all.Count == 1 ? $"{all[0].Field}: {all[0].Message}" : $"{all.Count} fields are invalid; see errors.",
+                extensions: extensions);
     }
+
+    private static IngestedTrace ToResponse(ItemOutcome item) => new(
+        item.Index, item.Id, item.ExternalId, Wire(item.Status),
+        item.Errors.Count > 0 ? item.Errors : null, item.Adjustments.Count > 0 ? item.Adjustments : null);
 
     /// <summary>Enum values on the wire: snake_case words.</summary>
     public static string Wire<T>(T value) where T : struct, Enum =>

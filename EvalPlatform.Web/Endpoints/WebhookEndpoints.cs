@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Tenancy;
@@ -78,21 +79,15 @@ public static class WebhookEndpoints
         }
 
         var outcome = await ingestion.IngestWebhookAsync(items, isArray, WebhookSource.Tag(source), ct);
-        if (!outcome.IsValid)
+        return (isArray ? Many(outcome).Result : One(outcome).Result) switch
         {
-            return Problem(outcome);
-        }
-
-        var stored = outcome.Traces.OrderBy(t => t.Index)
-            .Select(t => new IngestedTrace(t.Index, t.Id, t.ExternalId, t.Created ? "created" : "existing")).ToList();
-        if (!isArray)
-        {
-            var one = stored[0];
-            return one.Status == "created" ? TypedResults.Created($"/api/v1/traces/{one.Id}", one) : TypedResults.Ok(one);
-        }
-
-        var response = new BatchResponse(stored);
-        return stored.Any(i => i.Status == "created") ? TypedResults.Created((string?)null, response) : TypedResults.Ok(response);
+            Created<IngestedTrace> created => created,
+            Ok<IngestedTrace> existing => existing,
+            Created<BatchResponse> batch => batch,
+            Ok<BatchResponse> partial => partial,
+            ProblemHttpResult problem => problem,
+            var other => throw new UnreachableException($"Unexpected answer {other.GetType().Name}."),
+        };
     }
 
     /// <summary>401 naming the header. Logged without the secret or the signature: who claimed which team, and why it failed.</summary>

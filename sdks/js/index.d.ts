@@ -86,16 +86,38 @@ export interface TraceFields {
   spans?: Array<Record<string, unknown>>;
 }
 
+/** A field the platform named, with what it said about it. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** One trace's fate in a batch's answer. */
+export interface TraceOutcome {
+  index: number;
+  /** The stored trace's id; null when not stored. */
+  id: string | null;
+  external_id: string | null;
+  /** created or existing: stored; skipped (invalid or refused by the database) or conflict: not stored, never resent. */
+  status: 'created' | 'existing' | 'skipped' | 'conflict';
+  /** Why it was not stored. */
+  errors?: FieldProblem[];
+  /** Values stored other than as sent (an end up to a second before its start is stored with zero length). */
+  adjustments?: FieldProblem[];
+}
+
 export interface Stats {
   /** Committed by the platform. */
   sent: number;
+  /** Of those, stored with a value changed (e.g. an end a moment before its start). */
+  adjusted: number;
   /** droppedOverflow + droppedInvalid + droppedConflict. */
   dropped: number;
   /** The buffer was full: the oldest went. */
   droppedOverflow: number;
-  /** Refused with 400 (or larger than a batch may be). */
+  /** Skipped by the platform as invalid (or larger than a batch may be). */
   droppedInvalid: number;
-  /** 409: that external_id is stored with other content. */
+  /** Refused as a conflict: that external_id is stored with other content. */
   droppedConflict: number;
   /** Retries exhausted, a non-retryable answer (401, 403), or still buffered at shutdown. */
   failed: number;
@@ -186,6 +208,8 @@ export declare class Trace implements TraceFields {
   constructor(client: Client | null, name?: string, fields?: TraceFields);
   /** The platform's id, once the batch holding the trace is committed. */
   id: string | null;
+  /** The platform's answer for this trace, once its batch was answered; null before. */
+  outcome: TraceOutcome | null;
   /** Generated (a UUID) so a retried send is never stored twice. */
   external_id: string;
   name?: string;

@@ -39,8 +39,8 @@ public sealed class QueuePageTests : BunitTestBase
         scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(_team.Id, Guid.NewGuid(), ApiKeyScopes.Ingest);
         var json = System.Text.Json.JsonSerializer.SerializeToElement(new { name = input, user_input = input, response = "An answer." });
         var outcome = await scope.ServiceProvider.GetRequiredService<TraceIngestionService>().IngestOneAsync(json);
-        Assert.True(outcome.IsValid);
-        return outcome.Traces[0].Id;
+        Assert.True(outcome.Items[0].IsStored);
+        return outcome.Items[0].Id!.Value;
     }
 
     private IRenderedComponent<TestHost> RenderQueue(Guid queueId, TeamRole role = TeamRole.Owner)

@@ -44,8 +44,8 @@ public sealed class ReviewComponentsTests : BunitTestBase
         scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(_team.Id, Guid.NewGuid(), ApiKeyScopes.Ingest);
         var json = System.Text.Json.JsonSerializer.SerializeToElement(new { user_input = input, response = "An answer." });
         var outcome = await scope.ServiceProvider.GetRequiredService<TraceIngestionService>().IngestOneAsync(json);
-        Assert.True(outcome.IsValid);
-        return outcome.Traces[0].Id;
+        Assert.True(outcome.Items[0].IsStored);
+        return outcome.Items[0].Id!.Value;
     }
 
     /// <summary>The review as stored, read in a scope of its own (not through the component under test).</summary>

@@ -165,18 +165,70 @@ public abstract class DotnetClientTests(EvalAppFactory app)
         using var _ = http;
         var client = new EvalPlatformClient(http, options);
         await client.SendTraceAsync(new TraceBuilder().WithExternalId("taken").WithUserInput("original").Build());
-        await using var batcher = new EvalPlatformBatcher(new HttpClient(), options);
+        using var counting = new CountingHandler(new SocketsHttpHandler());
+        await using var batcher = new EvalPlatformBatcher(new HttpClient(counting), options);
 
         batcher.Enqueue(new TraceBuilder().WithExternalId("good-1").WithUserInput("fine").Build());
         batcher.Enqueue(new TraceBuilder().WithExternalId("bad").WithUserInput("fine").WithModel(new string('m', 300)).Build());
         batcher.Enqueue(new TraceBuilder().WithExternalId("taken").WithUserInput("different content").Build());
+        batcher.Enqueue(new TraceBuilder().WithExternalId("skewed").WithUserInput("fine").WithTimes(SkewStart, SkewStart.AddTicks(-5_000)).Build());
         batcher.Enqueue(new TraceBuilder().WithExternalId("good-2").WithUserInput("fine").Build());
         Assert.True(await batcher.FlushAsync());
 
-        Assert.Equal(new EvalPlatformCounters(2, 0, 2, 0, 0), batcher.Counters);
+        // The platform stored the good ones and listed the two it did not: one request, nothing sent again.
+        Assert.Equal(1, counting.Requests);
+        Assert.Equal(new EvalPlatformCounters(3, 0, 2, 0, 0, Adjusted: 1), batcher.Counters);
         var traces = await TracesAsync(http);
-        Assert.Equal(["good-1", "good-2", "taken"], traces.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["good-1", "good-2", "skewed", "taken"], traces.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("original", traces["taken"].GetProperty("input_preview").GetString());
+    }
+
+    private static readonly DateTimeOffset SkewStart = new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero).AddTicks(5_000);
+
+    [Fact]
+    public async Task SendTracesAsync_AnswersEachTracesFate_AndAPartialAnswerIsNoError()
+    {
+        var (options, http) = await TeamAsync();
+        using var _ = http;
+        var client = new EvalPlatformClient(http, options);
+        await client.SendTraceAsync(new TraceBuilder().WithExternalId("taken").WithUserInput("original").Build());
+
+        var receipt = await client.SendTracesAsync(
+        [
+            new TraceBuilder().WithExternalId("good").WithUserInput("fine").Build(),
+            new TraceBuilder().WithExternalId("bad").WithUserInput("fine").WithModel(new string('m', 300)).Build(),
+            new TraceBuilder().WithExternalId("taken").WithUserInput("different content").Build(),
+            new TraceBuilder().WithExternalId("skewed").WithUserInput("fine").WithTimes(SkewStart, SkewStart.AddTicks(-5_000)).Build(),
+        ]);
+
+        Assert.Equal(["created", "skipped", "conflict", "created"], receipt.Items.Select(i => i.Status));
+        Assert.Equal(2, receipt.Stored);
+        Assert.Equal(["bad", "taken"], receipt.NotStored.Select(i => i.ExternalId));
+        Assert.Equal("traces[1].model", Assert.Single(receipt.Items[1].Errors!).Field);
+        Assert.Null(receipt.Items[1].Id);
+        Assert.Equal("traces[3].end_time", Assert.Single(Assert.Single(receipt.Adjusted).Adjustments!).Field);
+        var skewed = await GetJsonAsync(http, $"/api/v1/traces/{receipt.Items[3].Id}");
+        Assert.Equal(SkewStart, skewed.GetProperty("end_time").GetDateTimeOffset());
+
+        // Nothing storable: the one case that throws, every field named.
+        var refused = await Assert.ThrowsAsync<EvalPlatformException>(() => client.SendTracesAsync(
+            [new TraceBuilder().WithUserInput("x").WithModel(new string('m', 300)).Build()]));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("traces[0].model", refused.Errors.Keys);
+    }
+
+    /// <summary>Counts the requests it passes on.</summary>
+    private sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private int _requests;
+
+        public int Requests => _requests;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _requests);
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Passes requests to the platform, but answers the first one 503 after the platform stored it (a proxy that lost the answer).</summary>

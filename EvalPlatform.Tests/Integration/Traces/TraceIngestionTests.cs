@@ -167,33 +167,6 @@ public abstract class TraceIngestionTests(EvalAppFactory app)
     }
 
     [Fact]
-    public async Task Batch_WithOneBadItem_StoresNothing_AndNamesTheItemsField()
-    {
-        var (api, _) = await ApiClient.ForNewTeamAsync(app);
-        var response = await api.PostJsonAsync("/api/v1/traces/batch", new
-        {
-            traces = new object[] { Simple("ok-1", "atomic"), new { user_input = "x", latency_ms = -5, tags = new[] { "atomic" } }, Simple("ok-2", "atomic") },
-        });
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.True(problem.GetProperty("errors").TryGetProperty("traces[1].latency_ms", out _));
-        Assert.Equal(0, (await api.GetJsonAsync("/api/v1/traces?tag=atomic")).GetProperty("items").GetArrayLength());
-    }
-
-    [Fact]
-    public async Task Batch_WithDuplicateExternalIds_IsRefused()
-    {
-        var (api, _) = await ApiClient.ForNewTeamAsync(app);
-        var response = await api.PostJsonAsync("/api/v1/traces/batch", new { traces = new[] { Simple("d-1", "dup"), Simple("d-1", "dup") } });
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.True(problem.GetProperty("errors").TryGetProperty("traces[1].external_id", out _));
-        Assert.Equal(0, (await api.GetJsonAsync("/api/v1/traces?tag=dup")).GetProperty("items").GetArrayLength());
-    }
-
-    [Fact]
     public async Task Batch_PartlyRetried_StoresOnlyTheNewOnes()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app);

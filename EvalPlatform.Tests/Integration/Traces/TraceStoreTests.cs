@@ -19,6 +19,8 @@ public abstract class TraceStoreTests(EvalAppFactory app)
     // 123.4 ms: exact in PostgreSQL (microseconds) and in SQLite's DateTimeOffset converter (100 µs steps).
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 11, 27, 9, 30, 15, TimeSpan.Zero).AddTicks(1_234_000);
 
+    protected EvalAppFactory App => app;
+
     [Fact]
     public async Task EveryColumn_IsStoredAsWritten_SetOrNull()
     {
@@ -44,10 +46,41 @@ public abstract class TraceStoreTests(EvalAppFactory app)
         }
     }
 
-    private async Task<IReadOnlyList<StoreResult>> StoreAsync(StoreRequest request)
+    [Fact]
+    public async Task AConflictingTrace_IsRefusedAlone_TheRestOfItsRequestIsStored()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        await StoreAsync(new StoreRequest(team.Id, [new ParsedTrace(Bare(team.Id, "taken", hash: 1), 0)]));
+
+        var result = (await StoreAsync(new StoreRequest(team.Id,
+            [new ParsedTrace(Bare(team.Id, "taken", hash: 2), 0), new ParsedTrace(Bare(team.Id, "free", hash: 3), 1)])))[0];
+
+        var refused = Assert.Single(result.Refused);
+        Assert.Equal((0, true), (refused.Index, refused.IsConflict));
+        var stored = Assert.Single(result.Traces);
+        Assert.Equal((1, true), (stored.Index, stored.Created));
+    }
+
+    protected async Task<IReadOnlyList<StoreResult>> StoreAsync(params StoreRequest[] requests)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ITraceStore>().StoreAsync([request]);
+        return await scope.ServiceProvider.GetRequiredService<ITraceStore>().StoreAsync(requests);
+    }
+
+    protected async Task<int> CountAsync(Guid teamId)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+        return await db.Traces.IgnoreQueryFilters().CountAsync(t => t.TeamId == teamId);
+    }
+
+    protected static Trace Bare(Guid teamId, string externalId, byte hash, string? name = null)
+    {
+        var trace = Bare(teamId);
+        trace.ExternalId = externalId;
+        trace.ContentHash = [hash];
+        trace.Name = name;
+        return trace;
     }
 
     private static Trace Full(Guid teamId)
@@ -105,6 +138,32 @@ public abstract class TraceStoreTests(EvalAppFactory app)
     }
 }
 
-public sealed class TraceStorePostgresTests(PostgresAppFactory app) : TraceStoreTests(app), IClassFixture<PostgresAppFactory>;
+public sealed class TraceStorePostgresTests(PostgresAppFactory app) : TraceStoreTests(app), IClassFixture<PostgresAppFactory>
+{
+    /// <summary>
+    /// A group holds two teams' requests; PostgreSQL refuses team A's trace with a NUL in its name (22021). Nothing
+    /// of the group was committed by that failure, so the store writes each request alone, then team A's traces
+    /// one by one: only the bad trace is refused, with the database's reason.
+    /// </summary>
+    [Fact]
+    public async Task ATraceTheDatabaseRefuses_CostsNeitherItsRequest_NorAnotherTeamsRequestInTheGroup()
+    {
+        var teamA = await TestData.CreateTeamAsync(App.Services);
+        var teamB = await TestData.CreateTeamAsync(App.Services);
+
+        var results = await StoreAsync(
+            new StoreRequest(teamA.Id, [new ParsedTrace(Bare(teamA.Id, "a-1", 1), 0), new ParsedTrace(Bare(teamA.Id, "a-nul", 2, name: "bad\0name"), 1), new ParsedTrace(Bare(teamA.Id, "a-2", 3), 2)]),
+            new StoreRequest(teamB.Id, [new ParsedTrace(Bare(teamB.Id, "b-1", 4), 0)]));
+
+        Assert.Equal([0, 2], results[0].Traces.Select(t => t.Index));
+        var refused = Assert.Single(results[0].Refused);
+        Assert.Equal((1, false), (refused.Index, refused.IsConflict));
+        Assert.Contains("22021", refused.Message, StringComparison.Ordinal);
+        Assert.True(Assert.Single(results[1].Traces).Created);
+        Assert.Empty(results[1].Refused);
+        Assert.Equal(2, await CountAsync(teamA.Id));
+        Assert.Equal(1, await CountAsync(teamB.Id));
+    }
+}
 
 public sealed class TraceStoreSqliteTests(SqliteAppFactory app) : TraceStoreTests(app), IClassFixture<SqliteAppFactory>;

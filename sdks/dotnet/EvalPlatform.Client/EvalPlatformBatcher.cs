@@ -30,20 +30,24 @@ public interface IEvalPlatformBatcher
 /// <summary>
 /// What happened to enqueued traces. <see cref="Sent"/>: stored by the platform (a retry of a stored
 /// trace counts once). <see cref="Dropped"/>: pushed out of a full queue (oldest first), or still
-/// unsent when the batcher was disposed. <see cref="Rejected"/>: refused by the platform as invalid
-/// (400), as a different trace under a stored external id (409), as too large, or not serializable;
+/// unsent when the batcher was disposed. <see cref="Rejected"/>: skipped by the platform as invalid,
+/// refused as a different trace under a stored external id (a conflict), too large, or not serializable;
 /// never retried. <see cref="Failed"/>: given up after the retries, or refused for the key (401/403).
-/// <see cref="Pending"/>: queued or being sent.
+/// <see cref="Pending"/>: queued or being sent. <see cref="Adjusted"/>: of the sent ones, stored with a
+/// value changed (an end up to a second before its start is stored with zero length, the original kept).
 /// </summary>
-public readonly record struct EvalPlatformCounters(long Sent, long Dropped, long Rejected, long Failed, long Pending);
+public readonly record struct EvalPlatformCounters(long Sent, long Dropped, long Rejected, long Failed, long Pending, long Adjusted = 0);
 
 /// <summary>
 /// The background batcher: traces are queued in memory (bounded; a full queue drops its oldest) and
 /// sent to <c>POST /api/v1/traces/batch</c> when <see cref="EvalPlatformOptions.MaxBatchSize"/> wait
 /// or every <see cref="EvalPlatformOptions.FlushInterval"/>. Network errors, timeouts, 408, 429 and
 /// 5xx are retried with exponential backoff and jitter, honouring <c>Retry-After</c>; the platform
-/// stores by external id, so a retry never stores a trace twice. A 400 or 409 names the bad items
-/// (<c>traces[3].model</c>): only those are dropped and the rest is sent again. Disposal flushes.
+/// stores by external id, so a retry never stores a trace twice. The platform stores every valid trace of
+/// a batch and lists each one's fate: the ones it skipped or refused as conflicts are counted as rejected
+/// and logged with their reasons, and nothing of the batch is sent again. An older platform's all-or-none
+/// 400 or 409 names the bad items (<c>traces[3].model</c>): only those are dropped and the rest is sent
+/// again. Disposal flushes.
 /// </summary>
 public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDisposable, IDisposable
 {
@@ -67,6 +71,7 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
     private long _dropped;
     private long _rejected;
     private long _failed;
+    private long _adjusted;
     private int _disposed;
 
     /// <summary>A batcher sending through <paramref name="httpClient"/> (the endpoint and the key come from <paramref name="options"/>).</summary>
@@ -107,7 +112,9 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
                 pending = _queue.Count + _inFlight;
             }
 
-            return new EvalPlatformCounters(Interlocked.Read(ref _sent), Interlocked.Read(ref _dropped), Interlocked.Read(ref _rejected), Interlocked.Read(ref _failed), pending);
+            return new EvalPlatformCounters(
+                Interlocked.Read(ref _sent), Interlocked.Read(ref _dropped), Interlocked.Read(ref _rejected), Interlocked.Read(ref _failed), pending,
+                Interlocked.Read(ref _adjusted));
         }
     }
 
@@ -372,7 +379,7 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
             switch (outcome.Kind)
             {
                 case OutcomeKind.Stored:
-                    Interlocked.Add(ref _sent, items.Count);
+                    Settle(items.Count, outcome.Fates ?? []);
                     return;
 
                 case OutcomeKind.BadItems:
@@ -486,7 +493,7 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
             var status = response.StatusCode;
             if (response.IsSuccessStatusCode)
             {
-                return new Outcome(OutcomeKind.Stored);
+                return new Outcome(OutcomeKind.Stored, Fates: await FatesAsync(response, timeout.Token).ConfigureAwait(false));
             }
 
             var problem = await EvalPlatformHttp.ProblemAsync(response, timeout.Token).ConfigureAwait(false);
@@ -509,6 +516,52 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
         {
             return new Outcome(OutcomeKind.Transient, Reason: $"{e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// A stored batch: the traces the answer lists as skipped or conflict are rejected (never resent: they would be
+    /// refused again), the others sent; the reasons are logged.
+    /// </summary>
+    private void Settle(int count, IReadOnlyList<TraceOutcome> fates)
+    {
+        var notStored = fates.Where(f => !f.IsStored && f.Index >= 0 && f.Index < count).ToList();
+        var adjusted = fates.Count(f => f.IsStored && f.Adjustments is { Count: > 0 });
+        Interlocked.Add(ref _sent, count - notStored.Count);
+        Interlocked.Add(ref _rejected, notStored.Count);
+        Interlocked.Add(ref _adjusted, adjusted);
+        if (notStored.Count > 0)
+        {
+            _logger.LogWarning("EvalPlatform: the platform stored {Stored} of {Count} traces and skipped {Skipped}: {Detail}",
+                count - notStored.Count, count, notStored.Count, Describe(notStored, f => f.Errors));
+        }
+
+        if (adjusted > 0)
+        {
+            _logger.LogInformation("EvalPlatform: {Adjusted} traces were stored with a value adjusted: {Detail}",
+                adjusted, Describe(fates.Where(f => f.IsStored && f.Adjustments is { Count: > 0 }).ToList(), f => f.Adjustments));
+        }
+    }
+
+    /// <summary>Each trace's fate from a stored batch's answer; empty when it lists none (an older platform, or a body that is not JSON: stored all the same).</summary>
+    private static async Task<IReadOnlyList<TraceOutcome>> FatesAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var receipt = await JsonSerializer.DeserializeAsync<BatchReceipt>(
+                await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), EvalJson.Options, ct).ConfigureAwait(false);
+            return receipt?.Items ?? [];
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
+    }
+
+    private static string Describe(List<TraceOutcome> fates, Func<TraceOutcome, IReadOnlyList<FieldProblem>?> problems)
+    {
+        var described = fates.Take(5).Select(f =>
+            $"{f.Status} {f.ExternalId ?? "#" + f.Index.ToString(CultureInfo.InvariantCulture)} ({string.Join("; ", (problems(f) ?? []).Select(p => $"{p.Field}: {p.Message}"))})");
+        return string.Join(", ", described) + (fates.Count > 5 ? $" (and {fates.Count - 5} more)" : "");
     }
 
     /// <summary>
@@ -577,5 +630,6 @@ public sealed partial class EvalPlatformBatcher : IEvalPlatformBatcher, IAsyncDi
         Transient,
     }
 
-    private sealed record Outcome(OutcomeKind Kind, EvalPlatformException? Problem = null, TimeSpan? RetryAfter = null, string? Reason = null);
+    private sealed record Outcome(
+        OutcomeKind Kind, EvalPlatformException? Problem = null, TimeSpan? RetryAfter = null, string? Reason = null, IReadOnlyList<TraceOutcome>? Fates = null);
 }

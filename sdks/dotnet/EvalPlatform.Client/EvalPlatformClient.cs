@@ -17,6 +17,14 @@ public interface IEvalPlatformClient
     /// <summary>Sends one trace now (<c>POST /api/v1/traces</c>) and answers its platform id; use it when you need the id at once (e.g. to score it).</summary>
     Task<TraceReceipt> SendTraceAsync(EvalTrace trace, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends up to 1,000 traces now (<c>POST /api/v1/traces/batch</c>) and answers each one's fate, in order. The
+    /// platform stores every valid trace: the ones it skipped or refused as conflicts are in
+    /// <see cref="BatchReceipt.NotStored"/> with their reasons, and this is not an error. Throws
+    /// <see cref="EvalPlatformException"/> only when nothing could be stored (400, 409: its <c>Errors</c> name each field).
+    /// </summary>
+    Task<BatchReceipt> SendTracesAsync(IEnumerable<EvalTrace> traces, CancellationToken cancellationToken = default);
+
     /// <summary>Attaches scores to a trace (<c>POST /api/v1/traces/{id}/scores</c>, scope <c>ingest</c>).</summary>
     Task<IReadOnlyList<StoredScore>> PostScoresAsync(Guid traceId, IEnumerable<EvalScore> scores, CancellationToken cancellationToken = default);
 
@@ -53,6 +61,19 @@ public sealed class EvalPlatformClient : IEvalPlatformClient
         var body = JsonSerializer.SerializeToUtf8Bytes(trace, EvalJson.Options);
         using var request = EvalPlatformHttp.Request(_options, HttpMethod.Post, "traces", EvalPlatformHttp.JsonContent(body));
         return await SendAsync<TraceReceipt>(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<BatchReceipt> SendTracesAsync(IEnumerable<EvalTrace> traces, CancellationToken cancellationToken = default)
+    {
+        var list = traces.ToList();
+        if (list.Count == 0)
+        {
+            return new BatchReceipt([]);
+        }
+
+        var body = JsonSerializer.SerializeToUtf8Bytes(new { traces = list }, EvalJson.Options);
+        using var request = EvalPlatformHttp.Request(_options, HttpMethod.Post, "traces/batch", EvalPlatformHttp.JsonContent(body));
+        return await SendAsync<BatchReceipt>(request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<StoredScore>> PostScoresAsync(Guid traceId, IEnumerable<EvalScore> scores, CancellationToken cancellationToken = default)

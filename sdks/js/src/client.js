@@ -24,6 +24,14 @@ function retryable(status) {
   return status === 408 || status === 429 || status >= 500;
 }
 
+function summariseItems(entries) {
+  const parts = entries.slice(0, 5).map((e) => {
+    const reasons = (Array.isArray(e?.errors) ? e.errors : []).map((p) => `${p.field}: ${p.message}`).join('; ');
+    return `${e?.status ?? '?'} ${e?.external_id ?? `#${e?.index}`} (${reasons || 'no reason given'})`;
+  });
+  return parts.join(', ') + (entries.length > 5 ? ` (and ${entries.length - 5} more)` : '');
+}
+
 async function describe(response) {
   let detail = '';
   try {
@@ -65,13 +73,14 @@ export class Client {
     this._closed = false;
     this._aborted = false; // shutdown gave up waiting: stop retrying
     this._wakeSleepers = new Set();
-    this._counts = { sent: 0, droppedOverflow: 0, droppedInvalid: 0, droppedConflict: 0, failed: 0 };
+    this._counts = { sent: 0, adjusted: 0, droppedOverflow: 0, droppedInvalid: 0, droppedConflict: 0, failed: 0 };
     this._unhook = this.enabled && options.registerExitHandlers !== false ? this._hookExit() : () => {};
   }
 
   /**
-   * sent (committed), dropped (= droppedOverflow + droppedInvalid + droppedConflict), failed
-   * (retries exhausted or a non-retryable answer), pending (buffered or being sent).
+   * sent (committed), adjusted (of those, stored with a value changed), dropped (= droppedOverflow +
+   * droppedInvalid + droppedConflict), failed (retries exhausted or a non-retryable answer), pending
+   * (buffered or being sent).
    */
   get stats() {
     const c = this._counts;
@@ -350,32 +359,71 @@ export class Client {
     });
   }
 
+  /**
+   * A 2xx: every trace the answer does not list as skipped or conflict is committed (an older
+   * platform lists no status at all). The ones not stored are counted and warned about with their
+   * reasons; none is resent, stored or not: a resend would be refused the same way.
+   */
   async _accepted(items, response) {
     let body = null;
     try {
       body = await response.json();
     } catch {
-      // committed all the same; ids stay unknown
+      // committed all the same; ids and fates stay unknown
     }
-    for (const entry of Array.isArray(body?.items) ? body.items : []) {
-      const trace = items[entry.index]?.trace;
-      if (trace) trace.id = entry.id ?? null;
+    const outcome = this._settle(items, Array.isArray(body?.items) ? body.items : []);
+    this._counts.sent += outcome.stored;
+    this._counts.adjusted += outcome.adjusted.length;
+    this._counts.droppedInvalid += outcome.skipped.length;
+    this._counts.droppedConflict += outcome.conflict.length;
+    const notStored = [...outcome.skipped, ...outcome.conflict];
+    if (notStored.length) {
+      this._warn(`the platform stored ${outcome.stored} of ${items.length} trace(s) and skipped ${notStored.length}: ${summariseItems(notStored)}`);
     }
-    this._counts.sent += items.length;
+  }
+
+  /** Hands each listed fate to its Trace (outcome, and id when stored) and sorts the items by it. */
+  _settle(items, listed) {
+    const byIndex = new Map(listed.filter((e) => e && Number.isInteger(e.index)).map((e) => [e.index, e]));
+    const outcome = { stored: 0, adjusted: [], skipped: [], conflict: [] };
+    items.forEach((item, i) => {
+      const entry = byIndex.get(i);
+      const status = entry?.status;
+      if (item.trace && entry) {
+        item.trace.outcome = entry;
+        if (status !== 'skipped' && status !== 'conflict') item.trace.id = entry.id ?? null;
+      }
+      if (status === 'skipped') outcome.skipped.push(entry);
+      else if (status === 'conflict') outcome.conflict.push(entry);
+      else {
+        outcome.stored++;
+        if (entry?.adjustments?.length) outcome.adjusted.push(entry);
+      }
+    });
+    return outcome;
   }
 
   /**
-   * A batch is all or none, so after a 400/409 nothing was stored: drop the traces the errors
-   * name (traces[3].model) and return the rest to resend. Errors naming no trace drop them all.
+   * 400/409: nothing was stored. The platform lists each trace's fate in items: drop them all. An
+   * older, all-or-none platform names the bad traces in errors only (traces[3].model): drop those
+   * and return the rest to resend. Errors naming no trace drop them all.
    */
   async _dropNamed(items, response) {
-    const kind = response.status === 409 ? 'droppedConflict' : 'droppedInvalid';
-    let errors = null;
+    let problem = null;
     try {
-      errors = (await response.clone().json())?.errors ?? null;
+      problem = await response.clone().json();
     } catch {
       // no problem details: nothing is named
     }
+    const errors = problem?.errors ?? null;
+    if (Array.isArray(problem?.items) && problem.items.length) {
+      const outcome = this._settle(items, problem.items);
+      this._counts.droppedInvalid += outcome.skipped.length + outcome.stored;
+      this._counts.droppedConflict += outcome.conflict.length;
+      this._warn(`the platform refused all ${items.length} trace(s) (${await describe(response)}): ${summariseItems([...outcome.skipped, ...outcome.conflict])}`);
+      return [];
+    }
+    const kind = response.status === 409 ? 'droppedConflict' : 'droppedInvalid';
     const bad = new Set();
     if (errors && typeof errors === 'object') {
       for (const key of Object.keys(errors)) {

@@ -52,12 +52,15 @@ function uuid() {
 /**
  * One trace being recorded. Fields are properties with the API's names (t.model, t.user_input,
  * t.usage, ...); end() queues it once. external_id is generated (a UUID) so a retried send is
- * never stored twice; id is the platform's id once the batch holding it is committed.
+ * never stored twice; id is the platform's id once the batch holding it is committed, and outcome
+ * the platform's answer for it ({index, id, external_id, status: 'created' | 'existing' | 'skipped'
+ * | 'conflict', errors?, adjustments?}).
  */
 export class Trace {
   constructor(client, name, fields = {}) {
     this.client = client;
     this.id = null;
+    this.outcome = null;
     this.external_id = uuid();
     this.name = name ?? null;
     this.start_time = new Date().toISOString();

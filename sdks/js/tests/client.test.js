@@ -219,6 +219,65 @@ describe('retries', () => {
   });
 });
 
+describe('per-item answers', () => {
+  // The platform stores every valid trace of a batch and lists each one's fate (ADR 13).
+  const partial = () => ({
+    stored: 2,
+    skipped: 2,
+    adjusted: 1,
+    items: [
+      { index: 0, id: 'id-0', external_id: 'ext-t0', status: 'created' },
+      { index: 1, id: null, external_id: 'ext-t1', status: 'skipped', errors: [{ field: 'traces[1].usage.prompt_tokens', message: 'Must not be negative.' }] },
+      { index: 2, id: null, external_id: 'ext-t2', status: 'conflict', errors: [{ field: 'traces[2].external_id', message: 'A different trace ...' }] },
+      { index: 3, id: 'id-3', external_id: 'ext-t3', status: 'created', adjustments: [{ field: 'traces[3].end_time', message: 'end_time was 500 µs before start_time ...' }] },
+    ],
+  });
+
+  test('a partial answer counts each fate, warns with the reasons and resends nothing', async () => {
+    platform.answer(200, {}, partial());
+    const warnings = [];
+    const c = client({ logger: { warn: (m) => warnings.push(m) } });
+    for (let i = 0; i < 4; i++) c.send(trace(`t${i}`));
+    assert.equal(await c.flush(5000), true);
+    await sleep(200);
+    assert.equal(platform.requests.length, 1, 'neither the stored nor the skipped traces are sent again');
+    const s = c.stats;
+    assert.deepEqual([s.sent, s.adjusted, s.droppedInvalid, s.droppedConflict, s.failed], [2, 1, 1, 1, 0]);
+    assert.ok(warnings.some((w) => w.includes('traces[1].usage.prompt_tokens: Must not be negative.')), warnings.join('\n'));
+  });
+
+  test('each trace gets its own outcome', async () => {
+    platform.answer(200, {}, partial());
+    const c = client();
+    const traces = [0, 1, 2, 3].map((i) => c.startTrace(`t${i}`));
+    traces.forEach((t) => t.end());
+    assert.equal(await c.flush(5000), true);
+    assert.deepEqual(traces.map((t) => t.outcome.status), ['created', 'skipped', 'conflict', 'created']);
+    assert.deepEqual(traces.map((t) => t.id), ['id-0', null, null, 'id-3']);
+    assert.equal(traces[1].outcome.errors[0].field, 'traces[1].usage.prompt_tokens');
+    assert.equal(traces[3].outcome.adjustments[0].field, 'traces[3].end_time');
+  });
+
+  test('nothing stored drops every listed trace once', async () => {
+    platform.answer(400, {}, {
+      status: 400,
+      title: 'No trace could be stored',
+      errors: { 'traces[0].model': ['Must be a string.'], 'traces[1].external_id': ['A different trace ...'] },
+      items: [
+        { index: 0, id: null, status: 'skipped', errors: [{ field: 'traces[0].model', message: 'Must be a string.' }] },
+        { index: 1, id: null, status: 'conflict', errors: [{ field: 'traces[1].external_id', message: 'A different trace ...' }] },
+      ],
+    });
+    const c = client();
+    c.send(trace('a'));
+    c.send(trace('b'));
+    assert.equal(await c.flush(5000), true);
+    await sleep(200);
+    assert.equal(platform.requests.length, 1);
+    assert.deepEqual([c.stats.sent, c.stats.droppedInvalid, c.stats.droppedConflict], [0, 1, 1]);
+  });
+});
+
 describe('never throws', () => {
   test('nothing throws when the platform is down', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;

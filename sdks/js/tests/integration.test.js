@@ -142,6 +142,23 @@ test('refused and conflicting traces are dropped and the rest stored', async () 
   assert.equal(await countInSession(), 3);
 });
 
+test('a skipped trace gets its reasons and an adjusted one is stored', async () => {
+  const fine = client.startTrace('fine', { session_id: session, response: 'ok' });
+  const bad = client.startTrace('bad', { session_id: session, usage: { prompt_tokens: -1 } });
+  // An end half a millisecond before the start: stored with zero length, the original kept.
+  const skewed = client.startTrace('skewed', { session_id: session, start_time: '2026-11-01T10:00:00.0005Z', end_time: '2026-11-01T10:00:00Z' });
+  const before = client.stats;
+  [fine, bad, skewed].forEach((t) => t.end());
+  assert.equal(await client.flush(10_000), true);
+  assert.deepEqual([fine.outcome.status, bad.outcome.status, skewed.outcome.status], ['created', 'skipped', 'created']);
+  assert.equal(bad.id, null);
+  assert.ok(bad.outcome.errors.some((e) => e.field.endsWith('usage.prompt_tokens')), JSON.stringify(bad.outcome));
+  assert.ok(skewed.outcome.adjustments[0].field.endsWith('].end_time'), JSON.stringify(skewed.outcome));
+  const s = client.stats;
+  assert.deepEqual([s.sent - before.sent, s.adjusted - before.adjusted, s.droppedInvalid - before.droppedInvalid], [2, 1, 1]);
+  assert.equal(await countInSession(), 2);
+});
+
 test('a score is stored and visible', async () => {
   const t = client.startTrace('to score', { session_id: session, response: 'r' });
   t.end();

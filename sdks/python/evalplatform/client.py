@@ -57,7 +57,11 @@ class Client(object):
     counted) and sent to ``POST /api/v1/traces/batch`` by a daemon thread when
     ``batch_size`` are waiting or the oldest has waited ``flush_interval`` seconds. Network
     errors, 408, 429 and 5xx are retried with exponential backoff and jitter, honouring
-    ``Retry-After``; a 400 or 409 drops only the traces it names and resends the rest.
+    ``Retry-After``. The platform stores every valid trace of a batch and lists each one's fate:
+    a trace it skipped (invalid) or refused as a conflict is counted, logged with its reasons and
+    never resent, and the stored ones are never resent either; a :class:`Trace` gets the platform's
+    answer for it in ``outcome`` (``status``, ``errors``, ``adjustments``). An older platform's
+    all-or-none 400 or 409 drops only the traces it names and resends the rest.
     Nothing here raises into the caller because telemetry failed: problems are logged on the
     ``evalplatform`` logger and counted in :attr:`stats`.
     """
@@ -105,7 +109,7 @@ class Client(object):
         self._closing = False
         self._closed = False
         self._abort = threading.Event()  # set when close() gives up waiting: stop retrying
-        self._counts = {"sent": 0, "dropped_overflow": 0, "dropped_invalid": 0, "dropped_conflict": 0, "failed": 0}
+        self._counts = {"sent": 0, "adjusted": 0, "dropped_overflow": 0, "dropped_invalid": 0, "dropped_conflict": 0, "failed": 0}
         self._thread = None  # type: Optional[threading.Thread]
         if self.enabled:
             self._thread = threading.Thread(target=self._run, name="evalplatform-batcher", daemon=True)
@@ -120,11 +124,12 @@ class Client(object):
     @property
     def stats(self):
         # type: () -> Dict[str, int]
-        """Counters: ``sent`` (committed by the platform), ``dropped`` (the sum of
-        ``dropped_overflow`` (buffer full, oldest first), ``dropped_invalid`` (refused with 400) and
-        ``dropped_conflict`` (409: that external_id is stored with other content)), ``failed``
-        (retries exhausted or a non-retryable answer such as 401/403), ``pending`` (buffered or
-        being sent)."""
+        """Counters: ``sent`` (committed by the platform), ``adjusted`` (of those, stored with a
+        value changed, e.g. an end a moment before its start), ``dropped`` (the sum of
+        ``dropped_overflow`` (buffer full, oldest first), ``dropped_invalid`` (skipped by the platform
+        as invalid) and ``dropped_conflict`` (that external_id is stored with other content)),
+        ``failed`` (retries exhausted or a non-retryable answer such as 401/403), ``pending``
+        (buffered or being sent)."""
         with self._cond:
             s = dict(self._counts)
             s["pending"] = len(self._queue) + self._in_flight
@@ -375,25 +380,71 @@ class Client(object):
 
     def _accepted(self, items, resp):
         # type: (List[_Item], _http.Response) -> None
+        """A 2xx: every trace the answer does not list as ``skipped`` or ``conflict`` is committed
+        (an older platform lists no status at all). The ones not stored are counted and logged with
+        their reasons; none is resent, stored or not: a resend would be refused the same way."""
         data = resp.json()
-        stored = data.get("items") if isinstance(data, dict) else None
-        for entry in stored if isinstance(stored, list) else []:
-            try:
-                handle = items[int(entry["index"])].handle
-                if handle is not None:
-                    handle.id = entry.get("id")
-            except (KeyError, IndexError, TypeError, ValueError):
-                pass
+        listed = data.get("items") if isinstance(data, dict) else None
+        outcome = self._settle(items, listed if isinstance(listed, list) else [])
         with self._cond:
-            self._counts["sent"] += len(items)
+            self._counts["sent"] += outcome["stored"]
+            self._counts["adjusted"] += outcome["adjusted"]
+            self._counts["dropped_invalid"] += len(outcome["skipped"])
+            self._counts["dropped_conflict"] += len(outcome["conflict"])
+        not_stored = outcome["skipped"] + outcome["conflict"]
+        if not_stored:
+            logger.warning("evalplatform: the platform stored %d of %d trace(s) and skipped %d: %s", outcome["stored"],
+                           len(items), len(not_stored), _summarise_items(not_stored))
+        if outcome["adjusted"]:
+            logger.info("evalplatform: %d trace(s) stored with a value adjusted: %s", outcome["adjusted"],
+                        _summarise_items(outcome["adjusted_items"], "adjustments"))
+
+    def _settle(self, items, listed):
+        # type: (List[_Item], List[Any]) -> Dict[str, Any]
+        """Hands each listed fate to its :class:`Trace` and sorts the items by it."""
+        outcome = {"stored": 0, "adjusted": 0, "skipped": [], "conflict": [], "adjusted_items": []}  # type: Dict[str, Any]
+        by_index = {}  # type: Dict[int, Dict[str, Any]]
+        for entry in listed:
+            try:
+                by_index[int(entry["index"])] = entry
+            except (KeyError, TypeError, ValueError):
+                pass
+        for i, item in enumerate(items):
+            entry = by_index.get(i) or {}
+            status = entry.get("status")
+            if item.handle is not None and entry:
+                item.handle.outcome = entry
+                if status not in ("skipped", "conflict"):
+                    item.handle.id = entry.get("id")
+            if status == "skipped":
+                outcome["skipped"].append(entry)
+            elif status == "conflict":
+                outcome["conflict"].append(entry)
+            else:
+                outcome["stored"] += 1
+                if entry.get("adjustments"):
+                    outcome["adjusted"] += 1
+                    outcome["adjusted_items"].append(entry)
+        return outcome
 
     def _drop_named(self, items, resp):
         # type: (List[_Item], _http.Response) -> List[_Item]
-        """The batch is all or none, so after a 400/409 nothing was stored: drop the traces the
-        errors name and return the rest to resend. Errors naming no trace drop the whole batch."""
-        kind = "dropped_conflict" if resp.status == 409 else "dropped_invalid"
+        """400/409: nothing was stored. The platform lists each trace's fate in ``items``: drop
+        them all. An older, all-or-none platform names the bad traces in ``errors`` only: drop those
+        and return the rest to resend. Errors naming no trace drop the whole batch."""
         data = resp.json()
+        listed = data.get("items") if isinstance(data, dict) else None
         errors = data.get("errors") if isinstance(data, dict) else None
+        if isinstance(listed, list) and listed:
+            outcome = self._settle(items, listed)
+            not_stored = outcome["skipped"] + outcome["conflict"]
+            with self._cond:
+                self._counts["dropped_invalid"] += len(outcome["skipped"]) + outcome["stored"]
+                self._counts["dropped_conflict"] += len(outcome["conflict"])
+            logger.warning("evalplatform: the platform refused all %d trace(s) (%s): %s", len(items), resp.describe(),
+                           _summarise_items(not_stored) if not_stored else _summarise(errors))
+            return []
+        kind = "dropped_conflict" if resp.status == 409 else "dropped_invalid"
         bad = set()  # type: Set[int]
         if isinstance(errors, dict):
             for key in errors:
@@ -462,6 +513,16 @@ class Client(object):
 def _retryable(status):
     # type: (int) -> bool
     return status in (408, 429) or status >= 500
+
+
+def _summarise_items(entries, key="errors"):
+    # type: (List[Dict[str, Any]], str) -> str
+    parts = []
+    for entry in entries[:5]:
+        problems = entry.get(key) if isinstance(entry.get(key), list) else []
+        text = "; ".join("%s: %s" % (p.get("field"), p.get("message")) for p in problems if isinstance(p, dict))
+        parts.append("%s %s (%s)" % (entry.get("status", "?"), entry.get("external_id") or "#%s" % entry.get("index"), text or "no reason given"))
+    return ", ".join(parts) + (" (and %d more)" % (len(entries) - 5) if len(entries) > 5 else "")
 
 
 def _summarise(errors):

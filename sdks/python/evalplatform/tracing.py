@@ -89,12 +89,15 @@ class Trace(object):
     """One trace being recorded. Set fields as attributes (``t.model = "gpt-4o"``) or with
     :meth:`update`; :meth:`end` (called for you by the decorator and the ``with`` block) queues
     it once. ``external_id`` is generated (uuid4) so that a retried send is never stored twice;
-    ``id`` is the platform's id once the batch holding the trace is committed."""
+    ``id`` is the platform's id once the batch holding the trace is committed, and ``outcome`` the
+    platform's answer for it (``status`` ``created``, ``existing``, ``skipped`` or ``conflict``, with
+    ``errors`` when not stored and ``adjustments`` when stored with a value changed)."""
 
     def __init__(self, client=None, name=None, **fields):
         # type: (Optional[Client], Optional[str], Any) -> None
         self.client = client
         self.id = None  # type: Optional[str]
+        self.outcome = None  # type: Optional[Dict[str, Any]]
         self.external_id = str(uuid.uuid4())
         self.name = name
         self.system_prompt = None  # type: Optional[str]

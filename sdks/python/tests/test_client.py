@@ -208,6 +208,62 @@ class RetryTests(ClientTestCase):
         self.assertEqual(2, c.stats["sent"])
 
 
+class PerItemAnswerTests(ClientTestCase):
+    """The platform stores every valid trace of a batch and lists each one's fate (ADR 13)."""
+
+    def partial(self):
+        return {"stored": 2, "skipped": 2, "adjusted": 1, "items": [
+            {"index": 0, "id": "id-0", "external_id": "ext-t0", "status": "created"},
+            {"index": 1, "id": None, "external_id": "ext-t1", "status": "skipped",
+             "errors": [{"field": "traces[1].usage.prompt_tokens", "message": "Must not be negative."}]},
+            {"index": 2, "id": None, "external_id": "ext-t2", "status": "conflict",
+             "errors": [{"field": "traces[2].external_id", "message": "A different trace ..."}]},
+            {"index": 3, "id": "id-3", "external_id": "ext-t3", "status": "created",
+             "adjustments": [{"field": "traces[3].end_time", "message": "end_time was 500 us before start_time ..."}]},
+        ]}
+
+    def test_a_partial_answer_counts_each_fate_and_resends_nothing(self):
+        self.platform.answer(200, {}, self.partial())
+        c = self.client()
+        for i in range(4):
+            c.send(trace("t%d" % i))
+        with self.assertLogs("evalplatform", logging.WARNING) as logs:
+            self.assertTrue(c.flush(5))
+        time.sleep(0.2)
+        self.assertEqual(1, len(self.platform.requests), "neither the stored nor the skipped traces are sent again")
+        s = c.stats
+        self.assertEqual((2, 1, 1, 1, 0), (s["sent"], s["adjusted"], s["dropped_invalid"], s["dropped_conflict"], s["failed"]))
+        self.assertIn("traces[1].usage.prompt_tokens: Must not be negative.", "\n".join(logs.output))
+
+    def test_each_trace_gets_its_own_outcome(self):
+        self.platform.answer(200, {}, self.partial())
+        c = self.client()
+        traces = []
+        for i in range(4):
+            t = c.trace("t%d" % i)
+            with t as handle:
+                pass
+            traces.append(handle)
+        self.assertTrue(c.flush(5))
+        self.assertEqual(["created", "skipped", "conflict", "created"], [t.outcome["status"] for t in traces])
+        self.assertEqual(["id-0", None, None, "id-3"], [t.id for t in traces])
+        self.assertEqual("traces[1].usage.prompt_tokens", traces[1].outcome["errors"][0]["field"])
+        self.assertEqual("traces[3].end_time", traces[3].outcome["adjustments"][0]["field"])
+
+    def test_nothing_stored_drops_every_listed_trace_once(self):
+        self.platform.answer(400, {}, {"status": 400, "title": "No trace could be stored",
+                                       "errors": {"traces[0].model": ["Must be a string."], "traces[1].external_id": ["A different trace ..."]},
+                                       "items": [{"index": 0, "id": None, "status": "skipped", "errors": [{"field": "traces[0].model", "message": "Must be a string."}]},
+                                                 {"index": 1, "id": None, "status": "conflict", "errors": [{"field": "traces[1].external_id", "message": "A different trace ..."}]}]})
+        c = self.client()
+        c.send(trace("a"))
+        c.send(trace("b"))
+        self.assertTrue(c.flush(5))
+        time.sleep(0.2)
+        self.assertEqual(1, len(self.platform.requests))
+        self.assertEqual((0, 1, 1), (c.stats["sent"], c.stats["dropped_invalid"], c.stats["dropped_conflict"]))
+
+
 class ExitTests(ClientTestCase):
     SCRIPT = ("import evalplatform\n"
               "c = evalplatform.Client(flush_interval=60, shutdown_timeout=0.5, backoff_base=0.1)\n"

@@ -158,6 +158,33 @@ class IntegrationTests(unittest.TestCase):
         self.assertEqual((3, 1, 1, 0), (s["sent"], s["dropped_invalid"], s["dropped_conflict"], s["failed"]))
         self.assertEqual(3, self.count_in_session())
 
+    def test_a_skipped_trace_gets_its_reasons_and_an_adjusted_one_is_stored(self):
+        c = self.client
+        logging.getLogger("evalplatform").setLevel(logging.ERROR)
+        try:
+            with c.trace("fine", session_id=self.session) as fine:
+                fine.response = "ok"
+            with c.trace("bad", session_id=self.session) as bad:
+                bad.usage = {"prompt_tokens": -1}
+            with c.trace("skewed", session_id=self.session) as skewed:
+                # An end half a millisecond before the start: stored with zero length, the original kept.
+                skewed.start_time = "2026-11-01T10:00:00.0005Z"
+                skewed.end_time = "2026-11-01T10:00:00Z"
+            self.assertTrue(c.flush(10))
+        finally:
+            logging.getLogger("evalplatform").setLevel(logging.NOTSET)
+        self.assertEqual("created", fine.outcome["status"])
+        self.assertEqual("skipped", bad.outcome["status"])
+        self.assertIsNone(bad.id)
+        self.assertTrue(any(e["field"].endswith("usage.prompt_tokens") for e in bad.outcome["errors"]), bad.outcome)
+        self.assertEqual("created", skewed.outcome["status"])
+        self.assertTrue(skewed.outcome["adjustments"][0]["field"].endswith("].end_time"), skewed.outcome)
+        self.assertEqual((2, 1, 1, 0), (c.stats["sent"], c.stats["adjusted"], c.stats["dropped_invalid"], c.stats["failed"]))
+        self.assertEqual(2, self.count_in_session())
+        status, stored = app.request("GET", "/api/v1/traces/" + skewed.id)
+        self.assertEqual(200, status, stored)
+        self.assertEqual("2026-11-01T10:00:00+00:00", stored["metadata"]["evalplatform.original_end_time"][:19] + "+00:00")
+
     def test_score_is_stored_and_visible(self):
         c = self.client
         with c.trace("to score", session_id=self.session, response="r") as t:

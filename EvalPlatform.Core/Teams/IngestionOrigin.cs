@@ -55,7 +55,9 @@ public static class IngestionOrigin
         }
 
         var port = uri.IsDefaultPort ? "" : ":" + uri.Port.ToString(CultureInfo.InvariantCulture);
-        origin = $"{uri.Scheme}://{uri.IdnHost}{port}".ToLowerInvariant();
+        // IdnHost gives punycode as browsers send it, but drops an IPv6 address's brackets, which Host keeps.
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host : uri.IdnHost;
+        origin = $"{uri.Scheme}://{host}{port}".ToLowerInvariant();
         return true;
     }
 

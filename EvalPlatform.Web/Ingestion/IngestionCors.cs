@@ -101,23 +101,43 @@ public static class IngestionCors
         return verdict;
     }
 
-    private static async Task<OriginVerdict> DecideUncachedAsync(HttpContext context, bool preflight)
+    /// <summary>
+    /// The rule itself, for an <paramref name="origin"/> in normal form: the configuration allows it for every team; a request
+    /// with a valid key (<paramref name="keyTeam"/>) also needs its team's list, one without (a preflight, a 401) any team's.
+    /// </summary>
+    public static OriginVerdict Judge(string origin, IngestionCorsSettings settings, IngestionOriginSnapshot teams, Guid? keyTeam) =>
+        settings.AllowsForEveryTeam(origin) || (keyTeam is { } team ? teams.Allows(origin, team) : teams.AllowsAnyTeam(origin))
+            ? OriginVerdict.Allowed
+            : OriginVerdict.Refused;
+
+    /// <summary>
+    /// The request's <c>Origin</c> in normal form, or the verdict when there is nothing to look up: none, or the app's own
+    /// (not cross-origin); one no list can hold, such as <c>null</c> from a file or a sandboxed frame (refused).
+    /// </summary>
+    public static OriginVerdict? ReadOrigin(HttpRequest request, out string origin)
     {
-        var header = context.Request.Headers.Origin.ToString();
+        var header = request.Headers.Origin.ToString();
         if (header.Length == 0)
         {
+            origin = "";
             return OriginVerdict.NotCrossOrigin;
         }
 
-        if (!IngestionOrigin.TryNormalize(header, out var origin, out _))
+        if (!IngestionOrigin.TryNormalize(header, out origin, out _))
         {
-            // "null" (files, sandboxed frames) and anything else no list can hold.
             return OriginVerdict.Refused;
         }
 
-        if (IngestionOrigin.TryNormalize($"{context.Request.Scheme}://{context.Request.Host}", out var own, out _) && own == origin)
+        return IngestionOrigin.TryNormalize($"{request.Scheme}://{request.Host}", out var own, out _) && own == origin
+            ? OriginVerdict.NotCrossOrigin
+            : null;
+    }
+
+    private static async Task<OriginVerdict> DecideUncachedAsync(HttpContext context, bool preflight)
+    {
+        if (ReadOrigin(context.Request, out var origin) is { } early)
         {
-            return OriginVerdict.NotCrossOrigin;
+            return early;
         }
 
         var services = context.RequestServices;
@@ -128,18 +148,17 @@ public static class IngestionCors
         }
 
         var teams = await services.GetRequiredService<IngestionOriginService>().GetSnapshotAsync(context.RequestAborted);
-        Guid? teamId = null;
+        Guid? keyTeam = null;
         if (!preflight)
         {
             var key = await context.AuthenticateAsync(ApiKeyDefaults.Scheme);
             if (key.Succeeded && Guid.TryParse(key.Principal.FindFirst(ApiKeyDefaults.TeamIdClaim)?.Value, out var id))
             {
-                teamId = id;
+                keyTeam = id;
             }
         }
 
-        var allowed = teamId is { } team ? teams.Allows(origin, team) : teams.AllowsAnyTeam(origin);
-        return allowed ? OriginVerdict.Allowed : OriginVerdict.Refused;
+        return Judge(origin, settings, teams, keyTeam);
     }
 
     internal static CorsPolicy PolicyFor(OriginVerdict verdict) => verdict == OriginVerdict.Allowed ? Allowing : Refusing;

@@ -86,6 +86,9 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<TeamService>();
         services.AddScoped<ApiKeyService>();
         services.AddScoped<ApiKeyAuthenticator>();
+        services.AddSingleton<IngestionOriginCache>();
+        services.AddScoped<IngestionOriginService>();
+        services.AddOptions<IngestionCorsOptions>();
         return services;
     }
 }

@@ -26,3 +26,6 @@ public sealed record ApiKeyRevoked(Guid TeamId, string Prefix) : LiveEvent(TeamI
 /// it should reload what it shows.
 /// </summary>
 public sealed record ResyncNeeded(Guid TeamId) : LiveEvent(TeamId);
+
+/// <summary>A team's browser origins changed: every node drops its copy of the origins (see <c>IngestionOriginCache</c>).</summary>
+public sealed record IngestionOriginsChanged(Guid TeamId) : LiveEvent(TeamId);

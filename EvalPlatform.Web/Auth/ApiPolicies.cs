@@ -14,6 +14,9 @@ public static class ApiPolicies
     /// <summary>Any scope the permission table says may review (<c>review</c>, <c>admin</c>).</summary>
     public const string Review = "api:review";
 
+    /// <summary>Any scope the permission table says may view the team's traces and settings (<c>read</c>, <c>admin</c>).</summary>
+    public const string View = "api:view";
+
     public static AuthorizationBuilder AddApiPolicies(this AuthorizationBuilder builder)
     {
         builder.AddPolicy(AnyKey, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser());
@@ -30,6 +33,12 @@ public static class ApiPolicies
             .AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
             .RequireAuthenticatedUser()
             .RequireClaim(ApiKeyDefaults.ScopeClaim, reviewScopes));
+
+        var viewScopes = TeamPermissions.ScopesGranting(Permission.ViewTraces).Select(ApiKeyScopesText.Format).ToArray();
+        builder.AddPolicy(View, p => p
+            .AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
+            .RequireAuthenticatedUser()
+            .RequireClaim(ApiKeyDefaults.ScopeClaim, viewScopes));
         return builder;
     }
 }

@@ -38,19 +38,19 @@ public static class LangSmithEndpoints
     public static RouteGroupBuilder MapLangSmithEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(BasePath).WithTags("LangSmith").RequireAuthorization(ApiPolicies.Ingest);
-        group.MapGet("/info", Info).AllowAnonymous()
+        group.MapGet("/info", Info).AllowAnonymous().AllowIngestionCors()
             .WithName("LangSmithInfo").WithSummary("What the LangSmith SDK probes first: multipart on, zstd off, batch limits");
-        group.MapPost("/runs", PostRunAsync)
+        group.MapPost("/runs", PostRunAsync).RequireIngestionCors(IngestionDoor.LangSmith)
             .WithName("LangSmithCreateRun").WithSummary("Create one run; 409 when it is already stored").Accepts<JsonElement>("application/json");
-        group.MapPatch("/runs/{id:guid}", PatchRunAsync)
+        group.MapPatch("/runs/{id:guid}", PatchRunAsync).RequireIngestionCors(IngestionDoor.LangSmith)
             .WithName("LangSmithUpdateRun").WithSummary("Update one run (outputs, end_time, error…); before its post it waits as a placeholder")
             .Accepts<JsonElement>("application/json");
-        group.MapPost("/runs/batch", BatchAsync)
+        group.MapPost("/runs/batch", BatchAsync).RequireIngestionCors(IngestionDoor.LangSmith)
             .WithName("LangSmithBatchRuns").WithSummary("Runs as {post:[…], patch:[…]}: every valid run stored, the others skipped with their reason").Accepts<JsonElement>("application/json");
-        group.MapPost("/runs/multipart", MultipartAsync)
+        group.MapPost("/runs/multipart", MultipartAsync).RequireIngestionCors(IngestionDoor.LangSmith)
             .WithName("LangSmithMultipartRuns").WithSummary("The SDK's primary path: post./patch./attachment./feedback. parts; every usable part stored, the others skipped with their reason")
             .Accepts<IFormFile>("multipart/form-data");
-        group.MapPost("/feedback", FeedbackAsync)
+        group.MapPost("/feedback", FeedbackAsync).RequireIngestionCors(IngestionDoor.LangSmith)
             .WithName("LangSmithFeedback").WithSummary("Feedback on a run, stored as a score (source langsmith)").Accepts<JsonElement>("application/json");
         return group;
     }

@@ -27,7 +27,7 @@ public static class OtlpEndpoints
     {
         foreach (var (route, name) in new[] { ("/v1/traces", "OtlpExportTraces"), ("/api/otel/v1/traces", "OtlpExportTracesUnderApi") })
         {
-            app.MapPost(route, ExportAsync).RequireAuthorization(ApiPolicies.Ingest)
+            app.MapPost(route, ExportAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Otlp)
                 .WithName(name).WithTags("OpenTelemetry")
                 .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip or deflate); spans of one trace merge across exports")
                 .Accepts<byte[]>(ProtobufMediaType, JsonMediaType);

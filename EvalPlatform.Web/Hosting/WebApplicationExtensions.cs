@@ -37,6 +37,7 @@ public static class WebApplicationExtensions
             return Task.CompletedTask;
         }));
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
+        builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
@@ -118,6 +119,9 @@ public static class WebApplicationExtensions
         }
 
         app.UseMiddleware<FirstRunMiddleware>();
+        // After routing (which WebApplication puts first), before authentication: a preflight is answered here, without a key.
+        // Only endpoints with the ingestion policy have CORS (ADR 14); the middleware leaves every other request alone.
+        app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -138,6 +142,7 @@ public static class WebApplicationExtensions
         api.MapQueueEndpoints();
         api.MapWebhookEndpoints();
         api.MapIngestionEndpoints();
+        api.MapIngestionOriginEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

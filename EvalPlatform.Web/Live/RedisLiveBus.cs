@@ -78,6 +78,7 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
                 nameof(TracesIngested) => envelope.Body.Deserialize<TracesIngested>(Json),
                 nameof(TraceUpdated) => envelope.Body.Deserialize<TraceUpdated>(Json),
                 nameof(ApiKeyRevoked) => envelope.Body.Deserialize<ApiKeyRevoked>(Json),
+                nameof(IngestionOriginsChanged) => envelope.Body.Deserialize<IngestionOriginsChanged>(Json),
                 _ => null,
             };
             if (liveEvent is not null)

@@ -8,7 +8,7 @@ namespace EvalPlatform.Core.Ingestion;
 /// <see cref="IngestionIssueBuffer"/>; <see cref="FlushAsync"/> (the background writer about once a second,
 /// the API and the page before they read) upserts the counts; <see cref="PurgeAsync"/> applies the retention.
 /// A failed flush is logged and its counts go back into the (bounded) buffer for the next try.
-/// See docs/decisions/0012-ingestion-issue-log.md.
+/// See docs/decisions/0015-ingestion-issue-log.md.
 /// </summary>
 public sealed class IngestionIssueLog(IServiceScopeFactory scopes, TimeProvider time, ILogger<IngestionIssueLog> logger) : IIngestionIssueLog, IDisposable
 {

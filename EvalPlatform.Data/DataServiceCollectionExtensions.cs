@@ -46,6 +46,7 @@ public static class DataServiceCollectionExtensions
                 o => o.UseNpgsql(target.ConnectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")),
                 (options, team) => new PostgresEvalDbContext(options, team));
             services.AddScoped<ITraceStore, PostgresTraceStore>();
+            services.AddSingleton<IStoreErrors, PostgresStoreErrors>();
             services.AddSingleton<ITraceLocks, PostgresTraceLocks>();
             services.AddScoped<IIngestionIssueStore, PostgresIngestionIssueStore>();
         }
@@ -55,6 +56,7 @@ public static class DataServiceCollectionExtensions
                 o => o.UseSqlite(target.ConnectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history")),
                 (options, team) => new SqliteEvalDbContext(options, team));
             services.AddScoped<ITraceStore, EfTraceStore>();
+            services.AddSingleton<IStoreErrors, SqliteStoreErrors>();
             services.AddSingleton<ITraceLocks, SqliteTraceLocks>();
             services.AddScoped<IIngestionIssueStore, SqliteIngestionIssueStore>();
             // SQLite has one writer at a time anyway; a second group would only wait for the lock.

@@ -9,6 +9,7 @@ using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace EvalPlatform.Core.Assembly;
 
@@ -20,7 +21,9 @@ namespace EvalPlatform.Core.Assembly;
 /// calls for the same trace are serialised (a PostgreSQL advisory lock per trace, which also holds
 /// across nodes; one writer at a time on SQLite).
 /// </summary>
-public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext team, ITraceLocks locks, ILiveBus liveBus, TimeProvider clock)
+public sealed class TraceAssembler(
+    IEvalDbContextFactory dbFactory, ITeamContext team, ITraceLocks locks, ILiveBus liveBus, IStoreErrors storeErrors, TimeProvider clock,
+    ILogger<TraceAssembler> logger)
 {
     /// <summary>The most spans one assembled trace may hold (LangSmith allows 25,000 runs a trace; we keep a trace readable).</summary>
     public const int MaxSpansPerTrace = 10_000;
@@ -105,7 +108,9 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
 
     /// <summary>
     /// Stores the valid records (one transaction) and reports each record's outcome in order.
-    /// Records that fail <see cref="Validate"/> are skipped and reported, never half-applied.
+    /// Records that fail <see cref="Validate"/> are skipped and reported, never half-applied. When the database
+    /// refuses a value (<see cref="IStoreErrors"/>: a NUL character on PostgreSQL), nothing of that transaction is
+    /// kept and each trace is stored again in its own, so only the trace holding the value is refused.
     /// </summary>
     public async Task<AssemblyResult> AssembleAsync(IReadOnlyList<SpanRecord> records, CancellationToken ct = default)
     {
@@ -114,137 +119,188 @@ public sealed class TraceAssembler(IEvalDbContextFactory dbFactory, ITeamContext
             throw new PermissionDeniedException("Sending traces needs an API key with the 'ingest' scope.");
         }
 
-        var errors = new List<FieldError>();
-        var issues = new List<IngestionIssueReport>();
+        var result = new Attempt();
         var valid = new bool[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            var before = errors.Count;
-            valid[i] = Validate(records[i], errors);
-            Refused(records[i], errors.Skip(before));
+            var before = result.Errors.Count;
+            valid[i] = Validate(records[i], result.Errors);
+            result.Issues.AddRange(result.Errors.Skip(before).Select(e => new IngestionIssueReport(
+                IngestionIssueKind.Refused, IngestionIssueReport.FieldOf(e.Field, records[i].Path), e.Message, records[i].TraceKey, records[i].SpanKey)));
         }
 
-        var outcomes = new AssembledSpan[records.Count];
-        var keys = records.Where((_, i) => valid[i]).Select(r => r.TraceKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var created = new List<Trace>();
-        var changed = new List<Guid>();
-        if (keys.Count > 0)
+        var outcomes = new AssembledSpan?[records.Count];
+        var groups = Enumerable.Range(0, records.Count).Where(i => valid[i])
+            .GroupBy(i => records[i].TraceKey, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (groups.Count > 0)
         {
-            await using var db = await dbFactory.CreateAsync(ct);
-            await using var transaction = await db.Database.BeginTransactionAsync(ct);
-            await using var held = await locks.LockAsync(db, teamId, keys, ct);
-
-            var now = clock.GetUtcNow();
-            var traces = await db.Traces.Where(t => keys.Contains(t.ExternalId!)).ToDictionaryAsync(t => t.ExternalId!, StringComparer.Ordinal, ct);
-            var traceIds = traces.Values.Select(t => t.Id).ToList();
-            var spansByTrace = (await db.Spans.Where(s => traceIds.Contains(s.TraceId)).ToListAsync(ct))
-                .GroupBy(s => s.TraceId).ToDictionary(g => g.Key, g => g.ToList());
-
-            foreach (var group in Enumerable.Range(0, records.Count).Where(i => valid[i]).GroupBy(i => records[i].TraceKey, StringComparer.Ordinal))
+            try
             {
-                var isNew = !traces.TryGetValue(group.Key, out var trace);
-                if (trace is not null && !trace.ContentHash.AsSpan().SequenceEqual(AssembledHash(group.Key)))
+                result.Take(await StoreAsync(teamId, records, groups, outcomes, ct));
+            }
+            catch (Exception e) when (storeErrors.IsDataError(e))
+            {
+                logger.LogWarning("Assembling {Count} traces failed on a value ({Reason}); storing them one by one", groups.Count, storeErrors.Describe(e));
+                foreach (var group in groups)
                 {
-                    // A trace sent whole through the trace API owns this external id: its fields are the client's, not sums of spans.
-                    foreach (var i in group)
+                    try
                     {
-                        Refuse(records[i], "trace_id",
-                            $"The trace with external id '{group.Key}' was sent whole through the trace API; spans cannot be added to it.");
+                        result.Take(await StoreAsync(teamId, records, [group], outcomes, ct));
                     }
-
-                    continue;
-                }
-
-                if (trace is null)
-                {
-                    trace = NewTrace(teamId, group.Key, now);
-                    traces[group.Key] = trace;
-                }
-
-                var spans = spansByTrace.TryGetValue(trace.Id, out var list) ? list : [];
-                var oldRootName = Root(spans)?.Name;
-                var byKey = spans.Where(s => s.ExternalId is not null).ToDictionary(s => s.ExternalId!, StringComparer.Ordinal);
-                var any = false;
-                foreach (var i in group)
-                {
-                    var record = records[i];
-                    var (span, outcome, refusal) = Apply(record, byKey, trace, teamId, spans.Count, now, issues, out var added);
-                    if (refusal is { } r)
+                    catch (Exception alone) when (storeErrors.IsDataError(alone))
                     {
-                        Refuse(record, r.Field, r.Reason);
-                    }
-
-                    if (added)
-                    {
-                        spans.Add(span!);
-                        db.Spans.Add(span!);
-                    }
-
-                    any |= outcome is SpanOutcome.Created or SpanOutcome.Updated;
-                    // A refused record (duplicate, or over the span limit) applies nothing, its trace-level facts included.
-                    if (outcome is not (SpanOutcome.Duplicate or SpanOutcome.Rejected))
-                    {
-                        any |= ApplyHints(trace, record.Trace);
-                    }
-                    outcomes[i] = new AssembledSpan(record.TraceKey, record.SpanKey, outcome, outcome == SpanOutcome.Rejected ? null : trace.Id, span?.Id);
-                }
-
-                if (isNew)
-                {
-                    if (spans.Count == 0)
-                    {
-                        continue;
-                    }
-
-                    db.Traces.Add(trace);
-                }
-
-                if (isNew || any)
-                {
-                    Link(spans);
-                    Summarize(trace, spans, oldRootName, now);
-                    if (isNew)
-                    {
-                        created.Add(trace);
-                    }
-                    else
-                    {
-                        changed.Add(trace.Id);
+                        var reason = $"The database could not store this trace: {storeErrors.Describe(alone)}";
+                        foreach (var i in group)
+                        {
+                            outcomes[i] = null;
+                            result.Errors.Add(new FieldError(records[i].Path is { Length: > 0 } path ? path : "$", reason));
+                            result.Issues.Add(new IngestionIssueReport(IngestionIssueKind.Refused, "$", reason, records[i].TraceKey, records[i].SpanKey));
+                        }
                     }
                 }
             }
-
-            await db.SaveChangesAsync(ct);
-            await transaction.CommitAsync(ct);
         }
 
+        var spans = new AssembledSpan[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            outcomes[i] ??= new AssembledSpan(records[i].TraceKey, records[i].SpanKey, SpanOutcome.Rejected, null, null);
+            spans[i] = outcomes[i] ?? new AssembledSpan(records[i].TraceKey, records[i].SpanKey, SpanOutcome.Rejected, null, null);
         }
 
-        if (created.Count > 0)
+        if (result.Created.Count > 0)
         {
             await liveBus.PublishAsync(new TracesIngested(
-                teamId, created.Select(t => t.Id).ToList(),
-                created.Take(TracesIngested.MaxSummaries).Select(TraceIngestionService.Summarize).ToList()), CancellationToken.None);
+                teamId, result.Created.Select(t => t.Id).ToList(),
+                result.Created.Take(TracesIngested.MaxSummaries).Select(TraceIngestionService.Summarize).ToList()), CancellationToken.None);
         }
 
-        foreach (var id in changed)
+        foreach (var id in result.Changed)
         {
             await liveBus.PublishAsync(new TraceUpdated(teamId, id), CancellationToken.None);
         }
 
-        return new AssemblyResult(outcomes, errors, issues);
+        return new AssemblyResult(spans, result.Errors, result.Issues);
+    }
 
-        void Refuse(SpanRecord record, string field, string reason)
+    /// <summary>What one transaction decided: kept only when it committed.</summary>
+    private sealed class Attempt
+    {
+        public List<FieldError> Errors { get; } = [];
+        public List<IngestionIssueReport> Issues { get; } = [];
+        public List<Trace> Created { get; } = [];
+        public List<Guid> Changed { get; } = [];
+
+        public void Take(Attempt committed)
         {
-            errors.Add(new FieldError(PathOf(record, field), reason));
-            issues.Add(new IngestionIssueReport(IngestionIssueKind.Refused, field, reason, record.TraceKey, record.SpanKey));
+            Errors.AddRange(committed.Errors);
+            Issues.AddRange(committed.Issues);
+            Created.AddRange(committed.Created);
+            Changed.AddRange(committed.Changed);
         }
 
-        void Refused(SpanRecord record, IEnumerable<FieldError> found) => issues.AddRange(found.Select(e => new IngestionIssueReport(
-            IngestionIssueKind.Refused, IngestionIssueReport.FieldOf(e.Field, record.Path), e.Message, record.TraceKey, record.SpanKey)));
+        public void Refuse(SpanRecord record, string field, string reason)
+        {
+            Errors.Add(new FieldError(PathOf(record, field), reason));
+            Issues.Add(new IngestionIssueReport(IngestionIssueKind.Refused, field, reason, record.TraceKey, record.SpanKey));
+        }
+    }
+
+    /// <summary>
+    /// Stores the records of <paramref name="groups"/> (one group per trace) in one transaction, locked per trace,
+    /// and sets their <paramref name="outcomes"/>. Reads everything afresh, so a failed attempt can be tried again.
+    /// </summary>
+    private async Task<Attempt> StoreAsync(
+        Guid teamId, IReadOnlyList<SpanRecord> records, IReadOnlyList<IGrouping<string, int>> groups, AssembledSpan?[] outcomes, CancellationToken ct)
+    {
+        var attempt = new Attempt();
+        var keys = groups.Select(g => g.Key).ToList();
+        await using var db = await dbFactory.CreateAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        await using var held = await locks.LockAsync(db, teamId, keys, ct);
+
+        var now = clock.GetUtcNow();
+        var traces = await db.Traces.Where(t => keys.Contains(t.ExternalId!)).ToDictionaryAsync(t => t.ExternalId!, StringComparer.Ordinal, ct);
+        var traceIds = traces.Values.Select(t => t.Id).ToList();
+        var spansByTrace = (await db.Spans.Where(s => traceIds.Contains(s.TraceId)).ToListAsync(ct))
+            .GroupBy(s => s.TraceId).ToDictionary(g => g.Key, g => g.ToList());
+
+        foreach (var group in groups)
+        {
+            var isNew = !traces.TryGetValue(group.Key, out var trace);
+            if (trace is not null && !trace.ContentHash.AsSpan().SequenceEqual(AssembledHash(group.Key)))
+            {
+                // A trace sent whole through the trace API owns this external id: its fields are the client's, not sums of spans.
+                foreach (var i in group)
+                {
+                    attempt.Refuse(records[i], "trace_id",
+                        $"The trace with external id '{group.Key}' was sent whole through the trace API; spans cannot be added to it.");
+                }
+
+                continue;
+            }
+
+            if (trace is null)
+            {
+                trace = NewTrace(teamId, group.Key, now);
+                traces[group.Key] = trace;
+            }
+
+            var spans = spansByTrace.TryGetValue(trace.Id, out var list) ? list : [];
+            var oldRootName = Root(spans)?.Name;
+            var byKey = spans.Where(s => s.ExternalId is not null).ToDictionary(s => s.ExternalId!, StringComparer.Ordinal);
+            var any = false;
+            foreach (var i in group)
+            {
+                var record = records[i];
+                var (span, outcome, refusal) = Apply(record, byKey, trace, teamId, spans.Count, now, attempt.Issues, out var added);
+                if (refusal is { } r)
+                {
+                    attempt.Refuse(record, r.Field, r.Reason);
+                }
+
+                if (added)
+                {
+                    spans.Add(span!);
+                    db.Spans.Add(span!);
+                }
+
+                any |= outcome is SpanOutcome.Created or SpanOutcome.Updated;
+                // A refused record (duplicate, or over the span limit) applies nothing, its trace-level facts included.
+                if (outcome is not (SpanOutcome.Duplicate or SpanOutcome.Rejected))
+                {
+                    any |= ApplyHints(trace, record.Trace);
+                }
+                outcomes[i] = new AssembledSpan(record.TraceKey, record.SpanKey, outcome, outcome == SpanOutcome.Rejected ? null : trace.Id, span?.Id);
+            }
+
+            if (isNew)
+            {
+                if (spans.Count == 0)
+                {
+                    continue;
+                }
+
+                db.Traces.Add(trace);
+            }
+
+            if (isNew || any)
+            {
+                Link(spans);
+                Summarize(trace, spans, oldRootName, now);
+                if (isNew)
+                {
+                    attempt.Created.Add(trace);
+                }
+                else
+                {
+                    attempt.Changed.Add(trace.Id);
+                }
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return attempt;
     }
 
     private static Trace NewTrace(Guid teamId, string key, DateTimeOffset now)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using System.Reflection;
+using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -10,7 +11,8 @@ using Npgsql;
 namespace EvalPlatform.Data.Ingestion;
 
 /// <summary>PostgreSQL: binary COPY of traces and spans, in the group's transaction.</summary>
-internal sealed class PostgresTraceStore(IDbContextFactory<EvalDbContext> factory, ILogger<PostgresTraceStore> logger) : TraceStore(factory, logger)
+internal sealed class PostgresTraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<PostgresTraceStore> logger)
+    : TraceStore(factory, errors, logger)
 {
     protected override async Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct)
     {
@@ -21,16 +23,6 @@ internal sealed class PostgresTraceStore(IDbContextFactory<EvalDbContext> factor
 
     protected override bool IsUniqueViolation(Exception e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
-
-    // Class 22 (data exception: a NUL in text, "\u0000" in jsonb, a number out of range), class 23 but the
-    // unique index (which has its own path), class 54 (a value over a limit, e.g. an index row too large).
-    protected override bool IsDataError(Exception e) =>
-        e is PostgresException p && (p.SqlState.StartsWith("22", StringComparison.Ordinal)
-            || (p.SqlState.StartsWith("23", StringComparison.Ordinal) && p.SqlState != PostgresErrorCodes.UniqueViolation)
-            || p.SqlState.StartsWith("54", StringComparison.Ordinal));
-
-    protected override string DescribeDataError(Exception e) =>
-        e is PostgresException p ? $"{p.MessageText} (SQLSTATE {p.SqlState})" : e.Message;
 }
 
 /// <summary>

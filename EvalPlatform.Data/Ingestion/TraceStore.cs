@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
@@ -10,12 +11,12 @@ namespace EvalPlatform.Data.Ingestion;
 /// transaction. It first assumes every external id is new (the unique index checks); when one is
 /// not, it decides per trace what is new, a retry, or a conflict (one query per team for the
 /// external ids), check and insert in one transaction. A conflict refuses that trace only. When the
-/// database refuses a value of one trace (<see cref="IsDataError"/>), the group is written again one
+/// database refuses a value of one trace (<see cref="IStoreErrors"/>), the group is written again one
 /// request at a time, and a request that still fails one trace at a time, so only that trace is
 /// refused (ADR 3, ADR 13). How rows are inserted is the provider's business (<see cref="InsertAsync"/>).
 /// This is a cross-team writer: it filters by explicit team ids.
 /// </summary>
-internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILogger logger) : ITraceStore
+internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger logger) : ITraceStore
 {
     public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
     {
@@ -67,14 +68,9 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
     /// <summary>The insert clashed with a stored external id (the unique index refused it).</summary>
     protected abstract bool IsUniqueViolation(Exception e);
 
-    /// <summary>
-    /// The database refused a value of the rows themselves (e.g. PostgreSQL's "invalid byte sequence" for a
-    /// NUL character): storing the same rows again fails again, unlike a lost connection, which fails every request.
-    /// </summary>
-    protected virtual bool IsDataError(Exception e) => false;
+    private bool IsDataError(Exception e) => errors.IsDataError(e);
 
-    /// <summary>The database's reason, for the client and the ingestion issue log: its words, no stack, no query.</summary>
-    protected virtual string DescribeDataError(Exception e) => e.Message;
+    private string DescribeDataError(Exception e) => errors.Describe(e);
 
     /// <summary>
     /// After a data error in the group: each request on its own, and a request that still fails, each of its
@@ -202,7 +198,8 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ILo
 }
 
 /// <summary>SQLite: plain EF inserts in the transaction (one writer at a time is SQLite's nature anyway).</summary>
-internal sealed class EfTraceStore(IDbContextFactory<EvalDbContext> factory, ILogger<EfTraceStore> logger) : TraceStore(factory, logger)
+internal sealed class EfTraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<EfTraceStore> logger)
+    : TraceStore(factory, errors, logger)
 {
     protected override async Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct)
     {

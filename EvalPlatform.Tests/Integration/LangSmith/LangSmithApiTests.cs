@@ -528,6 +528,33 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
         await AssertIssueAsync(reader, "refused", "dotted_order", badId);
     }
 
+    /// <summary>PostgreSQL refuses a NUL character in text; SQLite stores it.</summary>
+    protected virtual bool DatabaseRefusesNul => false;
+
+    [Fact]
+    public async Task RunHoldingANulCharacter_CostsOnlyItsTrace_TheOtherTracesOfTheBatchAreStored()
+    {
+        var (sdk, reader, _) = await ClientsAsync();
+        var (goodId, badId) = (Id(0), Id(1));
+        var response = await SendAsync(sdk, new LangSmithWire()
+            .AddRun("post", LangSmithWire.Run(goodId, "agent", "chain", T0, null, new JsonObject { ["q"] = "hi" }))
+            .AddRun("post", LangSmithWire.Run(badId, "zero \0 byte", "chain", T0, null, new JsonObject { ["q"] = "hi" })));
+
+        await AssertStatusAsync(HttpStatusCode.Accepted, response);
+        var stored = (await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").EnumerateArray()
+            .Select(i => i.GetProperty("external_id").GetString()).Order(StringComparer.Ordinal).ToList();
+        if (!DatabaseRefusesNul)
+        {
+            Assert.Equal(new[] { goodId, badId }.Order(StringComparer.Ordinal), stored);
+            return;
+        }
+
+        Assert.Equal([goodId], stored);
+        Assert.Equal([$"post.{badId}"], await SkippedPathsAsync(response));
+        var issue = await AssertIssueAsync(reader, "refused", "$", badId);
+        Assert.Contains("The database could not store this trace", issue.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
     private static async Task<List<string>> SkippedPathsAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("skipped").EnumerateArray().Select(s => s.GetProperty("path").GetString()!).ToList();
 
@@ -612,6 +639,9 @@ public abstract class LangSmithApiTests(EvalAppFactory app)
     }
 }
 
-public sealed class LangSmithApiPostgresTests(PostgresAppFactory app) : LangSmithApiTests(app), IClassFixture<PostgresAppFactory>;
+public sealed class LangSmithApiPostgresTests(PostgresAppFactory app) : LangSmithApiTests(app), IClassFixture<PostgresAppFactory>
+{
+    protected override bool DatabaseRefusesNul => true;
+}
 
 public sealed class LangSmithApiSqliteTests(SqliteAppFactory app) : LangSmithApiTests(app), IClassFixture<SqliteAppFactory>;

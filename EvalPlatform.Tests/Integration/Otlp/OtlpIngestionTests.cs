@@ -384,6 +384,47 @@ public abstract class OtlpIngestionTests(EvalAppFactory app)
         Assert.Equal("llm", Assert.Single(trace.GetProperty("spans").EnumerateArray()).GetProperty("kind").GetString());
     }
 
+    /// <summary>PostgreSQL refuses a NUL character in text; SQLite stores it.</summary>
+    protected virtual bool DatabaseRefusesNul => false;
+
+    [Fact]
+    public async Task SpanHoldingANulCharacter_CostsOnlyItsTrace_TheOtherTracesOfTheExportAreStored()
+    {
+        var (key, _) = await KeyAsync();
+        using var http = Client(key);
+        const string good = "0af7651916cd43dd8448eb211c80319c", bad = "1bf7651916cd43dd8448eb211c80319d";
+        static string Span(string traceId, string spanId, string name) =>
+            $$"""{"traceId":"{{traceId}}","spanId":"{{spanId}}","name":"{{name}}","kind":1,"startTimeUnixNano":"1755684000000000000","endTimeUnixNano":"1755684000100000000"}""";
+        var export = $$"""
+            {"resourceSpans":[{"resource":{"attributes":[]},"scopeSpans":[{"scope":{"name":"t"},"spans":[
+              {{Span(good, "1111111111111111", "fine")}},
+              {{Span(bad, "2222222222222222", "zero \\u0000 byte")}},
+              {{Span(good, "3333333333333333", "fine too")}}]}]}]}
+            """;
+
+        var response = await http.PostAsync("/v1/traces", new StringContent(export, Encoding.UTF8, "application/json"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var ids = (await GetJsonAsync(http, "/api/v1/traces?limit=10")).GetProperty("items").EnumerateArray()
+            .Select(i => i.GetProperty("external_id").GetString()).Order(StringComparer.Ordinal).ToList();
+        if (!DatabaseRefusesNul)
+        {
+            Assert.Equal([good, bad], ids);
+            return;
+        }
+
+        var partial = body.GetProperty("partialSuccess");
+        Assert.Equal("1", partial.GetProperty("rejectedSpans").GetString());
+        Assert.Contains("The database could not store this trace", partial.GetProperty("errorMessage").GetString(), StringComparison.Ordinal);
+        Assert.Equal([good], ids);
+        Assert.Equal(2, (await OnlyTraceAsync(http)).GetProperty("spans").GetArrayLength());
+        var issues = (await GetJsonAsync(http, "/api/v1/ingestion/issues?kind=refused")).GetProperty("items").EnumerateArray().ToList();
+        var issue = Assert.Single(issues);
+        Assert.Equal((bad, "2222222222222222", "otlp"),
+            (issue.GetProperty("trace_id").GetString(), issue.GetProperty("span_id").GetString(), issue.GetProperty("door").GetString()));
+    }
+
     [Fact]
     public async Task SpanOfTheWrongShape_InJson_IsSkippedInPartialSuccess_AndTheOthersStored()
     {
@@ -551,6 +592,9 @@ public sealed class OtlpPostgresAppFactory() : EvalAppFactory(TestDatabase.Postg
 /// <summary>The app on a real Kestrel port, on SQLite.</summary>
 public sealed class OtlpSqliteAppFactory() : EvalAppFactory(TestDatabase.Sqlite, kestrel: true);
 
-public sealed class OtlpIngestionPostgresTests(OtlpPostgresAppFactory app) : OtlpIngestionTests(app), IClassFixture<OtlpPostgresAppFactory>;
+public sealed class OtlpIngestionPostgresTests(OtlpPostgresAppFactory app) : OtlpIngestionTests(app), IClassFixture<OtlpPostgresAppFactory>
+{
+    protected override bool DatabaseRefusesNul => true;
+}
 
 public sealed class OtlpIngestionSqliteTests(OtlpSqliteAppFactory app) : OtlpIngestionTests(app), IClassFixture<OtlpSqliteAppFactory>;

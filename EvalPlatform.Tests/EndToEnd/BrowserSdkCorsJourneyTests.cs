@@ -13,7 +13,7 @@ namespace EvalPlatform.Tests.EndToEnd;
 /// Our JS SDK in Chromium on someone else's page (<see cref="SdkPageSite"/>, another origin than the app's) sends a trace with
 /// an <c>ingest</c> key: the browser's preflight and request pass only when the key's team allows the page's origin (ADR 14).
 /// </summary>
-public sealed class BrowserSdkJourneyTests(KestrelAppFactory app, BrowserFixture browser, SdkPageSite site)
+public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFixture browser, SdkPageSite site)
     : IClassFixture<KestrelAppFactory>, IClassFixture<BrowserFixture>, IClassFixture<SdkPageSite>
 {
     /// <summary>

@@ -82,9 +82,11 @@ public sealed class IngestionOriginsSectionTests : BunitTestBase
         var (cut, team) = await RenderAsync(TeamRole.Admin, "https://a.example", "http://localhost:3000");
         cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll("[data-testid=origin-value]").Count));
 
-        await cut.FindAll("[data-testid=origin-remove]")[0].ClickAsync(new());
+        // Not awaited: the handler awaits the message box, whose result comes only when it closes.
+        var removing = cut.FindAll("[data-testid=origin-remove]")[0].ClickAsync(new());
         cut.WaitForAssertion(() => Assert.Contains("Remove https://a.example?", cut.Markup, StringComparison.Ordinal));
         await cut.FindAll(".mud-dialog button").Single(b => b.TextContent.Trim() == "Remove").ClickAsync(new());
+        await removing.WaitAsync(TimeSpan.FromSeconds(10));
 
         cut.WaitForAssertion(() => Assert.Equal(["http://localhost:3000"], cut.FindAll("[data-testid=origin-value]").Select(e => e.TextContent).ToArray()));
         await using var scope = Services.CreateAsyncScope();

@@ -55,14 +55,14 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         await section.Locator("[data-testid=origin-add]").ClickAsync();
         await section.Locator("[data-testid=origin-value]", new() { HasText = site.FirstOrigin }).WaitForAsync();
         Assert.Equal([site.FirstOrigin], (await section.Locator("[data-testid=origin-value]").AllTextContentsAsync()).ToArray());
-        await page.ScreenshotAsync("70-ingestion-origins-light-1440");
+        await page.ScreenshotAsync("80-ingestion-origins-light-1440");
 
         // A phone opens the page afresh (the drawer's layout is chosen on load).
         await page.SetViewportSizeAsync(390, 844);
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
         await section.Locator("[data-testid=origin-value]", new() { HasText = site.FirstOrigin }).WaitForAsync();
-        await page.ScreenshotAsync("71-ingestion-origins-light-390");
+        await page.ScreenshotAsync("81-ingestion-origins-light-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The page scrolls sideways at 390 px.");
         await page.SetViewportSizeAsync(1440, 900);
 
@@ -86,7 +86,7 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         var id = Guid.Parse(sent.GetProperty("id").GetString()!);
 
         await page.Locator("[data-testid=traces-table]").GetByText(question).WaitForAsync(new() { Timeout = 10_000 });
-        await page.ScreenshotAsync("72-browser-sdk-trace-live-light-1440");
+        await page.ScreenshotAsync("82-browser-sdk-trace-live-light-1440");
 
         using var reader = await ReaderAsync(team.Id);
         var trace = await reader.GetFromJsonAsync<JsonElement>($"/api/v1/traces/{id}");

@@ -69,6 +69,17 @@ public static class PageExtensions
     public static Task WaitUntilInteractiveAsync(this IPage page) =>
         page.Locator("[data-testid=interactive][data-interactive=true]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
 
+    /// <summary>Signs in through the login form and waits until the traces page, where sign-in lands, is interactive.</summary>
+    public static async Task SignInAsync(this IPage page, string email, string password = TestData.Password)
+    {
+        await page.GotoAsync("/account/login");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync("**/traces");
+        await page.WaitUntilInteractiveAsync();
+    }
+
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });
 }

@@ -45,7 +45,7 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         await using var owner = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
         var page = await owner.NewPageAsync();
         var consoleErrors = page.CollectConsoleErrors();
-        await SignInAsync(page, team);
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
         await page.GetByRole(AriaRole.Link, new() { Name = "Ingestion", Exact = true }).ClickAsync();
         await page.WaitForURLAsync("**/settings/ingestion");
         await page.WaitUntilInteractiveAsync();
@@ -165,16 +165,6 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         Assert.Equal(1, result.GetProperty("stats").GetProperty("failed").GetInt32());
         Assert.Equal(JsonValueKind.Null, result.GetProperty("id").ValueKind);
         Assert.Contains(result.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("Failed to fetch", StringComparison.Ordinal));
-    }
-
-    private static async Task SignInAsync(IPage page, TestTeam team)
-    {
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", team.OwnerEmail);
-        await page.FillAsync("#password", team.OwnerPassword);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
-        await page.WaitUntilInteractiveAsync();
     }
 
     private Task<HttpClient> ReaderAsync(Guid teamId) => ClientAsync(teamId, ApiKeyScopes.Read);

@@ -52,12 +52,7 @@ public sealed class ForeignFormatsJourneyTests(KestrelAppFactory app, BrowserFix
 
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
         var page = await context.NewPageAsync();
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", team.OwnerEmail);
-        await page.FillAsync("#password", team.OwnerPassword);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
-        await page.WaitUntilInteractiveAsync();
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
         var table = page.Locator("[data-testid=traces-table]");
 
         // The exporter sends the tool span first (it ended first), then the chat span: one trace, live, no reload.

@@ -41,11 +41,7 @@ public sealed class IngestionIssuesJourneyTests(KestrelAppFactory app, BrowserFi
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
         var page = await context.NewPageAsync();
         var errors = page.CollectConsoleErrors();
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", team.OwnerEmail);
-        await page.FillAsync("#password", team.OwnerPassword);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
 
         await page.GotoAsync("/settings/ingestion");
         await page.WaitUntilInteractiveAsync();
@@ -79,8 +75,12 @@ public sealed class IngestionIssuesJourneyTests(KestrelAppFactory app, BrowserFi
         await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
+        // The totals and rows load after the first paint (together) and move the filters down: pick a filter once they are in.
+        await refusedRow.WaitForAsync();
 
         await page.Locator("[data-testid=filter-kind]").ClickAsync();
+        // The list fades in: click an item once it is opaque, not half-way.
+        await Assertions.Expect(page.Locator(".mud-popover-open")).ToHaveCSSAsync("opacity", "1");
         await page.Locator(".mud-popover-open .mud-list-item").Filter(new() { HasText = "Refused" }).ClickAsync();
         await page.WaitForURLAsync("**/settings/ingestion?kind=refused");
         await Assertions.Expect(rows).ToHaveCountAsync(1);

@@ -34,8 +34,8 @@ public sealed class ReviewJourneyTests(KestrelAppFactory app, BrowserFixture bro
         var owner = await ownerContext.NewPageAsync();
         var reviewerErrors = reviewer.CollectConsoleErrors();
         var ownerErrors = owner.CollectConsoleErrors();
-        await SignInAsync(reviewer, reviewerEmail);
-        await SignInAsync(owner, team.OwnerEmail);
+        await reviewer.SignInAsync(reviewerEmail);
+        await owner.SignInAsync(team.OwnerEmail);
 
         var ownerBadge = owner.Locator($"tr[data-trace-id='{newest}'] [data-testid=status-badge]");
         await Assertions.Expect(ownerBadge).ToHaveAttributeAsync("data-status", "Pending");
@@ -142,15 +142,5 @@ public sealed class ReviewJourneyTests(KestrelAppFactory app, BrowserFixture bro
         Assert.Equal(HttpStatusCode.Created, result.StatusCode);
         using var json = System.Text.Json.JsonDocument.Parse(await result.Content.ReadAsStringAsync());
         return json.RootElement.GetProperty("id").GetGuid();
-    }
-
-    private static async Task SignInAsync(IPage page, string email)
-    {
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", email);
-        await page.FillAsync("#password", TestData.Password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
-        await page.WaitUntilInteractiveAsync();
     }
 }

@@ -32,7 +32,7 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         await using var adminContext = await NewContextAsync();
         var admin = await adminContext.NewPageAsync();
         var adminErrors = admin.CollectConsoleErrors();
-        await SignInAsync(admin, team.OwnerEmail);
+        await admin.SignInAsync(team.OwnerEmail);
         await admin.GotoAsync("/settings/queues");
         await admin.WaitUntilInteractiveAsync();
         await admin.Locator("[data-testid=queue-settings-empty]").WaitForAsync();
@@ -62,7 +62,7 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         await using var reviewerContext = await NewContextAsync();
         var page = await reviewerContext.NewPageAsync();
         var errors = page.CollectConsoleErrors();
-        await SignInAsync(page, reviewerEmail);
+        await page.SignInAsync(reviewerEmail);
         await page.GetByRole(AriaRole.Link, new() { Name = "Review", Exact = true }).ClickAsync();
         await page.Locator("[data-testid=queue-card]").WaitForAsync();
         await Assertions.Expect(page.Locator("[data-testid=start-review]")).ToContainTextAsync("2 for you");
@@ -147,7 +147,7 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         await using var context = await NewContextAsync();
         var page = await context.NewPageAsync();
         var errors = page.CollectConsoleErrors();
-        await SignInAsync(page, team.OwnerEmail);
+        await page.SignInAsync(team.OwnerEmail);
         await page.GotoAsync($"/review/{queueId}");
         await page.WaitUntilInteractiveAsync();
         await page.GetByRole(AriaRole.Tab, new() { Name = "Progress" }).ClickAsync();
@@ -214,15 +214,5 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         var body = System.Text.Json.JsonSerializer.Serialize(new { name = "support-bot", user_input = input, response, model, environment = "production", latency_ms = 640 });
         var result = await http.PostAsync("/api/v1/traces", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.Created, result.StatusCode);
-    }
-
-    private static async Task SignInAsync(IPage page, string email)
-    {
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", email);
-        await page.FillAsync("#password", TestData.Password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
-        await page.WaitUntilInteractiveAsync();
     }
 }

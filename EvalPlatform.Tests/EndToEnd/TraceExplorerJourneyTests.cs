@@ -23,7 +23,7 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
         var page = await context.NewPageAsync();
         var consoleErrors = page.CollectConsoleErrors();
-        await SignInAsync(page, team);
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
         await page.Locator("[data-testid=traces-table]").GetByText("First question about invoices").WaitForAsync();
 
         // Live: no reload; the wait is bounded, the latency itself is measured in bench/.
@@ -87,15 +87,5 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
         var body = System.Text.Json.JsonSerializer.Serialize(new { name = "billing-bot", user_input = input, response, model = "gpt-4o", latency_ms = 420 });
         var result = await http.PostAsync("/api/v1/traces", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.Created, result.StatusCode);
-    }
-
-    private static async Task SignInAsync(IPage page, TestTeam team)
-    {
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", team.OwnerEmail);
-        await page.FillAsync("#password", team.OwnerPassword);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
-        await page.WaitUntilInteractiveAsync();
     }
 }

@@ -20,11 +20,7 @@ public sealed class WebhookJourneyTests(KestrelAppFactory app, BrowserFixture br
             BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 }, ColorScheme = ColorScheme.Light,
         });
         var page = await context.NewPageAsync();
-        await page.GotoAsync("/account/login");
-        await page.FillAsync("#email", team.OwnerEmail);
-        await page.FillAsync("#password", TestData.Password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/traces");
+        await page.SignInAsync(team.OwnerEmail);
 
         await page.GotoAsync("/settings/webhooks");
         await page.WaitUntilInteractiveAsync();

@@ -102,10 +102,19 @@ function record(journey, iteration, order, traceId, spans) {
  */
 async function langsmithRunTree(iteration) {
   const n = 100 + iteration;
-  const root = new RunTree({
-    name: "support-agent", run_type: "chain", inputs: { question: question(n) }, client: batched,
+  const { root, llm, tool } = await chainWithLlmAndTool(batched, n, {
     tags: ["real-client", `run:${runId}`], metadata: { thread_id: `thread-${runId}`, user_id: "user-7" },
   });
+  await batched.awaitPendingTraceBatches();
+  return record("langsmith-runtree", iteration, n, root.trace_id, spansOf(root, llm, tool));
+}
+
+/**
+ * A chain with an llm child and a tool child, each posted, ended right after it started and patched,
+ * through `client`; `rootFields` adds to the chain (tags, metadata).
+ */
+async function chainWithLlmAndTool(client, n, rootFields) {
+  const root = new RunTree({ name: "support-agent", run_type: "chain", inputs: { question: question(n) }, client, ...rootFields });
   await root.postRun();
 
   const llm = root.createChild({
@@ -124,8 +133,7 @@ async function langsmithRunTree(iteration) {
 
   await root.end({ answer: `Order ${n} has shipped.` });
   await root.patchRun();
-  await batched.awaitPendingTraceBatches();
-  return record("langsmith-runtree", iteration, n, root.trace_id, spansOf(root, llm, tool));
+  return { root, llm, tool };
 }
 
 /** Nested traceable functions: an agent that calls a model, the tool it asked for, and the model again. */
@@ -228,22 +236,7 @@ async function langsmithOutOfOrder(iteration) {
 /** Without the batcher: one POST /runs and one PATCH /runs/{id} per run, each ended in the ms it started. */
 async function langsmithUnbatched(iteration) {
   const n = 500 + iteration;
-  const root = new RunTree({ name: "support-agent", run_type: "chain", inputs: { question: question(n) }, client: unbatched, tags: [`run:${runId}`] });
-  await root.postRun();
-  const llm = root.createChild({
-    name: "ChatOpenAI", run_type: "llm",
-    inputs: { messages: [{ role: "system", content: systemPrompt }, { role: "user", content: question(n) }] },
-    metadata: { ls_provider: "openai", ls_model_name: "gpt-4o-mini" },
-  });
-  await llm.postRun();
-  await llm.end(toolCallOutput(n));
-  await llm.patchRun();
-  const tool = root.createChild({ name: "lookup_order", run_type: "tool", inputs: { order_id: n } });
-  await tool.postRun();
-  await tool.end({ output: { order_id: n, status: "shipped" } });
-  await tool.patchRun();
-  await root.end({ answer: `Order ${n} has shipped.` });
-  await root.patchRun();
+  const { root, llm, tool } = await chainWithLlmAndTool(unbatched, n, { tags: [`run:${runId}`] });
   return record("langsmith-unbatched", iteration, n, root.trace_id, spansOf(root, llm, tool));
 }
 

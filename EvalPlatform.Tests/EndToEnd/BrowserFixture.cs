@@ -1,5 +1,6 @@
-using Microsoft.Playwright;
+using Deque.AxeCore.Playwright;
 using EvalPlatform.Tests.Infrastructure;
+using Microsoft.Playwright;
 
 namespace EvalPlatform.Tests.EndToEnd;
 
@@ -80,6 +81,27 @@ public static class PageExtensions
         await page.WaitUntilInteractiveAsync();
     }
 
+    /// <summary>
+    /// Runs axe-core on the page as it is now and fails on any critical or serious violation, naming each rule and the
+    /// elements it found (<paramref name="where"/> says which state of the page, e.g. "dark 390"), once no transition is running.
+    /// </summary>
+    public static async Task AssertAccessibleAsync(this IPage page, string where)
+    {
+        await page.WaitForAnimationsAsync();
+        var results = await page.RunAxe();
+        var blocking = results.Violations.Where(v => v.Impact is "critical" or "serious")
+            .Select(v => $"{v.Impact} {v.Id} ({v.Help}): {string.Join(" | ", v.Nodes.Select(n => $"{n.Target} {Cut(n.Html)} {string.Join(" ", n.Any.Select(c => c.Message))}"))}")
+            .ToList();
+        Assert.True(blocking.Count == 0, $"axe, {where}:\n{string.Join("\n", blocking)}");
+
+        static string Cut(string? text) => text is { Length: > 300 } ? text[..300] + "…" : text ?? "";
+    }
+
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });
+
+    /// <summary>Waits until no transition or animation is running (a fade-in, a theme change), endless ones (spinners, skeletons) aside.</summary>
+    public static async Task WaitForAnimationsAsync(this IPage page) =>
+        await page.WaitForFunctionAsync(
+            "() => document.getAnimations().every(a => a.effect?.getTiming().iterations === Infinity)", null, new() { Timeout = 5_000 });
 }

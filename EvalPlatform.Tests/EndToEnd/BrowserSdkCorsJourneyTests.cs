@@ -55,6 +55,8 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         await section.Locator("[data-testid=origin-add]").ClickAsync();
         await section.Locator("[data-testid=origin-value]", new() { HasText = site.FirstOrigin }).WaitForAsync();
         Assert.Equal([site.FirstOrigin], (await section.Locator("[data-testid=origin-value]").AllTextContentsAsync()).ToArray());
+        await page.Locator(".mud-snackbar").WaitForAsync();
+        await page.AssertAccessibleAsync("origins, light 1440");
         await page.ScreenshotAsync("80-ingestion-origins-light-1440");
 
         // A phone opens the page afresh (the drawer's layout is chosen on load).
@@ -62,6 +64,7 @@ public sealed class BrowserSdkCorsJourneyTests(KestrelAppFactory app, BrowserFix
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
         await section.Locator("[data-testid=origin-value]", new() { HasText = site.FirstOrigin }).WaitForAsync();
+        await page.AssertAccessibleAsync("origins, light 390");
         await page.ScreenshotAsync("81-ingestion-origins-light-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The page scrolls sideways at 390 px.");
         await page.SetViewportSizeAsync(1440, 900);

@@ -57,20 +57,16 @@ public sealed class IngestionIssuesJourneyTests(KestrelAppFactory app, BrowserFi
         Assert.Contains("500 µs before start_time", await adjustedRow.InnerTextAsync(), StringComparison.Ordinal);
         // The trace was stored (without the refused run): its id links to it.
         Assert.Equal(2, await table.Locator("[data-testid=issue-trace-link]").CountAsync());
+        // Each state is scanned with axe first: the scan waits for transitions to end, so the picture after it is settled.
+        await page.AssertAccessibleAsync("light 1440");
         await page.ScreenshotAsync("70-ingestion-issues-light-1440");
 
         await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
         await refusedRow.WaitForAsync();
-        // The filters' labels are legible on the dark background (light text) once the theme has settled.
-        await page.WaitForFunctionAsync(
-            """
-            () => [...document.querySelectorAll('[data-testid=ingestion-issues] .mud-input-label')].every(l => {
-                const [r, g, b] = getComputedStyle(l).color.match(/\d+/g).map(Number);
-                return (r + g + b) / 3 > 128;
-            })
-            """, null, new() { Timeout = 5_000 });
+        await DarkThemeSettledAsync(page);
+        await page.AssertAccessibleAsync("dark 1440");
         await page.ScreenshotAsync("71-ingestion-issues-dark-1440");
         await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
         await page.ReloadAsync();
@@ -92,11 +88,29 @@ public sealed class IngestionIssuesJourneyTests(KestrelAppFactory app, BrowserFi
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
         await refusedRow.WaitForAsync();
+        await page.AssertAccessibleAsync("light 390");
         await page.ScreenshotAsync("73-ingestion-issues-refused-light-390");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await page.ReloadAsync();
+        await page.WaitUntilInteractiveAsync();
+        await refusedRow.WaitForAsync();
+        await DarkThemeSettledAsync(page);
+        await page.AssertAccessibleAsync("dark 390");
+        await page.ScreenshotAsync("74-ingestion-issues-refused-dark-390");
         // Nothing wider than the phone: the page does not scroll sideways.
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways at 390 px");
         Assert.Empty(errors);
     }
+
+    /// <summary>The filters' labels are legible on the dark background (light text) once the theme has settled after a reload.</summary>
+    private static async Task DarkThemeSettledAsync(IPage page) =>
+        await page.WaitForFunctionAsync(
+            """
+            () => [...document.querySelectorAll('[data-testid=ingestion-issues] .mud-input-label')].every(l => {
+                const [r, g, b] = getComputedStyle(l).color.match(/\d+/g).map(Number);
+                return (r + g + b) / 3 > 128;
+            })
+            """, null, new() { Timeout = 5_000 });
 
     private static string Id(DateTimeOffset t0, int offsetMs) => Uuid7.Create(t0.AddMilliseconds(offsetMs)).ToString();
 }

@@ -207,6 +207,11 @@ main() {
         total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
     fi
 
+    # CI shows only the tail of this output: name each failed test there, with its message.
+    if grep -qE '^[[:space:]]*Failed [^:]' "$LOG_DIR/dotnet-test.log" 2>/dev/null; then
+        echo "== failed dotnet tests"
+        grep -E -A 8 '^[[:space:]]*Failed [^:]' "$LOG_DIR/dotnet-test.log" | cut -c1-400 | head -n 120
+    fi
     echo "== summary ($breakdown; logs in $LOG_DIR)"
     finish "$total_passed" "$total_failed"
 }

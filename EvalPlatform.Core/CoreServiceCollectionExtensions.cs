@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.LangSmith;
@@ -72,6 +73,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IngestionQueue>();
         services.AddScoped<TraceIngestionService>();
         services.AddScoped<TraceQueries>();
+        services.AddScoped<AnalyticsService>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();
         services.AddScoped<OtlpTraceImporter>();

@@ -1,0 +1,134 @@
+namespace EvalPlatform.Core.Analytics;
+
+/// <summary>
+/// Everything the dashboard, alerts and experiments measure over a set of traces, kept so that two
+/// sets merge by <see cref="Merge"/> (sums, counts and <see cref="LatencyHistogram"/>s only). A rollup
+/// row holds one; an hour is the merge of its minutes. The rates and means below are the one
+/// definition of each metric in the code.
+/// </summary>
+public sealed class MetricAggregate
+{
+    public long Traces { get; set; }
+
+    /// <summary>Traces with an error.</summary>
+    public long Errors { get; set; }
+
+    public long PromptTokens { get; set; }
+
+    public long CompletionTokens { get; set; }
+
+    public decimal Cost { get; set; }
+
+    /// <summary>The sum of each trace's cost squared: with <see cref="Cost"/> and <see cref="Traces"/>, the variance of cost per trace.</summary>
+    public double CostSquares { get; set; }
+
+    /// <summary>Latency of the traces that have one.</summary>
+    public LatencyHistogram Latency { get; init; } = new();
+
+    /// <summary>Time to first token of the traces that have one.</summary>
+    public LatencyHistogram TimeToFirstToken { get; init; } = new();
+
+    public long Accepted { get; set; }
+
+    public long Rejected { get; set; }
+
+    public long NeedsReview { get; set; }
+
+    /// <summary>Rejected traces by rejection reason (key); a rejection without a reason counts under "".</summary>
+    public Dictionary<string, long> RejectionReasons { get; init; } = new(StringComparer.Ordinal);
+
+    public double HumanScoreSum { get; set; }
+
+    public long HumanScoreCount { get; set; }
+
+    /// <summary>The sum of each human score squared, for the variance of the mean (Welch's test).</summary>
+    public double HumanScoreSquares { get; set; }
+
+    /// <summary>Numeric scores by name (API, evaluators, LangSmith feedback): their sum and count.</summary>
+    public Dictionary<string, ScoreTotal> Scores { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>Traces with any review decision (accepted, rejected or needs review).</summary>
+    public long Reviewed => Accepted + Rejected + NeedsReview;
+
+    /// <summary>Errors over traces; null without traces.</summary>
+    public double? ErrorRate => Traces == 0 ? null : (double)Errors / Traces;
+
+    /// <summary>Accepted over decided (accepted + rejected); null before any decision.</summary>
+    public double? AcceptanceRate => Accepted + Rejected == 0 ? null : (double)Accepted / (Accepted + Rejected);
+
+    public double? HumanScoreMean => HumanScoreCount == 0 ? null : HumanScoreSum / HumanScoreCount;
+
+    public void Merge(MetricAggregate other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Traces += other.Traces;
+        Errors += other.Errors;
+        PromptTokens += other.PromptTokens;
+        CompletionTokens += other.CompletionTokens;
+        Cost += other.Cost;
+        CostSquares += other.CostSquares;
+        Latency.Merge(other.Latency);
+        TimeToFirstToken.Merge(other.TimeToFirstToken);
+        Accepted += other.Accepted;
+        Rejected += other.Rejected;
+        NeedsReview += other.NeedsReview;
+        foreach (var (reason, count) in other.RejectionReasons)
+        {
+            RejectionReasons[reason] = RejectionReasons.GetValueOrDefault(reason) + count;
+        }
+
+        HumanScoreSum += other.HumanScoreSum;
+        HumanScoreCount += other.HumanScoreCount;
+        HumanScoreSquares += other.HumanScoreSquares;
+        foreach (var (name, total) in other.Scores)
+        {
+            Scores[name] = Scores.GetValueOrDefault(name) + total;
+        }
+    }
+
+    /// <summary>The value of <paramref name="metric"/> over this set, null where undefined (a rate without traces).</summary>
+    public double? Value(Metric metric) => metric switch
+    {
+        Metric.Traces => Traces,
+        Metric.Errors => Errors,
+        Metric.ErrorRate => ErrorRate,
+        Metric.LatencyP50 => Latency.Quantile(0.50),
+        Metric.LatencyP90 => Latency.Quantile(0.90),
+        Metric.LatencyP95 => Latency.Quantile(0.95),
+        Metric.LatencyP99 => Latency.Quantile(0.99),
+        Metric.TimeToFirstTokenP50 => TimeToFirstToken.Quantile(0.50),
+        Metric.TimeToFirstTokenP95 => TimeToFirstToken.Quantile(0.95),
+        Metric.PromptTokens => PromptTokens,
+        Metric.CompletionTokens => CompletionTokens,
+        Metric.TotalTokens => PromptTokens + CompletionTokens,
+        Metric.Cost => (double)Cost,
+        Metric.Reviewed => Reviewed,
+        Metric.Accepted => Accepted,
+        Metric.Rejected => Rejected,
+        Metric.NeedsReview => NeedsReview,
+        Metric.AcceptanceRate => AcceptanceRate,
+        Metric.HumanScore => HumanScoreMean,
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, null),
+    };
+
+    /// <summary>How many observations <see cref="Value"/> rests on: its denominator, for weights and significance.</summary>
+    public long Observations(Metric metric) => metric switch
+    {
+        Metric.LatencyP50 or Metric.LatencyP90 or Metric.LatencyP95 or Metric.LatencyP99 => Latency.Count,
+        Metric.TimeToFirstTokenP50 or Metric.TimeToFirstTokenP95 => TimeToFirstToken.Count,
+        Metric.AcceptanceRate => Accepted + Rejected,
+        Metric.HumanScore => HumanScoreCount,
+        Metric.Reviewed or Metric.Accepted or Metric.Rejected or Metric.NeedsReview => Reviewed,
+        _ => Traces,
+    };
+}
+
+/// <summary>A sum and a count that add up.</summary>
+public readonly record struct ScoreTotal(double Sum, long Count)
+{
+    public double? Mean => Count == 0 ? null : Sum / Count;
+
+    public static ScoreTotal operator +(ScoreTotal a, ScoreTotal b) => new(a.Sum + b.Sum, a.Count + b.Count);
+
+    public static ScoreTotal Add(ScoreTotal a, ScoreTotal b) => a + b;
+}

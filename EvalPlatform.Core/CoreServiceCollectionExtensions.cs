@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.LangSmith;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Otlp;
@@ -29,6 +30,7 @@ public static class CoreServiceCollectionExtensions
         services.AddWebhooks();
         services.AddLangSmith();
         services.AddIngestionIssues();
+        services.AddJobs();
         return services;
     }
 
@@ -41,6 +43,14 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IngestionIssueLog>();
         services.AddSingleton<IIngestionIssueLog>(sp => sp.GetRequiredService<IngestionIssueLog>());
         services.AddScoped<IngestionIssueQueries>();
+        return services;
+    }
+
+    /// <summary>The job run log and the people's door to the jobs; the runtime (<see cref="IJobRunner"/>, Quartz) comes from Web.</summary>
+    private static IServiceCollection AddJobs(this IServiceCollection services)
+    {
+        services.AddScoped<JobRunLog>();
+        services.AddScoped<JobService>();
         return services;
     }
 

@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -45,6 +46,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<QueueVerdict> QueueVerdicts => Set<QueueVerdict>();
     public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
     public DbSet<IngestionIssue> IngestionIssues => Set<IngestionIssue>();
+    public DbSet<JobRun> JobRuns => Set<JobRun>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

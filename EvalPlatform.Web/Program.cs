@@ -2,6 +2,7 @@ using EvalPlatform.Core;
 using EvalPlatform.Data;
 using EvalPlatform.Web.Admin;
 using EvalPlatform.Web.Hosting;
+using EvalPlatform.Web.Jobs;
 
 if (AdminCli.IsAdminCommand(args))
 {
@@ -13,6 +14,7 @@ builder.AddEvalConfiguration(args);
 builder.AddEvalData();
 builder.Services.AddEvalCore();
 builder.AddEvalWeb();
+builder.AddEvalJobs();
 
 var app = builder.Build();
 if (!await app.PrepareInfrastructureAsync())

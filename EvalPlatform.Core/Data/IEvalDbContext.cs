@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -32,6 +33,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<QueueVerdict> QueueVerdicts { get; }
     DbSet<WebhookSecret> WebhookSecrets { get; }
     DbSet<IngestionIssue> IngestionIssues { get; }
+
+    /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
+    DbSet<JobRun> JobRuns { get; }
 
     /// <summary>For the few operations that need an explicit transaction (a queue verdict with its claim and slot).</summary>
     DatabaseFacade Database { get; }

@@ -8,4 +8,7 @@ public enum Permission
     ReviewTraces,
     ManageApiKeys,
     ManageTeam,
+
+    /// <summary>See the background jobs (Settings → Jobs) and run one now. Platform-wide: any team's Admin or Owner.</summary>
+    ManageJobs,
 }

@@ -10,8 +10,8 @@ public static class TeamPermissions
     {
         [TeamRole.Viewer] = [Permission.ViewTraces],
         [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces],
-        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam],
-        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs],
     };
 
     private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()

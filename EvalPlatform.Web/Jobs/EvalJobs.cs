@@ -1,0 +1,19 @@
+namespace EvalPlatform.Web.Jobs;
+
+/// <summary>
+/// The job table: every background job of the platform, with its schedule. Adding a job is one line here (and its thin
+/// class in this folder); <see cref="JobsServiceCollectionExtensions.AddEvalJobs"/> registers and schedules each row.
+/// Keys are stable: they name the job in the run log and in Quartz's tables.
+/// </summary>
+public static class EvalJobs
+{
+    public static IReadOnlyList<JobDefinition> All { get; } =
+    [
+        JobDefinition.Of<RollupJob>(
+            RollupJob.Key, "Metrics rollup", "Recomputes the metric buckets that new traces, reviews and scores touched, for every team.", JobSchedule.EveryMinute),
+        JobDefinition.Of<IngestionIssuePurgeJob>(
+            IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
+        JobDefinition.Of<JobRunPurgeJob>(
+            JobRunPurgeJob.Key, "Job run log retention", "Deletes job runs older than 14 days from this log.", JobSchedule.Daily(hour: 3, minute: 15)),
+    ];
+}

@@ -1,0 +1,80 @@
+using EvalPlatform.Core.Jobs;
+using EvalPlatform.Data;
+using Quartz;
+
+namespace EvalPlatform.Web.Jobs;
+
+public static class JobsServiceCollectionExtensions
+{
+    /// <summary>
+    /// The background-job runtime (ADR 16): Quartz in-process, every row of <see cref="EvalJobs.All"/> scheduled, each run
+    /// written to the run log. On PostgreSQL a clustered ADO.NET store in the app's database (the <c>qrtz_*</c> tables come from
+    /// our migration <c>Jobs</c>), so each run happens on one node; on SQLite the in-memory store.
+    /// </summary>
+    public static WebApplicationBuilder AddEvalJobs(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        var options = builder.Configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>() ?? new JobsOptions();
+        var table = new JobTable(EvalJobs.All);
+        services.AddSingleton(table);
+
+        if (!options.Enabled)
+        {
+            services.AddSingleton<IJobRunner, DisabledJobRunner>();
+            return builder;
+        }
+
+        var postgres = builder.Configuration[DatabaseTarget.PostgresKey];
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s =>
+            {
+                s.InstanceName = options.SchedulerName;
+                // Each node names itself (host and start time): the run log says which node ran what.
+                s.GenerateInstanceId = true;
+            });
+
+            if (!string.IsNullOrWhiteSpace(postgres))
+            {
+                q.UsePersistentStore(store =>
+                {
+                    store.UsePostgres(postgres);
+                    store.UseSystemTextJsonSerializer();
+                    // Every node of the installation shares the store; a trigger fires on exactly one of them.
+                    store.UseClustering();
+                    // The tables are ours (migration Jobs): Quartz checks them at start and never creates them.
+                    store.ConfigureStore(s => s.SchemaProvisioning = SchemaProvisioning.Validate);
+                });
+            }
+            else
+            {
+                q.UseInMemoryStore();
+            }
+
+            foreach (var job in table.Jobs)
+            {
+                q.AddJob(job.JobType, j => j.WithIdentity(job.Key).WithDescription(job.Description).StoreDurably());
+                q.AddTrigger(t => t
+                    .WithIdentity(job.Key)
+                    .ForJob(job.Key)
+                    // A run missed while every node was down runs once when one comes back, then the schedule goes on.
+                    // Jobs recompute from raw rows, so one late run catches up without double counting.
+                    .WithCronSchedule(job.Schedule.Cron, c => c.InTimeZone(TimeZoneInfo.Utc).WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
+            }
+
+            q.AddJobListener<JobRunListener>();
+        });
+
+        services.Configure<QuartzOptions>(o =>
+        {
+            // A node starting replaces the stored triggers (a changed schedule applies) but keeps their last fire time, so a
+            // run missed while it was down is still a misfire (run once, above) rather than forgotten.
+            o.Scheduling.OverwriteExistingData = true;
+            o.Scheduling.ScheduleTriggerRelativeToReplacedTrigger = true;
+        });
+        services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        services.AddSingleton<IJobRunner, QuartzJobRunner>();
+        return builder;
+    }
+}

@@ -27,6 +27,8 @@ public static class AppProcess
 
         info.Environment["ConnectionStrings__Postgres"] = "";
         info.Environment["ConnectionStrings__Redis"] = "";
+        // Its own scheduler unless the test says otherwise: processes on one database never run each other's jobs.
+        info.Environment["Jobs__SchedulerName"] = $"EvalTest-{Guid.NewGuid():N}";
         info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         foreach (var (key, value) in environment)
         {

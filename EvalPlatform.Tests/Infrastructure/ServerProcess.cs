@@ -44,6 +44,8 @@ public sealed class ServerProcess : IAsyncDisposable
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EvalPlatform.Web.dll"));
         info.Environment["ConnectionStrings__Postgres"] = "";
         info.Environment["ConnectionStrings__Redis"] = "";
+        // Its own scheduler unless the test says otherwise: processes on one database never run each other's jobs.
+        info.Environment["Jobs__SchedulerName"] = $"EvalTest-{Guid.NewGuid():N}";
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in environment)

@@ -55,12 +55,7 @@ public static class JobsServiceCollectionExtensions
             foreach (var job in table.Jobs)
             {
                 q.AddJob(job.JobType, j => j.WithIdentity(job.Key).WithDescription(job.Description).StoreDurably());
-                q.AddTrigger(t => t
-                    .WithIdentity(job.Key)
-                    .ForJob(job.Key)
-                    // A run missed while every node was down runs once when one comes back, then the schedule goes on.
-                    // Jobs recompute from raw rows, so one late run catches up without double counting.
-                    .WithCronSchedule(job.Schedule.Cron, c => c.InTimeZone(TimeZoneInfo.Utc).WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
+                q.AddTrigger(t => Trigger(t, job));
             }
 
             q.AddJobListener<JobRunListener>();
@@ -68,13 +63,23 @@ public static class JobsServiceCollectionExtensions
 
         services.Configure<QuartzOptions>(o =>
         {
-            // A node starting replaces the stored triggers (a changed schedule applies) but keeps their last fire time, so a
-            // run missed while it was down is still a misfire (run once, above) rather than forgotten.
-            o.Scheduling.OverwriteExistingData = true;
-            o.Scheduling.ScheduleTriggerRelativeToReplacedTrigger = true;
+            // A starting node keeps the stored triggers as they are: a trigger whose fire time passed while every node was
+            // down is then a misfire, run once (FireAndProceed) instead of forgotten, as replacing it would. A schedule changed
+            // in the job table is applied by JobScheduleSync.
+            o.Scheduling.IgnoreDuplicates = true;
         });
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        services.AddHostedService<JobScheduleSync>();
         services.AddSingleton<IJobRunner, QuartzJobRunner>();
         return builder;
     }
+
+    /// <summary>
+    /// The trigger of a job-table row: its cron schedule in UTC. A run missed while every node was down runs once when one
+    /// comes back, then the schedule goes on; jobs recompute from raw rows, so one late run catches up without double counting.
+    /// </summary>
+    internal static ITriggerConfigurator<IJob> Trigger(ITriggerConfigurator<IJob> trigger, JobDefinition job) => trigger
+        .WithIdentity(job.Key)
+        .ForJob(job.Key)
+        .WithCronSchedule(job.Schedule.Cron, c => c.InTimeZone(TimeZoneInfo.Utc).WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed));
 }

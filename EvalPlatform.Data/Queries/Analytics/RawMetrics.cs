@@ -51,7 +51,7 @@ internal sealed class PostgresRawMetrics : RawMetrics
     {
         var from = since ?? DateTimeOffset.UnixEpoch;
         var rows = await db.Database.SqlQuery<ChangedMinuteRow>($"""
-            SELECT DISTINCT "TeamId", to_timestamp(floor(extract(epoch FROM "StartedAt") / 60) * 60) AS "Minute"
+            SELECT DISTINCT "TeamId", date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Minute"
             FROM traces WHERE "UpdatedAt" >= {from}
             """).ToListAsync(ct);
         return rows.Select(r => new TeamMinute(r.TeamId, r.Minute.ToUniversalTime())).ToList();
@@ -71,7 +71,7 @@ internal sealed class PostgresRawMetrics : RawMetrics
         var zero = LatencyHistogram.MinValue;
         // The team's traces of those minutes, each with its minute and its dimensions ("" for none).
         const string Source = """
-            (SELECT to_timestamp(floor(extract(epoch FROM "StartedAt") / 60) * 60) AS "Bucket",
+            (SELECT date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket",
                     coalesce("Model", '') AS "Model", coalesce("Provider", '') AS "Provider", coalesce("Environment", '') AS "Environment",
                     coalesce("Experiment", '') AS "Experiment", coalesce("Variant", '') AS "Variant",
                     "Id", "Error", "PromptTokens", "CompletionTokens", "Cost", "LatencyMs", "TimeToFirstTokenMs", "ReviewStatus", "ReviewReason", "HumanScore"

@@ -31,6 +31,7 @@ public static class CoreServiceCollectionExtensions
         services.AddLangSmith();
         services.AddIngestionIssues();
         services.AddJobs();
+        services.AddAnalytics();
         return services;
     }
 
@@ -51,6 +52,18 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<JobRunLog>();
         services.AddScoped<JobService>();
+        return services;
+    }
+
+    /// <summary>
+    /// Metrics (ADR 17): the team-scoped service and the rollup (across teams; the minute job's one call). The reader and
+    /// the raw-trace reads come from Data, per database.
+    /// </summary>
+    private static IServiceCollection AddAnalytics(this IServiceCollection services)
+    {
+        services.AddOptions<AnalyticsOptions>();
+        services.AddScoped<AnalyticsService>();
+        services.AddScoped<IMetricsRollup, MetricsRollup>();
         return services;
     }
 
@@ -83,7 +96,6 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IngestionQueue>();
         services.AddScoped<TraceIngestionService>();
         services.AddScoped<TraceQueries>();
-        services.AddScoped<AnalyticsService>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();
         services.AddScoped<OtlpTraceImporter>();

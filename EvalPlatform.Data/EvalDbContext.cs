@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
@@ -47,6 +48,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
     public DbSet<IngestionIssue> IngestionIssues => Set<IngestionIssue>();
     public DbSet<JobRun> JobRuns => Set<JobRun>();
+    public DbSet<MetricRollup> MetricRollups => Set<MetricRollup>();
+    public DbSet<MetricDirtyMinute> MetricDirtyMinutes => Set<MetricDirtyMinute>();
+    public DbSet<MetricRollupState> MetricRollupStates => Set<MetricRollupState>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

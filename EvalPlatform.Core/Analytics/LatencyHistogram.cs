@@ -50,6 +50,27 @@ public sealed class LatencyHistogram
         _buckets[index] = _buckets.GetValueOrDefault(index) + count;
     }
 
+    /// <summary>
+    /// Adds <paramref name="count"/> values already bucketed elsewhere (a database computing ⌈ln x / ln γ⌉ as
+    /// <see cref="IndexOf"/> does): <paramref name="index"/> null is the zero bucket.
+    /// </summary>
+    public void AddToBucket(int? index, long count)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        Count += count;
+        if (index is not { } i)
+        {
+            ZeroCount += count;
+            return;
+        }
+
+        _buckets[i] = _buckets.GetValueOrDefault(i) + count;
+    }
+
     public void Merge(LatencyHistogram other)
     {
         ArgumentNullException.ThrowIfNull(other);

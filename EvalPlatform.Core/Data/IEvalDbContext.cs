@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Queues;
@@ -33,6 +34,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<QueueVerdict> QueueVerdicts { get; }
     DbSet<WebhookSecret> WebhookSecrets { get; }
     DbSet<IngestionIssue> IngestionIssues { get; }
+    DbSet<MetricRollup> MetricRollups { get; }
+    DbSet<MetricDirtyMinute> MetricDirtyMinutes { get; }
+    DbSet<MetricRollupState> MetricRollupStates { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

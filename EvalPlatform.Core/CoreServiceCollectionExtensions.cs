@@ -29,6 +29,18 @@ public static class CoreServiceCollectionExtensions
         services.AddWebhooks();
         services.AddLangSmith();
         services.AddIngestionIssues();
+        services.AddTrends();
+        return services;
+    }
+
+    /// <summary>
+    /// Trend findings: computed on demand per team, the default report cached in the app's HybridCache (registered by
+    /// Web) and refreshed for every team by the hourly trends job through <see cref="TrendRefresher"/>.
+    /// </summary>
+    private static IServiceCollection AddTrends(this IServiceCollection services)
+    {
+        services.AddScoped<TrendService>();
+        services.AddSingleton<TrendRefresher>();
         return services;
     }
 

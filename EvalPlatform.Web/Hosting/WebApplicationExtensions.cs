@@ -143,6 +143,7 @@ public static class WebApplicationExtensions
         api.MapWebhookEndpoints();
         api.MapIngestionEndpoints();
         api.MapIngestionOriginEndpoints();
+        api.MapTrendEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

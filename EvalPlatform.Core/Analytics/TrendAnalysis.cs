@@ -29,7 +29,7 @@ public static class TrendAnalysis
     /// <summary>…and only once it has at least this many.</summary>
     public const int MinAnomalyBaseline = 12;
 
-    /// <summary>A rate, mean or percentile bucket is scored only when it rests on this many observations.</summary>
+    /// <summary>A rate, mean or percentile bucket is scored only when it rests on this many observations (a count, when it or its baseline's median reaches it).</summary>
     public const long MinAnomalyObservations = 20;
 
     /// <summary>|robust z| beyond this is an anomaly (Iglewicz and Hoaglin's limit).</summary>
@@ -74,6 +74,8 @@ public static class TrendAnalysis
         groups.AddRange(models.Select(m => ((string?)m, (IReadOnlyList<MetricCell>)byModel.Where(c => c.Group == m).ToList())));
 
         var findings = new List<TrendFinding>();
+        var anomalies = new List<TrendFinding>();
+        var scored = 0;
         foreach (var (group, cells) in groups)
         {
             var buckets = cells.GroupBy(c => c.Bucket)
@@ -93,9 +95,17 @@ public static class TrendAnalysis
                     findings.Add(change);
                 }
 
-                findings.AddRange(Anomalies(measure, group, series, range));
+                anomalies.AddRange(Anomalies(measure, group, series, range, ref scored));
             }
         }
+
+        // Every scored bucket is a test: past 3.5, the limit grows with their number (Bonferroni at 5 % for the report),
+        // so a week of hourly noise over many series does not produce "anomalies" by chance.
+        var limit = AnomalyLimitFor(scored);
+        findings.AddRange(anomalies
+            .Where(a => Math.Abs(a.Score!.Value) > limit)
+            .GroupBy(a => (a.Metric, a.Group))
+            .SelectMany(g => g.OrderByDescending(a => Math.Abs(a.Score!.Value)).Take(MaxAnomaliesPerSeries)));
 
         return findings
             .OrderByDescending(f => f.Worse)
@@ -109,7 +119,7 @@ public static class TrendAnalysis
     private static double RankingP(TrendFinding f) => f.PValue ?? TwoProportionTest.TwoSidedNormal(f.Score ?? 0);
 
     /// <summary>One point per bucket: the metric's value and what it rests on.</summary>
-    private readonly record struct Point(DateTimeOffset Bucket, double Value, long Weight);
+    private readonly record struct Point(DateTimeOffset Bucket, double Value, long Weight, MetricAggregate? Aggregate);
 
     /// <summary>
     /// The metric per bucket. Traces are counted in every whole bucket of the range (a bucket without traces is a zero;
@@ -121,13 +131,13 @@ public static class TrendAnalysis
         if (measure.Test == TrendTest.Count)
         {
             var counts = buckets.ToDictionary(b => b.Bucket, b => b.Aggregate.Traces);
-            return range.WholeBuckets().Select(b => new Point(b, counts.GetValueOrDefault(b), 1)).ToList();
+            return range.WholeBuckets().Select(b => new Point(b, counts.GetValueOrDefault(b), 1, null)).ToList();
         }
 
         return buckets
-            .Select(b => (b.Bucket, Value: measure.Value(b.Aggregate), Weight: measure.Weight(b.Aggregate)))
+            .Select(b => (b.Bucket, Value: measure.Value(b.Aggregate), Weight: measure.Weight(b.Aggregate), b.Aggregate))
             .Where(b => b.Value is not null && b.Weight > 0)
-            .Select(b => new Point(b.Bucket, b.Value!.Value, b.Weight))
+            .Select(b => new Point(b.Bucket, b.Value!.Value, b.Weight, b.Aggregate))
             .ToList();
     }
 
@@ -150,9 +160,14 @@ public static class TrendAnalysis
             return null;
         }
 
+        var span = (range.To - range.From) / unit;
         var start = Clamp(measure, fit.Fitted(0));
-        var end = Clamp(measure, fit.Fitted((range.To - range.From) / unit));
-        if (!measure.IsMaterial(start, end))
+        var end = Clamp(measure, fit.Fitted(span));
+        // Material with 95 % confidence: even the interval's end nearest zero must change the metric materially over
+        // the range (a slope's change over a range is noisier than the halves' difference, and a lumpy week of noise
+        // otherwise passes with its interval just clear of zero).
+        var nearest = fit.Slope > 0 ? fit.Low : fit.High;
+        if (!measure.IsMaterial(start, Clamp(measure, start + (nearest * span))))
         {
             return null;
         }
@@ -248,8 +263,20 @@ public static class TrendAnalysis
             shownBefore, shownAfter, test.PValue, Score: test.Statistic);
     }
 
-    /// <summary>Buckets beyond <see cref="AnomalyLimit"/> robust z against the up to <see cref="AnomalyWindow"/> buckets before them.</summary>
-    private static IEnumerable<TrendFinding> Anomalies(TrendMeasure measure, string? group, List<Point> series, Range range)
+    /// <summary>
+    /// The limit a bucket's |z| must pass when <paramref name="scored"/> buckets were scored in one report:
+    /// <see cref="AnomalyLimit"/>, or the two-sided Bonferroni bound for a 5 % chance of any false anomaly, whichever is higher.
+    /// </summary>
+    public static double AnomalyLimitFor(int scored) =>
+        scored <= 0 ? AnomalyLimit : Math.Max(AnomalyLimit, -MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, Significance / (2.0 * scored)));
+
+    /// <summary>
+    /// Candidate anomalies: buckets whose z against the up to <see cref="AnomalyWindow"/> buckets before them passes
+    /// <see cref="AnomalyLimit"/>. The z is robust, (x − median)/(1.4826 · MAD), except that its scale is never taken
+    /// below the sampling error of a bucket of this size drawn like its baseline (<see cref="TrendMeasure.SamplingError"/>):
+    /// a MAD from 24 small, lumpy buckets understates the noise.
+    /// </summary>
+    private static List<TrendFinding> Anomalies(TrendMeasure measure, string? group, List<Point> series, Range range, ref int scoredTotal)
     {
         var scored = measure.Test == TrendTest.Count ? series : series.Where(p => p.Weight >= MinAnomalyObservations).ToList();
         var found = new List<(Point Point, double Median, double Z)>();
@@ -257,21 +284,37 @@ public static class TrendAnalysis
         {
             var baseline = scored.Skip(Math.Max(0, i - AnomalyWindow)).Take(Math.Min(i, AnomalyWindow)).Select(p => p.Value).ToList();
             var point = scored[i];
-            if (RobustZ.Score(point.Value, baseline) is not { } z || Math.Abs(z) <= AnomalyLimit)
+            var median = RobustZ.Median(baseline);
+            // A count is scored only where there is traffic to speak of (a quiet hour of 1 against a usual 3 is noise).
+            if (measure.Test == TrendTest.Count && Math.Max(point.Value, median) < MinAnomalyObservations)
             {
                 continue;
             }
 
-            var median = RobustZ.Median(baseline);
-            if (measure.IsMaterial(median, point.Value))
+            var mad = RobustZ.MadScale * RobustZ.MedianAbsoluteDeviation(baseline);
+            if (mad <= 0)
+            {
+                continue;
+            }
+
+            scoredTotal++;
+            var z = (point.Value - median) / mad;
+            if (Math.Abs(z) <= AnomalyLimit)
+            {
+                continue;
+            }
+
+            // The floor only ever lowers |z|, so it is worked out for the few candidates only.
+            var window = scored.Skip(Math.Max(0, i - AnomalyWindow)).Take(Math.Min(i, AnomalyWindow));
+            var pooled = measure.Test == TrendTest.Count ? null : AnalyticsService.Merge(window.Select(p => p.Aggregate!));
+            z = (point.Value - median) / Math.Max(mad, measure.SamplingError(point.Weight, pooled, median));
+            if (Math.Abs(z) > AnomalyLimit && measure.IsMaterial(median, point.Value))
             {
                 found.Add((point, median, z));
             }
         }
 
         return found
-            .OrderByDescending(a => Math.Abs(a.Z))
-            .Take(MaxAnomaliesPerSeries)
             .Select(a =>
             {
                 var direction = a.Z > 0 ? "jumped" : "dropped";
@@ -280,7 +323,8 @@ public static class TrendAnalysis
                     + $"{Value(measure, a.Median, range, perBucket: true)} (robust z = {a.Z.ToString("0.0", CultureInfo.InvariantCulture)})";
                 return new TrendFinding(TrendKind.Anomaly, measure.Metric, group, sentence, measure.IsWorse(a.Median, a.Point.Value),
                     a.Median, a.Point.Value, At: a.Point.Bucket, Score: a.Z);
-            });
+            })
+            .ToList();
     }
 
     private static string Subject(TrendMeasure measure, string? group) =>

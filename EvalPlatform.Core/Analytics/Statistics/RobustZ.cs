@@ -11,9 +11,6 @@ public static class RobustZ
     /// <summary>Makes the MAD a consistent estimator of the standard deviation of normal data.</summary>
     public const double MadScale = 1.4826;
 
-    /// <summary>Makes the mean absolute deviation one of σ (√(π/2)), used when more than half the baseline is equal.</summary>
-    public const double MeanAbsoluteDeviationScale = 1.253314;
-
     /// <summary>The usual limit beyond which a point is an outlier (Iglewicz and Hoaglin).</summary>
     public const double OutlierLimit = 3.5;
 
@@ -38,9 +35,9 @@ public static class RobustZ
     }
 
     /// <summary>
-    /// The robust z-score of <paramref name="value"/> against <paramref name="baseline"/>. When the MAD is zero (more
-    /// than half the baseline equal) the scale falls back to 1.2533 × the mean absolute deviation from the median;
-    /// null when that is zero too (a constant baseline gives no scale to measure a departure by) or the baseline is empty.
+    /// The robust z-score of <paramref name="value"/> against <paramref name="baseline"/>; null when the baseline is empty
+    /// or its MAD is zero (more than half of it equal, e.g. hours without traffic): such a baseline has no spread to
+    /// measure a departure by, and scoring against a substitute flags every busy hour of sparse traffic.
     /// </summary>
     public static double? Score(double value, IReadOnlyList<double> baseline)
     {
@@ -50,13 +47,7 @@ public static class RobustZ
             return null;
         }
 
-        var median = Median(baseline);
         var scale = MadScale * MedianAbsoluteDeviation(baseline);
-        if (scale <= 0)
-        {
-            scale = MeanAbsoluteDeviationScale * baseline.Average(v => Math.Abs(v - median));
-        }
-
-        return scale <= 0 ? null : (value - median) / scale;
+        return scale > 0 ? (value - Median(baseline)) / scale : null;
     }
 }

@@ -184,6 +184,42 @@ public sealed class TrendAnalysisTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task FindAsync_SteadyRiseInErrors_GivesASlopeWithItsInterval()
+    {
+        var rng = new Random(11);
+        TrendData.AddHours(_store, TeamA, "gpt-4o", T0, 14 * 24, rng, i => new TrendData.Hour(ErrorRate: 0.02 + (0.04 * i / (14 * 24))));
+
+        var report = await FindAsync(TeamA, T0, T0.AddDays(14));
+
+        var slope = Assert.Single(report.Findings, f => f.Kind == TrendKind.Slope && f.Metric == Metric.ErrorRate && f.Group == "gpt-4o");
+        Assert.Matches(@"^Error rate for gpt-4o rose steadily over the 14 days, from about \d(\.\d)? % to \d(\.\d)? % \(\+0\.\d points a day, 95 % CI \+0\.\d points to \+0\.\d points\)$", slope.Sentence);
+        Assert.True(slope.Worse);
+        Assert.InRange(slope.Before!.Value, 0.015, 0.025);
+        Assert.InRange(slope.After!.Value, 0.055, 0.065);
+        // 4 points over 14 days: 0.29 points a day, inside its interval, which excludes 0.
+        Assert.InRange(0.04 / 14, slope.SlopeLow!.Value, slope.SlopeHigh!.Value);
+        Assert.True(slope.SlopeLow > 0);
+        Assert.True(slope.PValue < 0.001);
+    }
+
+    [Fact]
+    public void TeamContext_JobActsForItsTeamAndOnlyReads()
+    {
+        var context = new TeamContext();
+        context.SetJob(TeamA, TrendRefresher.JobName);
+
+        Assert.Equal(TeamA, context.TeamId);
+        Assert.True(context.Can(Permission.ViewTraces));
+        Assert.False(context.Can(Permission.IngestTraces));
+        Assert.False(context.Can(Permission.ReviewTraces));
+        Assert.False(context.Can(Permission.ManageApiKeys));
+
+        context.SetApiKey(TeamA, Guid.NewGuid(), ApiKeyScopes.Ingest);
+        Assert.Null(context.JobName);
+        Assert.False(context.Can(Permission.ViewTraces));
+    }
+
+    [Fact]
     public async Task FindAsync_EachTeamSeesOnlyItsOwnMetrics()
     {
         AddAcceptanceDrop(TeamA, T0, TimeSpan.FromDays(1));

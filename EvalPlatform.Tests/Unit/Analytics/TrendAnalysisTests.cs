@@ -203,6 +203,27 @@ public sealed class TrendAnalysisTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task FindAsync_HalfTheTrafficAtHalfAgainTheCost_AreCountAndWelchFindings()
+    {
+        var rng = new Random(5);
+        TrendData.AddHours(_store, TeamA, "gpt-4o", T0, 14 * 24, rng,
+            i => i < 7 * 24 ? new TrendData.Hour(Traces: 200, CostMean: 0.010) : new TrendData.Hour(Traces: 100, CostMean: 0.015));
+
+        var report = await FindAsync(TeamA, T0, T0.AddDays(14));
+
+        var week = report.Findings.Where(f => f.Kind == TrendKind.WeekOverWeek && f.Group == "gpt-4o").ToList();
+        var traffic = Assert.Single(week, f => f.Metric == Metric.Traces);
+        Assert.Equal("Trace volume for gpt-4o fell from 4,800 a day to 2,400 a day week over week (p < 0.001)", traffic.Sentence);
+        Assert.True(traffic.Worse);
+        Assert.Equal(4800, traffic.Before!.Value, 9);
+        Assert.Equal(2400, traffic.After!.Value, 9);
+        var cost = Assert.Single(week, f => f.Metric == Metric.Cost);
+        Assert.Equal("Cost per trace for gpt-4o rose from $0.010 to $0.015 week over week (p < 0.001)", cost.Sentence);
+        Assert.True(cost.Worse);
+        Assert.InRange(cost.After!.Value / cost.Before!.Value, 1.45, 1.55);
+    }
+
+    [Fact]
     public void TeamContext_JobActsForItsTeamAndOnlyReads()
     {
         var context = new TeamContext();

@@ -32,6 +32,18 @@ public static class CoreServiceCollectionExtensions
         services.AddIngestionIssues();
         services.AddJobs();
         services.AddAnalytics();
+        services.AddTrends();
+        return services;
+    }
+
+    /// <summary>
+    /// Trend findings: computed on demand per team, the default report cached in the app's HybridCache (registered by
+    /// Web) and refreshed for every team by the hourly trends job through <see cref="TrendRefresher"/>.
+    /// </summary>
+    private static IServiceCollection AddTrends(this IServiceCollection services)
+    {
+        services.AddScoped<TrendService>();
+        services.AddSingleton<TrendRefresher>();
         return services;
     }
 

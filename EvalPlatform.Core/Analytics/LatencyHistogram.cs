@@ -112,6 +112,53 @@ public sealed class LatencyHistogram
         return ValueOf(_buckets.Keys.Last());
     }
 
+    /// <summary>
+    /// The mean, read from the bucket values (each value taken as its bucket's point, zeros as 0): within
+    /// <see cref="RelativeAccuracy"/> of the exact mean, since every value is. Null when empty.
+    /// </summary>
+    public double? Mean
+    {
+        get
+        {
+            if (Count == 0)
+            {
+                return null;
+            }
+
+            var sum = 0.0;
+            foreach (var (index, count) in _buckets)
+            {
+                sum += count * ValueOf(index);
+            }
+
+            return sum / Count;
+        }
+    }
+
+    /// <summary>
+    /// The sample variance (n − 1), read from the bucket values like <see cref="Mean"/>: approximate (the bucket width
+    /// adds at most about ±1 % of each squared value), enough for Welch's test on latency. Null with fewer than 2 values.
+    /// </summary>
+    public double? Variance
+    {
+        get
+        {
+            if (Count < 2 || Mean is not { } mean)
+            {
+                return null;
+            }
+
+            var squares = ZeroCount * mean * mean;
+            foreach (var (index, count) in _buckets)
+            {
+                var d = ValueOf(index) - mean;
+                squares += count * d * d;
+            }
+
+            return squares / (Count - 1);
+        }
+    }
+
     /// <summary>The nearest-rank quantile of raw values, the reference the histogram is held to.</summary>
     public static double? ExactQuantile(IReadOnlyList<double> sorted, double q) =>
         sorted.Count == 0 ? null : sorted[(int)Rank(q, sorted.Count) - 1];

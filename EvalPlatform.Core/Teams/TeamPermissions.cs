@@ -25,6 +25,9 @@ public static class TeamPermissions
     /// <summary>A signed webhook delivery only sends traces.</summary>
     private static readonly Permission[] ByWebhook = [Permission.IngestTraces];
 
+    /// <summary>A background job acting for a team (computing its trends) only reads.</summary>
+    private static readonly Permission[] ByJob = [Permission.ViewTraces];
+
     public static bool RoleHas(TeamRole role, Permission permission) =>
         ByRole.TryGetValue(role, out var granted) && granted.Contains(permission);
 
@@ -32,6 +35,8 @@ public static class TeamPermissions
         ByScope.Any(pair => scopes.HasFlag(pair.Key) && pair.Value.Contains(permission));
 
     public static bool WebhookHas(Permission permission) => ByWebhook.Contains(permission);
+
+    public static bool JobHas(Permission permission) => ByJob.Contains(permission);
 
     /// <summary>Each scope that on its own grants <paramref name="permission"/>, narrowest first (for route policies).</summary>
     public static IReadOnlyList<ApiKeyScopes> ScopesGranting(Permission permission) =>

@@ -12,6 +12,9 @@ public sealed class TeamContext : ITeamContext
     public ApiKeyScopes Scopes { get; private set; }
     public string? WebhookSource { get; private set; }
 
+    /// <summary>The background job acting for the team, when one does (it may only read).</summary>
+    public string? JobName { get; private set; }
+
     public void SetMember(Guid teamId, string userId, TeamRole role)
     {
         TeamId = teamId;
@@ -20,6 +23,7 @@ public sealed class TeamContext : ITeamContext
         ApiKeyId = null;
         Scopes = ApiKeyScopes.None;
         WebhookSource = null;
+        JobName = null;
     }
 
     public void SetApiKey(Guid teamId, Guid apiKeyId, ApiKeyScopes scopes)
@@ -30,6 +34,7 @@ public sealed class TeamContext : ITeamContext
         ApiKeyId = apiKeyId;
         Scopes = scopes;
         WebhookSource = null;
+        JobName = null;
     }
 
     /// <summary>A webhook delivery whose signature matched one of <paramref name="teamId"/>'s webhook secrets.</summary>
@@ -41,6 +46,23 @@ public sealed class TeamContext : ITeamContext
         ApiKeyId = null;
         Scopes = ApiKeyScopes.None;
         WebhookSource = source;
+        JobName = null;
+    }
+
+    /// <summary>
+    /// A background job (e.g. the hourly trends job) acting for <paramref name="teamId"/> in a scope of its own, one team
+    /// at a time, so the team's query filter and permission checks apply to it as to a request. It may only read.
+    /// </summary>
+    public void SetJob(Guid teamId, string jobName)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(jobName);
+        TeamId = teamId;
+        UserId = null;
+        Role = null;
+        ApiKeyId = null;
+        Scopes = ApiKeyScopes.None;
+        WebhookSource = null;
+        JobName = jobName;
     }
 
     public void Clear()
@@ -51,6 +73,7 @@ public sealed class TeamContext : ITeamContext
         ApiKeyId = null;
         Scopes = ApiKeyScopes.None;
         WebhookSource = null;
+        JobName = null;
     }
 
     public bool Can(Permission permission) =>
@@ -58,5 +81,7 @@ public sealed class TeamContext : ITeamContext
             ? TeamPermissions.RoleHas(role, permission)
             : WebhookSource is not null
                 ? TeamPermissions.WebhookHas(permission)
-                : TeamPermissions.ScopesHave(Scopes, permission));
+                : JobName is not null
+                    ? TeamPermissions.JobHas(permission)
+                    : TeamPermissions.ScopesHave(Scopes, permission));
 }

@@ -146,6 +146,7 @@ public static class WebApplicationExtensions
         api.MapIngestionEndpoints();
         api.MapIngestionOriginEndpoints();
         api.MapAnalyticsEndpoints();
+        api.MapTrendEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -11,6 +11,8 @@ public static class EvalJobs
     [
         JobDefinition.Of<RollupJob>(
             RollupJob.Key, "Metrics rollup", "Recomputes the metric buckets that new traces, reviews and scores touched, for every team.", JobSchedule.EveryMinute),
+        JobDefinition.Of<TrendsJob>(
+            TrendsJob.Key, "Trends", "Recomputes every team's \"What changed\" findings for the last 7 days.", JobSchedule.Hourly(minute: 7)),
         JobDefinition.Of<IngestionIssuePurgeJob>(
             IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
         JobDefinition.Of<JobRunPurgeJob>(

@@ -11,7 +11,10 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EvalPlatform.Tests.Integration.Analytics;
 
-/// <summary>The app on a test clock with its metrics read from memory (the real reader is the metrics feature's).</summary>
+/// <summary>
+/// The app on a test clock with its metrics read from memory (the real reader is the metrics feature's). Its jobs are off:
+/// the tests run the trends refresh themselves, and a scheduled run would replace the cached report they look at.
+/// </summary>
 public abstract class TrendAppFactory(TestDatabase database, bool redis) : ClockedAppFactory(database, redis)
 {
     public InMemoryMetricsStore Metrics { get; } = new();
@@ -19,6 +22,7 @@ public abstract class TrendAppFactory(TestDatabase database, bool redis) : Clock
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
+        builder.UseSetting("Jobs:Enabled", "false");
         builder.ConfigureTestServices(s =>
         {
             s.AddSingleton(Metrics);

@@ -156,6 +156,51 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task AFailingTeam_StaysDirtyForTheNextRun_AndNeverHoldsUpAnother()
+    {
+        var now = app.Clock.GetUtcNow();
+        var failing = await TestData.CreateTeamAsync(app.Services);
+        var fine = await TestData.CreateTeamAsync(app.Services);
+        await SeedAsync(failing, new Random(61), 60, now - TimeSpan.FromHours(3), now);
+        await SeedAsync(fine, new Random(62), 60, now - TimeSpan.FromHours(3), now);
+        app.Clock.Advance(TimeSpan.FromMinutes(1));
+        var filter = new AnalyticsFilter(now - TimeSpan.FromHours(4), app.Clock.GetUtcNow());
+
+        RollupRun run;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var broken = new FailingFor(failing.Id, sp.GetRequiredService<IRawMetrics>());
+            run = await new MetricsRollup(sp.GetRequiredService<IEvalDbContextFactory>(), broken, app.Clock,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AnalyticsOptions>>(),
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<MetricsRollup>>()).RollUpAsync();
+        }
+
+        Assert.True(run.HoursFailed >= 1, $"{run}");
+        Assert.True(run.HoursRecomputed >= 1, $"{run}");
+        Assert.Equal(60, await RolledTracesAsync(fine.Id));
+        Assert.Equal(0, await RolledTracesAsync(failing.Id));
+        // Its minutes are still dirty, so they are read from the raw traces meanwhile: still exact.
+        await AssertExactAsync(failing, filter);
+        await AssertExactAsync(fine, filter);
+
+        var next = await RollUpAsync();
+        Assert.Equal(0, next.HoursFailed);
+        Assert.Equal(60, await RolledTracesAsync(failing.Id));
+        await AssertExactAsync(failing, filter);
+    }
+
+    /// <summary>The real raw reads, except that one team's minutes fail (a database error while recomputing it).</summary>
+    private sealed class FailingFor(Guid teamId, IRawMetrics inner) : IRawMetrics
+    {
+        public Task<IReadOnlyList<TeamMinute>> ChangedMinutesAsync(IEvalDbContext db, DateTimeOffset? since, CancellationToken ct = default) =>
+            inner.ChangedMinutesAsync(db, since, ct);
+
+        public Task<IReadOnlyList<RollupCell>> MinuteCellsAsync(IEvalDbContext db, Guid team, IReadOnlyList<DateTimeOffset> minutes, CancellationToken ct = default) =>
+            team == teamId ? throw new InvalidOperationException("Simulated failure of one team's bucket.") : inner.MinuteCellsAsync(db, team, minutes, ct);
+    }
+
+    [Fact]
     public async Task ATraceWhoseStartMoves_LeavesItsOldMinute()
     {
         var now = app.Clock.GetUtcNow();

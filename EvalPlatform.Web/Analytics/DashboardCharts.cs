@@ -108,6 +108,7 @@ public static class DashboardCharts
         return buckets.Select(b => byBucket.TryGetValue(b, out var v) ? v : zero).ToList();
     }
 
-    private static bool IsCount(Metric metric) => metric is Metric.Traces or Metric.Errors or Metric.PromptTokens or Metric.CompletionTokens
+    /// <summary>Counts and sums (zero where nothing happened), as opposed to rates, means and quantiles.</summary>
+    public static bool IsCount(Metric metric) => metric is Metric.Traces or Metric.Errors or Metric.PromptTokens or Metric.CompletionTokens
         or Metric.TotalTokens or Metric.Cost or Metric.Reviewed or Metric.Accepted or Metric.Rejected or Metric.NeedsReview;
 }

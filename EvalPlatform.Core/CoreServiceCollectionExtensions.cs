@@ -29,6 +29,7 @@ public static class CoreServiceCollectionExtensions
         services.AddWebhooks();
         services.AddLangSmith();
         services.AddIngestionIssues();
+        services.AddAnalytics();
         return services;
     }
 
@@ -41,6 +42,18 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IngestionIssueLog>();
         services.AddSingleton<IIngestionIssueLog>(sp => sp.GetRequiredService<IngestionIssueLog>());
         services.AddScoped<IngestionIssueQueries>();
+        return services;
+    }
+
+    /// <summary>
+    /// Metrics (ADR 17): the team-scoped service and the rollup (across teams; the minute job's one call). The reader and
+    /// the raw-trace reads come from Data, per database.
+    /// </summary>
+    private static IServiceCollection AddAnalytics(this IServiceCollection services)
+    {
+        services.AddOptions<AnalyticsOptions>();
+        services.AddScoped<AnalyticsService>();
+        services.AddScoped<IMetricsRollup, MetricsRollup>();
         return services;
     }
 
@@ -73,7 +86,6 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IngestionQueue>();
         services.AddScoped<TraceIngestionService>();
         services.AddScoped<TraceQueries>();
-        services.AddScoped<AnalyticsService>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();
         services.AddScoped<OtlpTraceImporter>();

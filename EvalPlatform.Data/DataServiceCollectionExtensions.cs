@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -7,6 +8,7 @@ using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Postgres;
+using EvalPlatform.Data.Queries.Analytics;
 using EvalPlatform.Data.Queries.Ingestion;
 using EvalPlatform.Data.Queries.Teams;
 using EvalPlatform.Data.Sqlite;
@@ -49,6 +51,7 @@ public static class DataServiceCollectionExtensions
             services.AddSingleton<IStoreErrors, PostgresStoreErrors>();
             services.AddSingleton<ITraceLocks, PostgresTraceLocks>();
             services.AddScoped<IIngestionIssueStore, PostgresIngestionIssueStore>();
+            services.AddSingleton<IRawMetrics, PostgresRawMetrics>();
         }
         else
         {
@@ -59,6 +62,7 @@ public static class DataServiceCollectionExtensions
             services.AddSingleton<IStoreErrors, SqliteStoreErrors>();
             services.AddSingleton<ITraceLocks, SqliteTraceLocks>();
             services.AddScoped<IIngestionIssueStore, SqliteIngestionIssueStore>();
+            services.AddSingleton<IRawMetrics, RawMetrics>();
             // SQLite has one writer at a time anyway; a second group would only wait for the lock.
             // (Registered before the Ingestion section is bound, so configuration still wins.)
             services.Configure<IngestionOptions>(o => o.Writers = 1);
@@ -68,6 +72,7 @@ public static class DataServiceCollectionExtensions
         services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddScoped<DatabaseMigrator>();
         services.AddScoped<IMemberDirectory, MemberDirectory>();
+        services.AddScoped<IMetricsReader, MetricsReader>();
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")
             .PersistKeysToDbContext<EvalDbContext>();

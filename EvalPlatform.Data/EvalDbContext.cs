@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Queues;
@@ -45,6 +46,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<QueueVerdict> QueueVerdicts => Set<QueueVerdict>();
     public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
     public DbSet<IngestionIssue> IngestionIssues => Set<IngestionIssue>();
+    public DbSet<MetricRollup> MetricRollups => Set<MetricRollup>();
+    public DbSet<MetricDirtyMinute> MetricDirtyMinutes => Set<MetricDirtyMinute>();
+    public DbSet<MetricRollupState> MetricRollupStates => Set<MetricRollupState>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

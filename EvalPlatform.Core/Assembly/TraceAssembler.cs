@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -286,7 +287,14 @@ public sealed class TraceAssembler(
             if (isNew || any)
             {
                 Link(spans);
+                var oldMinute = MetricInterval.Minute.Floor(trace.StartedAt);
                 Summarize(trace, spans, oldRootName, now);
+                if (!isNew && MetricInterval.Minute.Floor(trace.StartedAt) != oldMinute)
+                {
+                    // The trace left the minute it was counted in: the rollup finds its new minute by UpdatedAt, but the
+                    // old one only by this mark (ADR 17).
+                    db.MetricDirtyMinutes.Add(new MetricDirtyMinute { Id = Uuid7.Create(now), TeamId = teamId, Minute = oldMinute, MarkedAt = now });
+                }
                 if (isNew)
                 {
                     attempt.Created.Add(trace);

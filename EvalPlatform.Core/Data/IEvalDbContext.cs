@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
@@ -32,6 +33,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<QueueVerdict> QueueVerdicts { get; }
     DbSet<WebhookSecret> WebhookSecrets { get; }
     DbSet<IngestionIssue> IngestionIssues { get; }
+    DbSet<MetricRollup> MetricRollups { get; }
+    DbSet<MetricDirtyMinute> MetricDirtyMinutes { get; }
+    DbSet<MetricRollupState> MetricRollupStates { get; }
 
     /// <summary>For the few operations that need an explicit transaction (a queue verdict with its claim and slot).</summary>
     DatabaseFacade Database { get; }

@@ -170,10 +170,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
         }
 
         await using var db = await dbFactory.CreateAsync(ct);
-        if (!await db.Traces.AnyAsync(t => t.Id == traceId, ct))
-        {
-            throw new NotFoundException($"No trace {traceId} in this team.");
-        }
+        var trace = await db.Traces.SingleOrDefaultAsync(t => t.Id == traceId, ct) ?? throw new NotFoundException($"No trace {traceId} in this team.");
 
         var spanIds = await db.Spans.Where(s => s.TraceId == traceId).Select(s => s.Id).ToListAsync(ct);
         var now = clock.GetUtcNow();
@@ -219,6 +216,8 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
         }
 
         db.Scores.AddRange(scores);
+        // Touched in the scores' transaction: the metrics rollup finds changes by UpdatedAt (ADR 17).
+        trace.UpdatedAt = now;
         await db.SaveChangesAsync(ct);
         await liveBus.PublishAsync(new TraceUpdated(teamId, traceId), CancellationToken.None);
         return scores;

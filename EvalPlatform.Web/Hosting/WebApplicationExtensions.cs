@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Queues;
@@ -40,6 +41,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName);
         builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -146,6 +148,7 @@ public static class WebApplicationExtensions
         api.MapWebhookEndpoints();
         api.MapIngestionEndpoints();
         api.MapIngestionOriginEndpoints();
+        api.MapAnalyticsEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -45,6 +45,9 @@ internal sealed class TraceConfiguration : IEntityTypeConfiguration<Trace>
         // Partial: a session filter never matches a trace without one, and many apps send none.
         builder.HasIndex(t => new { t.TeamId, t.SessionId }).HasFilter("\"SessionId\" IS NOT NULL");
         builder.HasIndex(t => new { t.TeamId, t.StartedAt });
+        // The metrics rollup's "what changed since the watermark?" across teams (ADR 17). Not led by the team: the
+        // job reads every team's changes at once and then works per team.
+        builder.HasIndex(t => t.UpdatedAt);
         // Review filters. Partial: only reviewed traces are in them, so ingestion (all pending) pays nothing.
         builder.HasIndex(t => new { t.TeamId, t.ReviewReason, t.SortKey }).HasFilter("\"ReviewReason\" IS NOT NULL");
         builder.HasIndex(t => new { t.TeamId, t.ReviewedBy, t.SortKey }).HasFilter("\"ReviewedBy\" IS NOT NULL");

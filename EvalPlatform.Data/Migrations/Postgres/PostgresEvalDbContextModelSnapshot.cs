@@ -23,6 +23,134 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricDirtyMinute", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("MarkedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("Minute")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TeamId", "Minute");
+
+                    b.ToTable("metric_dirty_minutes", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricRollup", b =>
+                {
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<short>("Interval")
+                        .HasColumnType("smallint");
+
+                    b.Property<DateTimeOffset>("Bucket")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Environment")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Experiment")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Variant")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("Accepted")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CompletionTokens")
+                        .HasColumnType("bigint");
+
+                    b.Property<decimal>("Cost")
+                        .HasPrecision(28, 8)
+                        .HasColumnType("numeric(28,8)");
+
+                    b.Property<double>("CostSquares")
+                        .HasColumnType("double precision");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("HumanScoreCount")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("HumanScoreSquares")
+                        .HasColumnType("double precision");
+
+                    b.Property<double>("HumanScoreSum")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("Latency")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("NeedsReview")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PromptTokens")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Rejected")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("RejectionReasons")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Scores")
+                        .HasColumnType("text");
+
+                    b.Property<string>("TimeToFirstToken")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("Traces")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("TeamId", "Interval", "Bucket", "Model", "Provider", "Environment", "Experiment", "Variant");
+
+                    b.ToTable("metric_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricRollupState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset?>("LastRunAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("RolledThrough")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("Watermark")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("metric_rollup_state", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.Ingestion.IngestionIssue", b =>
                 {
                     b.Property<Guid>("Id")
@@ -826,6 +954,8 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("character varying(200)");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("UpdatedAt");
 
                     b.HasIndex("TeamId", "ExternalId")
                         .IsUnique()

@@ -17,6 +17,134 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricDirtyMinute", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("MarkedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Minute")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TeamId", "Minute");
+
+                    b.ToTable("metric_dirty_minutes", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricRollup", b =>
+                {
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<short>("Interval")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Bucket")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Environment")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Experiment")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Variant")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Accepted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CompletionTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<decimal>("Cost")
+                        .HasPrecision(28, 8)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("CostSquares")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("HumanScoreCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("HumanScoreSquares")
+                        .HasColumnType("REAL");
+
+                    b.Property<double>("HumanScoreSum")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Latency")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("NeedsReview")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PromptTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Rejected")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("RejectionReasons")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Scores")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TimeToFirstToken")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Traces")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("TeamId", "Interval", "Bucket", "Model", "Provider", "Environment", "Experiment", "Variant");
+
+                    b.ToTable("metric_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Analytics.MetricRollupState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("LastRunAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("RolledThrough")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("Watermark")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("metric_rollup_state", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.Ingestion.IngestionIssue", b =>
                 {
                     b.Property<Guid>("Id")
@@ -820,6 +948,8 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("UpdatedAt");
 
                     b.HasIndex("TeamId", "ExternalId")
                         .IsUnique()

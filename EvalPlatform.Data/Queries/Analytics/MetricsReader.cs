@@ -1,0 +1,208 @@
+using System.Data;
+using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Traces;
+using Microsoft.EntityFrameworkCore;
+
+namespace EvalPlatform.Data.Queries.Analytics;
+
+/// <summary>
+/// The current team's metrics (ADR 17): whole days, hours and minutes before the rollup's live edge from the rollup
+/// rows (never a coarser row than the query's interval, never a row that holds a stale minute), and the rest (from the
+/// live edge on, and every minute still marked dirty) from the raw traces, so a trace stored a moment ago counts at
+/// once and nothing is counted twice. A tag filter, and grouping by user, tag or metadata, read the raw traces for the
+/// whole range. One snapshot (a repeatable-read transaction) for the whole read. Team-scoped by the query filters.
+/// </summary>
+internal sealed class MetricsReader(IEvalDbContextFactory dbFactory) : IMetricsReader
+{
+    public async Task<IReadOnlyList<MetricCell>> ReadAsync(AnalyticsQuery query, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var f = query.Filter;
+        var cells = new Dictionary<(DateTimeOffset Bucket, string? Group), MetricAggregate>();
+        if (f.To <= f.From)
+        {
+            return [];
+        }
+
+        await using var db = await dbFactory.CreateAsync(ct);
+        await using var snapshot = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        var rawOnly = f.Tag is not null || (query.GroupBy is { } g && !RollupDimensions.IsRollupDimension(g));
+        var edge = f.From;
+        var dirty = new HashSet<DateTimeOffset>();
+        if (!rawOnly)
+        {
+            var state = await db.MetricRollupStates.AsNoTracking().SingleOrDefaultAsync(s => s.Id == MetricRollupState.SingletonId, ct);
+            edge = Clamp(state?.RolledThrough ?? f.From, f.From, f.To);
+            if (edge > f.From)
+            {
+                var from = f.From;
+                dirty = (await db.MetricDirtyMinutes.Where(m => m.Minute >= from && m.Minute < edge).Select(m => m.Minute).Distinct().ToListAsync(ct))
+                    .ToHashSet();
+            }
+        }
+
+        var plan = Plan(f.From, edge, query.Interval, dirty);
+        foreach (var (interval, ranges) in plan.Rollups)
+        {
+            var rows = Filter(db.MetricRollups.AsNoTracking().Where(r => r.Interval == interval), f)
+                .Where(TimeRanges.Within<MetricRollup>(r => r.Bucket, ranges));
+            await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(ct))
+            {
+                var key = (query.Interval.Floor(row.Bucket), query.GroupBy is { } by ? row.Dimensions.Get(by) : null);
+                Cell(cells, key).Merge(row.ToAggregate());
+            }
+        }
+
+        var raw = TimeRanges.Merge([.. plan.Raw, (edge, f.To)]);
+        if (raw.Count > 0)
+        {
+            var traces = Filter(db.Traces.Where(TimeRanges.Within<Trace>(t => t.StartedAt, raw)), f);
+            var byGroup = query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by);
+            var found = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, string?)>(traces, db.Scores, byGroup,
+                t => query.GroupBy is { } d
+                    ? RawTraceAggregator.Groups(t, d, query.MetadataKey).Select(group => (query.Interval.Floor(t.StartedAt), group))
+                    : [(query.Interval.Floor(t.StartedAt), (string?)null)],
+                ct);
+            foreach (var (key, aggregate) in found)
+            {
+                Cell(cells, key).Merge(aggregate);
+            }
+        }
+
+        return cells
+            .OrderBy(c => c.Key.Bucket).ThenBy(c => c.Key.Group is not null).ThenBy(c => c.Key.Group, StringComparer.Ordinal)
+            .Select(c => new MetricCell(c.Key.Bucket, c.Key.Group, c.Value))
+            .ToList();
+    }
+
+    /// <summary>
+    /// How [<paramref name="from"/>, <paramref name="edge"/>) is read: greedily the widest whole bucket allowed (a day,
+    /// then an hour, at most the query's interval) that holds no dirty minute, else the minute's row, else (dirty) the raw
+    /// minute. Adjacent pieces of one kind merge into one range, so a clean month is a handful of ranges.
+    /// </summary>
+    internal static ReadPlan Plan(DateTimeOffset from, DateTimeOffset edge, MetricInterval interval, IReadOnlySet<DateTimeOffset> dirty)
+    {
+        var dirtyHours = dirty.Select(m => MetricInterval.Hour.Floor(m)).ToHashSet();
+        var dirtyDays = dirty.Select(m => MetricInterval.Day.Floor(m)).ToHashSet();
+        var pieces = new Dictionary<MetricInterval, List<(DateTimeOffset, DateTimeOffset)>>
+        {
+            [MetricInterval.Minute] = [], [MetricInterval.Hour] = [], [MetricInterval.Day] = [],
+        };
+        var raw = new List<(DateTimeOffset, DateTimeOffset)>();
+        var t = from;
+        while (t < edge)
+        {
+            var step = MetricInterval.Minute;
+            if (interval >= MetricInterval.Day && Fits(t, edge, MetricInterval.Day) && !dirtyDays.Contains(t))
+            {
+                step = MetricInterval.Day;
+            }
+            else if (interval >= MetricInterval.Hour && Fits(t, edge, MetricInterval.Hour) && !dirtyHours.Contains(t))
+            {
+                step = MetricInterval.Hour;
+            }
+
+            var next = t + step.Length();
+            if (step == MetricInterval.Minute && dirty.Contains(t))
+            {
+                raw.Add((t, next));
+            }
+            else
+            {
+                pieces[step].Add((t, next));
+            }
+
+            t = next;
+        }
+
+        return new ReadPlan(
+            pieces.Where(p => p.Value.Count > 0).Select(p => (p.Key, TimeRanges.Merge(p.Value))).ToList(),
+            TimeRanges.Merge(raw));
+    }
+
+    internal sealed record ReadPlan(
+        IReadOnlyList<(MetricInterval Interval, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Ranges)> Rollups,
+        IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Raw);
+
+    private static bool Fits(DateTimeOffset t, DateTimeOffset edge, MetricInterval interval) =>
+        interval.Floor(t) == t && t + interval.Length() <= edge;
+
+    private static DateTimeOffset Clamp(DateTimeOffset t, DateTimeOffset min, DateTimeOffset max) => t < min ? min : t > max ? max : t;
+
+    private static MetricAggregate Cell(Dictionary<(DateTimeOffset, string?), MetricAggregate> cells, (DateTimeOffset, string?) key)
+    {
+        if (!cells.TryGetValue(key, out var aggregate))
+        {
+            cells[key] = aggregate = new MetricAggregate();
+        }
+
+        return aggregate;
+    }
+
+    private static IQueryable<MetricRollup> Filter(IQueryable<MetricRollup> rows, AnalyticsFilter f)
+    {
+        if (f.Model is { } model)
+        {
+            rows = rows.Where(r => r.Model == model);
+        }
+
+        if (f.Provider is { } provider)
+        {
+            rows = rows.Where(r => r.Provider == provider);
+        }
+
+        if (f.Environment is { } environment)
+        {
+            rows = rows.Where(r => r.Environment == environment);
+        }
+
+        if (f.Experiment is { } experiment)
+        {
+            rows = rows.Where(r => r.Experiment == experiment);
+        }
+
+        if (f.Variant is { } variant)
+        {
+            rows = rows.Where(r => r.Variant == variant);
+        }
+
+        return rows;
+    }
+
+    /// <summary>The trace list's filters of the same names (<see cref="TraceQueries"/>), for the raw reads.</summary>
+    private static IQueryable<Trace> Filter(IQueryable<Trace> traces, AnalyticsFilter f)
+    {
+        if (f.Model is { } model)
+        {
+            traces = traces.Where(t => t.Model == model);
+        }
+
+        if (f.Provider is { } provider)
+        {
+            traces = traces.Where(t => t.Provider == provider);
+        }
+
+        if (f.Environment is { } environment)
+        {
+            traces = traces.Where(t => t.Environment == environment);
+        }
+
+        if (f.Experiment is { } experiment)
+        {
+            traces = traces.Where(t => t.Experiment == experiment);
+        }
+
+        if (f.Variant is { } variant)
+        {
+            traces = traces.Where(t => t.Variant == variant);
+        }
+
+        if (f.Tag is { } tag)
+        {
+            traces = traces.Where(t => t.Tags.Contains(tag));
+        }
+
+        return traces;
+    }
+}

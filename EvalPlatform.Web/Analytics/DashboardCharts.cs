@@ -57,6 +57,8 @@ public static class DashboardCharts
         AnalyticsFilter filter, MetricInterval interval, IReadOnlyList<MetricCell> cells, IReadOnlyList<MetricCell>? previous, AnalyticsDimension? by)
     {
         var buckets = Buckets(filter, interval);
+        // Groups keep one order (most traces first) and so one colour across every chart.
+        var order = AnalyticsService.TopGroups(cells).Select((g, i) => (g.Group, i)).ToDictionary(p => p.Group ?? "\0", p => p.i);
         var charts = new List<TimeChart>();
         foreach (var definition in Definitions)
         {
@@ -64,7 +66,7 @@ public static class DashboardCharts
             var metrics = by is null ? definition.Metrics : [definition.Grouped];
             foreach (var metric in metrics)
             {
-                foreach (var series in AnalyticsService.ToSeries(cells, interval, metric).Series)
+                foreach (var series in AnalyticsService.ToSeries(cells, interval, metric).Series.OrderBy(s => order.GetValueOrDefault(s.Group ?? "\0", int.MaxValue)))
                 {
                     var name = by is null ? MetricText.Label(metric) : GroupName(series.Group);
                     lines.Add(new ChartLine(name, Align(series.Points, buckets, TimeSpan.Zero, metric), Group: series.Group, Metric: metric));

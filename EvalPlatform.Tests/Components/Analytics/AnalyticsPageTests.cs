@@ -21,7 +21,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
     private static readonly DateTimeOffset Now = new(2026, 11, 20, 12, 30, 0, TimeSpan.Zero);
 
     private readonly FakeTimeProvider _clock = new(Now);
-    private readonly InMemoryMetricsReader _reader = new();
+    private readonly InMemoryMetricsReader _reader;
     private readonly StubTrends _trends = new();
     private readonly InlineLiveBus _bus = new();
     private TestTeam _team = default!;
@@ -29,6 +29,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
 
     public AnalyticsPageTests()
     {
+        _reader = new InMemoryMetricsReader(_clock);
         Services.AddSingleton<TimeProvider>(_clock);
         Services.AddSingleton<IMetricsReader>(_reader);
         Services.AddSingleton<IDashboardTrends>(_trends);
@@ -235,9 +236,10 @@ public sealed class AnalyticsPageTests : BunitTestBase
             await bus.PublishAsync(new TracesIngested(_team.Id, [], []));
         }
 
-        var refreshedAt = WaitWhileTimePasses(cut, () => Assert.Equal("6", Card(cut, Metric.Traces, "card-value")));
-        Assert.True(refreshedAt - Now >= RefreshThrottle.PageInterval, $"refreshed after {refreshedAt - Now}");
+        WaitWhileTimePasses(cut, () => Assert.Equal("6", Card(cut, Metric.Traces, "card-value")));
         Assert.Equal(2 * readsPerLoad, _reader.Queries.Count);
+        var refreshedAt = _reader.QueryTimes[readsPerLoad];
+        Assert.Equal(Now + RefreshThrottle.PageInterval, refreshedAt);
 
         // Another burst: one trailing refresh, two seconds after the last, with the newest figures.
         for (var i = 0; i < 3; i++)
@@ -246,9 +248,9 @@ public sealed class AnalyticsPageTests : BunitTestBase
             await bus.PublishAsync(new TracesIngested(_team.Id, [], []));
         }
 
-        var again = WaitWhileTimePasses(cut, () => Assert.Equal("9", Card(cut, Metric.Traces, "card-value")));
-        Assert.True(again - refreshedAt >= RefreshThrottle.PageInterval, $"refreshed again after {again - refreshedAt}");
+        WaitWhileTimePasses(cut, () => Assert.Equal("9", Card(cut, Metric.Traces, "card-value")));
         Assert.Equal(3 * readsPerLoad, _reader.Queries.Count);
+        Assert.Equal(refreshedAt + RefreshThrottle.PageInterval, _reader.QueryTimes[2 * readsPerLoad]);
         Assert.Empty(cut.FindAll("[data-testid=analytics-loading]"));
     }
 
@@ -269,15 +271,15 @@ public sealed class AnalyticsPageTests : BunitTestBase
         WaitWhileTimePasses(cut, () => Assert.Equal("2", Card(cut, Metric.Traces, "card-value")));
     }
 
-    /// <summary>Moves the clock in quarter seconds until <paramref name="assertion"/> holds; returns the (fake) time it held at.</summary>
-    private DateTimeOffset WaitWhileTimePasses(IRenderedComponent<TestHost> cut, Action assertion)
+    /// <summary>Moves the clock in quarter seconds until <paramref name="assertion"/> holds.</summary>
+    private void WaitWhileTimePasses(IRenderedComponent<TestHost> cut, Action assertion)
     {
         for (var step = 0; ; step++)
         {
             try
             {
                 cut.WaitForAssertion(assertion, TimeSpan.FromMilliseconds(200));
-                return _clock.GetUtcNow();
+                return;
             }
             catch (WaitForFailedException) when (step < 40)
             {

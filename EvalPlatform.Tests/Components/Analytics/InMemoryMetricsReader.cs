@@ -10,8 +10,10 @@ public sealed record FakeTrace(DateTimeOffset At, MetricAggregate Aggregate, str
 /// knows (model, provider, environment), the interval and the grouping, as the real reader promises; it records
 /// each query, and fails on demand.
 /// </summary>
-public sealed class InMemoryMetricsReader : IMetricsReader
+public sealed class InMemoryMetricsReader(TimeProvider clock) : IMetricsReader
 {
+    private readonly List<DateTimeOffset> _times = [];
+
     private readonly Lock _lock = new();
     private readonly List<FakeTrace> _traces = [];
     private readonly List<AnalyticsQuery> _queries = [];
@@ -29,6 +31,18 @@ public sealed class InMemoryMetricsReader : IMetricsReader
             lock (_lock)
             {
                 return [.. _queries];
+            }
+        }
+    }
+
+    /// <summary>When each query came (on the given clock), in the order of <see cref="Queries"/>.</summary>
+    public IReadOnlyList<DateTimeOffset> QueryTimes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _times];
             }
         }
     }
@@ -85,6 +99,7 @@ public sealed class InMemoryMetricsReader : IMetricsReader
         lock (_lock)
         {
             _queries.Add(query);
+            _times.Add(clock.GetUtcNow());
             if (Failure is { } failure)
             {
                 throw failure;

@@ -142,7 +142,7 @@ public sealed class DashboardPartsTests
 
         Assert.Equal(12, volume.Lines.Count);
         Assert.Equal("model-00", volume.Lines[0].Name);
-        Assert.Equal(9 + 8, volume.Lines.Single(l => l.Name == "Others").Values[^1]);
+        Assert.Equal(10 + 9, volume.Lines.Single(l => l.Name == "Others").Values[^1]);
         Assert.DoesNotContain(volume.Lines, l => l.Name is "model-10" or "model-11");
         Assert.True(volume.Lines[11].Previous);
         Assert.Equal("All traces (previous period)", volume.Lines[11].Name);

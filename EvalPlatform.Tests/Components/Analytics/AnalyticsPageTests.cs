@@ -252,6 +252,8 @@ public sealed class AnalyticsPageTests : BunitTestBase
         Assert.Equal(3 * readsPerLoad, _reader.Queries.Count);
         Assert.Equal(refreshedAt + RefreshThrottle.PageInterval, _reader.QueryTimes[2 * readsPerLoad]);
         Assert.Empty(cut.FindAll("[data-testid=analytics-loading]"));
+        // Trends are asked once per view, not per refresh.
+        Assert.Equal(1, _trends.Calls);
     }
 
     [Fact]
@@ -340,8 +342,16 @@ public sealed class AnalyticsPageTests : BunitTestBase
 
     private sealed class StubTrends : IDashboardTrends
     {
+        private int _calls;
+
         public IReadOnlyList<TrendFinding> Findings { get; set; } = [];
 
-        public Task<IReadOnlyList<TrendFinding>> FindAsync(AnalyticsFilter filter, CancellationToken ct = default) => Task.FromResult(Findings);
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task<IReadOnlyList<TrendFinding>> FindAsync(AnalyticsFilter filter, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _calls);
+            return Task.FromResult(Findings);
+        }
     }
 }

@@ -124,7 +124,7 @@ public sealed partial class AnalyticsPage
 
         try
         {
-            var data = await ReadAsync(view, load.Token);
+            var data = await ReadAsync(view, live ? _data : null, load.Token);
             if (!load.IsCancellationRequested)
             {
                 _data = data;
@@ -155,7 +155,11 @@ public sealed partial class AnalyticsPage
         StateHasChanged();
     }
 
-    private async Task<DashboardData> ReadAsync(DashboardView view, CancellationToken ct)
+    /// <summary>
+    /// Reads everything for <paramref name="view"/>. A live refresh of the same view keeps the trend findings of
+    /// <paramref name="shown"/>: they are computed over weeks (hourly, or on a view change), not per trace.
+    /// </summary>
+    private async Task<DashboardData> ReadAsync(DashboardView view, DashboardData? shown, CancellationToken ct)
     {
         var (filter, interval) = view.Resolve(Clock.GetUtcNow());
         // One after the other: the reader's scope is the circuit's, and one query at a time is what it promises to serve.
@@ -169,7 +173,7 @@ public sealed partial class AnalyticsPage
         var models = await Analytics.BreakdownAsync(filter, AnalyticsDimension.Model, ct: ct);
         var breakdown = view.By is { } by && by != AnalyticsDimension.Model ? AnalyticsService.TopGroups(Totals(cells)) : [];
         var users = await Analytics.BreakdownAsync(filter, AnalyticsDimension.UserId, top: TopUsers, ct: ct);
-        var findings = await Trends.FindAsync(filter, ct);
+        var findings = shown is not null && shown.View == view ? shown.Findings : await Trends.FindAsync(filter, ct);
         return new DashboardData(view, filter, interval, teamHasTraces, current, previous, charts, models, breakdown, users, findings);
     }
 

@@ -64,6 +64,21 @@ public sealed class DashboardPartsTests
     }
 
     [Fact]
+    public void ACustomRange_IsReadAsGiven_AnOpenEndIsNow_AndItsIntervalFits()
+    {
+        var view = DashboardView.Parse("http://host/analytics?range=custom&from=2026-11-01T00:00Z&to=2026-11-03T12:00Z");
+        var (filter, interval) = view.Resolve(Now);
+
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), filter.From);
+        Assert.Equal(new DateTimeOffset(2026, 11, 3, 12, 0, 0, TimeSpan.Zero), filter.To);
+        Assert.Equal(MetricInterval.Hour, interval);
+        Assert.Equal("?range=custom&from=2026-11-01T00%3A00Z&to=2026-11-03T12%3A00Z", view.ToQuery());
+
+        var open = DashboardView.Parse("http://host/analytics?from=2026-11-20T10:00Z").Resolve(Now);
+        Assert.Equal((Now, MetricInterval.Minute), (open.Filter.To, open.Interval));
+    }
+
+    [Fact]
     public void AnIntervalChosenByHand_WinsOverTheFittedOne_AndFiltersCarryThrough()
     {
         var (filter, interval) = new DashboardView("24h", Interval: MetricInterval.Minute, Model: "gpt-4o", Variant: "B").Resolve(Now);

@@ -11,6 +11,7 @@ using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Scalar.AspNetCore;
@@ -59,6 +60,8 @@ public static class WebApplicationExtensions
         services.AddMudServices();
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
+        // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
+        services.TryAddScoped<Analytics.IDashboardTrends, Analytics.NoDashboardTrends>();
         return services;
     }
 

@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.RegularExpressions;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace EvalPlatform.Tests.EndToEnd;
+
+/// <summary>
+/// A team lead with the dashboard open: traces sent through the API change the figures without a reload; a bucket and
+/// a model row lead into the trace list filtered to them; the view lives in the address; light, dark, desktop, phone.
+/// </summary>
+public sealed class AnalyticsJourneyTests(KestrelAppFactory app, BrowserFixture browser)
+    : IClassFixture<KestrelAppFactory>, IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task TheDashboard_CountsNewTracesLive_AndLeadsIntoTheFilteredTraceList()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var key = await TestData.CreateKeyAsync(app.Services, team.Id, ApiKeyScopes.Ingest);
+        using var http = new HttpClient { BaseAddress = app.ServerAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
+        await SendAsync(http, "gpt-4o", "alice", latencyMs: 420, error: false);
+        await SendAsync(http, "gpt-4o", "bob", latencyMs: 980, error: true);
+        await SendAsync(http, "claude-sonnet-4", "alice", latencyMs: 300, error: false);
+
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var consoleErrors = page.CollectConsoleErrors();
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
+
+        // In the navigation.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Analytics" }).ClickAsync();
+        await page.WaitForURLAsync("**/analytics");
+        await page.WaitUntilInteractiveAsync();
+        var traces = page.Locator("[data-testid=card-traces] [data-testid=card-value]");
+        await Assertions.Expect(traces).ToHaveTextAsync("3");
+        await Assertions.Expect(page.Locator("[data-testid=card-error_rate] [data-testid=card-value]")).ToHaveTextAsync("33.3 %");
+        await page.ScreenshotAsync("100-analytics-light-1440");
+        await page.AssertAccessibleAsync("light 1440");
+
+        // Live: two more traces; the figures change, the page is not reloaded.
+        await page.EvaluateAsync("() => window.notReloaded = true");
+        await SendAsync(http, "gpt-4o", "carol", latencyMs: 510, error: false);
+        await SendAsync(http, "gpt-4o", "carol", latencyMs: 610, error: true);
+        try
+        {
+            await Assertions.Expect(traces).ToHaveTextAsync("5", new() { Timeout = 5000 });
+        }
+        catch (PlaywrightException)
+        {
+            await page.ScreenshotAsync("failed-analytics-live");
+            Assert.Fail("The new traces were not counted. Console errors: " + string.Join(" | ", consoleErrors));
+        }
+
+        Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"));
+        await Assertions.Expect(page.Locator("[data-testid=card-error_rate] [data-testid=card-value]")).ToHaveTextAsync("40 %");
+        await page.ScreenshotAsync("101-analytics-live-light-1440");
+
+        // The view lives in the address: compare with the previous period, break down by model.
+        await page.GetByLabel("Compare with the previous period").CheckAsync();
+        await page.WaitForURLAsync(new Regex("compare=previous"));
+        await page.GotoAsync("/analytics?compare=previous&by=model");
+        await page.WaitUntilInteractiveAsync();
+        await Assertions.Expect(traces).ToHaveTextAsync("5");
+        await Assertions.Expect(page.Locator("[data-testid=chart-volume]")).ToContainTextAsync("All traces (previous period)");
+        await page.ScreenshotAsync("102-analytics-compare-by-model-light-1440");
+
+        // A bucket of the volume chart (its table form) opens the trace list of that hour.
+        await page.ClickAsync("[data-testid=chart-volume] [data-testid=chart-table-toggle]");
+        var bucket = page.Locator("[data-testid=chart-volume] [data-testid=bucket-link]").First;
+        await bucket.WaitForAsync();
+        await page.ScreenshotAsync("103-analytics-bucket-table-light-1440");
+        await bucket.ClickAsync();
+        await page.WaitForURLAsync(new Regex(@"/traces\?from=[^&]+&to=[^&]+$"));
+        await page.WaitUntilInteractiveAsync();
+        await Assertions.Expect(page.Locator("[data-testid=traces-table] tr.trace-row")).ToHaveCountAsync(5);
+        await page.ScreenshotAsync("104-analytics-bucket-into-traces-light-1440");
+
+        // Back to the same view; then a model row opens that model's traces.
+        await page.GoBackAsync();
+        await page.WaitForURLAsync(new Regex("/analytics\\?compare=previous&by=model$"));
+        await page.WaitUntilInteractiveAsync();
+        await page.Locator("[data-testid=model-table] [data-testid=breakdown-link]", new() { HasText = "claude-sonnet-4" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex(@"/traces\?from=[^&]+&to=[^&]+&model=claude-sonnet-4$"));
+        await page.WaitUntilInteractiveAsync();
+        await Assertions.Expect(page.Locator("[data-testid=traces-table] tr.trace-row")).ToHaveCountAsync(1);
+
+        // Dark, desktop and phone.
+        await page.GotoAsync("/analytics");
+        await page.WaitUntilInteractiveAsync();
+        await Assertions.Expect(traces).ToHaveTextAsync("5");
+        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.AssertAccessibleAsync("dark 1440");
+        await page.ScreenshotAsync("105-analytics-dark-1440");
+        await page.SetViewportSizeAsync(390, 844);
+        await page.AssertAccessibleAsync("dark 390");
+        await page.ScreenshotAsync("106-analytics-dark-390");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "The dashboard scrolls sideways at 390 px.");
+        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.AssertAccessibleAsync("light 390");
+        await page.ScreenshotAsync("107-analytics-light-390");
+        Assert.Empty(consoleErrors);
+    }
+
+    [Fact]
+    public async Task ATeamWithoutTraces_IsShownHowToSendOne()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = app.ServerAddress.ToString(), ViewportSize = new() { Width = 1440, Height = 900 } });
+        var page = await context.NewPageAsync();
+        await page.SignInAsync(team.OwnerEmail, team.OwnerPassword);
+
+        await page.GotoAsync("/analytics");
+        await page.WaitUntilInteractiveAsync();
+
+        await page.Locator("[data-testid=analytics-empty]").WaitForAsync();
+        await Assertions.Expect(page.Locator("[data-testid=analytics-first-trace]")).ToContainTextAsync("/api/v1/traces");
+        await page.AssertAccessibleAsync("empty light 1440");
+        await page.ScreenshotAsync("108-analytics-empty-light-1440");
+        await page.SetViewportSizeAsync(390, 844);
+        await page.ScreenshotAsync("109-analytics-empty-light-390");
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions IgnoreNulls = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    private static async Task SendAsync(HttpClient http, string model, string user, int latencyMs, bool error)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            user_input = "How do I reset my password?", response = "Open Settings, then Security.", model, provider = model.StartsWith("gpt", StringComparison.Ordinal) ? "openai" : "anthropic",
+            user_id = user, latency_ms = latencyMs, cost = 0.0125, error = error ? "upstream timeout" : null, usage = new { prompt_tokens = 120, completion_tokens = 40 },
+        }, IgnoreNulls);
+        var result = await http.PostAsync("/api/v1/traces", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, result.StatusCode);
+    }
+}

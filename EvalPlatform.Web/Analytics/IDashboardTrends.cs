@@ -3,9 +3,8 @@ using EvalPlatform.Core.Analytics;
 namespace EvalPlatform.Web.Analytics;
 
 /// <summary>
-/// Where the dashboard's "What changed" panel gets its findings. The seam between the page and the trend service:
-/// the page depends on this, and the registration decides what answers (<see cref="NoDashboardTrends"/> until the
-/// trend service is wired in).
+/// Where the dashboard's "What changed" panel gets its findings: the seam between the page and the trend service, so
+/// the page's tests give it findings of their choosing (ADR 19).
 /// </summary>
 public interface IDashboardTrends
 {
@@ -13,9 +12,9 @@ public interface IDashboardTrends
     Task<IReadOnlyList<TrendFinding>> FindAsync(AnalyticsFilter filter, CancellationToken ct = default);
 }
 
-/// <summary>No trend analysis available: the panel says nothing changed that it knows of.</summary>
-public sealed class NoDashboardTrends : IDashboardTrends
+/// <summary>The findings of <see cref="TrendService"/> for the page's filter and range, computed when the view changes.</summary>
+public sealed class TrendServiceDashboardTrends(TrendService trends) : IDashboardTrends
 {
-    public Task<IReadOnlyList<TrendFinding>> FindAsync(AnalyticsFilter filter, CancellationToken ct = default) =>
-        Task.FromResult<IReadOnlyList<TrendFinding>>([]);
+    public async Task<IReadOnlyList<TrendFinding>> FindAsync(AnalyticsFilter filter, CancellationToken ct = default) =>
+        (await trends.FindAsync(filter, ct)).Findings;
 }

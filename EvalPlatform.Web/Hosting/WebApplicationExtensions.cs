@@ -61,7 +61,7 @@ public static class WebApplicationExtensions
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
         // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
-        services.TryAddScoped<Analytics.IDashboardTrends, Analytics.NoDashboardTrends>();
+        services.TryAddScoped<Analytics.IDashboardTrends, Analytics.TrendServiceDashboardTrends>();
         return services;
     }
 

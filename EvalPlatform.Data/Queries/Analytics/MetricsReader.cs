@@ -1,6 +1,7 @@
 using System.Data;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,7 +14,7 @@ namespace EvalPlatform.Data.Queries.Analytics;
 /// once and nothing is counted twice. A tag filter, and grouping by user, tag or metadata, read the raw traces for the
 /// whole range. One snapshot (a repeatable-read transaction) for the whole read. Team-scoped by the query filters.
 /// </summary>
-internal sealed class MetricsReader(IEvalDbContextFactory dbFactory) : IMetricsReader
+internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTarget target, ITeamContext team) : IMetricsReader
 {
     public async Task<IReadOnlyList<MetricCell>> ReadAsync(AnalyticsQuery query, CancellationToken ct = default)
     {
@@ -57,13 +58,22 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory) : IMetricsR
         var raw = TimeRanges.Merge([.. plan.Raw, (edge, f.To)]);
         if (raw.Count > 0)
         {
-            var traces = Filter(db.Traces.Where(TimeRanges.Within<Trace>(t => t.StartedAt, raw)), f);
-            var byGroup = query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by);
-            var found = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, string?)>(traces, db.Scores, byGroup,
-                t => query.GroupBy is { } d
-                    ? RawTraceAggregator.Groups(t, d, query.MetadataKey).Select(group => (query.Interval.Floor(t.StartedAt), group))
-                    : [(query.Interval.Floor(t.StartedAt), (string?)null)],
-                ct);
+            Dictionary<(DateTimeOffset, string?), MetricAggregate> found;
+            if (target.Provider == DatabaseProvider.Postgres && team.TeamId is { } teamId)
+            {
+                found = await PostgresRawAsync(db, teamId, raw, query, ct);
+            }
+            else
+            {
+                var traces = Filter(db.Traces.Where(TimeRanges.Within<Trace>(t => t.StartedAt, raw)), f);
+                var byGroup = query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by);
+                found = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, string?)>(traces, db.Scores, byGroup,
+                    t => query.GroupBy is { } d
+                        ? RawTraceAggregator.Groups(t, d, query.MetadataKey).Select(group => (query.Interval.Floor(t.StartedAt), group))
+                        : [(query.Interval.Floor(t.StartedAt), (string?)null)],
+                    ct);
+            }
+
             foreach (var (key, aggregate) in found)
             {
                 Cell(cells, key).Merge(aggregate);
@@ -74,6 +84,71 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory) : IMetricsR
             .OrderBy(c => c.Key.Bucket).ThenBy(c => c.Key.Group is not null).ThenBy(c => c.Key.Group, StringComparer.Ordinal)
             .Select(c => new MetricCell(c.Key.Bucket, c.Key.Group, c.Value))
             .ToList();
+    }
+
+    /// <summary>
+    /// PostgreSQL: the raw part folded in the database (<see cref="PostgresAggregation"/>), bucketed by
+    /// <c>date_bin</c> (UTC days, hours, minutes, as <see cref="MetricIntervals.Floor"/>), grouped by the dimension
+    /// (a trace under each of its distinct tags; a metadata key read as text), with the trace list's filters. The team
+    /// is the scope's, as the query filter's.
+    /// </summary>
+    private static async Task<Dictionary<(DateTimeOffset, string?), MetricAggregate>> PostgresRawAsync(
+        IEvalDbContext db, Guid teamId, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> ranges, AnalyticsQuery query, CancellationToken ct)
+    {
+        var f = query.Filter;
+        var parameters = new List<(string Name, object Value)> { ("team", teamId), ("width", query.Interval.Length()) };
+        var within = string.Join(" OR ", ranges.Select((r, i) =>
+        {
+            parameters.Add(($"f{i}", r.From.ToUniversalTime()));
+            parameters.Add(($"t{i}", r.To.ToUniversalTime()));
+            return $"(\"StartedAt\" >= @f{i} AND \"StartedAt\" < @t{i})";
+        }));
+        var filters = new List<string>();
+        foreach (var (column, value) in new[] { ("Model", f.Model), ("Provider", f.Provider), ("Environment", f.Environment), ("Experiment", f.Experiment), ("Variant", f.Variant) })
+        {
+            if (value is not null)
+            {
+                parameters.Add((column.ToLowerInvariant(), value));
+                filters.Add($" AND \"{column}\" = @{column.ToLowerInvariant()}");
+            }
+        }
+
+        if (f.Tag is not null)
+        {
+            parameters.Add(("tag", f.Tag));
+            filters.Add(" AND @tag = ANY(\"Tags\")");
+        }
+
+        var join = "";
+        var group = query.GroupBy switch
+        {
+            null => "NULL::text",
+            AnalyticsDimension.Model => "\"Model\"",
+            AnalyticsDimension.Provider => "\"Provider\"",
+            AnalyticsDimension.Environment => "\"Environment\"",
+            AnalyticsDimension.Experiment => "\"Experiment\"",
+            AnalyticsDimension.Variant => "\"Variant\"",
+            AnalyticsDimension.UserId => "\"UserId\"",
+            AnalyticsDimension.Tag => "g.tag",
+            AnalyticsDimension.Metadata => "(\"Metadata\"::jsonb ->> @metakey)",
+            _ => throw new ArgumentOutOfRangeException(nameof(query)),
+        };
+        if (query.GroupBy == AnalyticsDimension.Tag)
+        {
+            join = " LEFT JOIN LATERAL unnest(CASE WHEN cardinality(\"Tags\") = 0 THEN ARRAY[NULL::text] ELSE ARRAY(SELECT DISTINCT x FROM unnest(\"Tags\") AS x) END) AS g(tag) ON true";
+        }
+
+        if (query.GroupBy == AnalyticsDimension.Metadata)
+        {
+            parameters.Add(("metakey", query.MetadataKey ?? ""));
+        }
+
+        var source = $"""
+            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {PostgresAggregation.TraceColumns}
+             FROM traces{join} WHERE "TeamId" = @team AND ({within}){string.Concat(filters)}) AS t
+            """;
+        return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\""],
+            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), PostgresAggregation.NullableString(r, 1)), parameters, teamId, ct);
     }
 
     /// <summary>

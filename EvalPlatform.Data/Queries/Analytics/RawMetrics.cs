@@ -1,7 +1,6 @@
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace EvalPlatform.Data.Queries.Analytics;
 
@@ -65,123 +64,22 @@ internal sealed class PostgresRawMetrics : RawMetrics
         }
 
         var set = minutes.Select(m => m.ToUniversalTime()).Distinct().ToArray();
-        var lo = set.Min();
-        var hi = set.Max() + MetricInterval.Minute.Length();
-        var logGamma = Math.Log(LatencyHistogram.Gamma);
-        var zero = LatencyHistogram.MinValue;
-        // The team's traces of those minutes, each with its minute and its dimensions ("" for none).
-        const string Source = """
-            (SELECT date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket",
-                    coalesce("Model", '') AS "Model", coalesce("Provider", '') AS "Provider", coalesce("Environment", '') AS "Environment",
-                    coalesce("Experiment", '') AS "Experiment", coalesce("Variant", '') AS "Variant",
-                    "Id", "Error", "PromptTokens", "CompletionTokens", "Cost", "LatencyMs", "TimeToFirstTokenMs", "ReviewStatus", "ReviewReason", "HumanScore"
-             FROM traces WHERE "TeamId" = @team AND "StartedAt" >= @lo AND "StartedAt" < @hi) AS t
+        // The team's traces of those minutes (an index range over the hour, then the minutes kept), each with its
+        // minute and its dimensions ("" for none).
+        const string Source = $"""
+            (SELECT * FROM (
+                SELECT date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket",
+                       coalesce("Model", '') AS "Model", coalesce("Provider", '') AS "Provider", coalesce("Environment", '') AS "Environment",
+                       coalesce("Experiment", '') AS "Experiment", coalesce("Variant", '') AS "Variant", {PostgresAggregation.TraceColumns}
+                FROM traces WHERE "TeamId" = @team AND "StartedAt" >= @lo AND "StartedAt" < @hi) AS m
+             WHERE "Bucket" = ANY(@minutes)) AS t
             """;
-        const string Dims = "\"Bucket\", \"Model\", \"Provider\", \"Environment\", \"Experiment\", \"Variant\"";
-        const string InMinutes = "\"Bucket\" = ANY(@minutes)";
-
-        var cells = new Dictionary<(DateTimeOffset, RollupDimensions), MetricAggregate>();
-        MetricAggregate Cell(DimensionRow r)
-        {
-            var key = (r.Bucket.ToUniversalTime(), new RollupDimensions(r.Model, r.Provider, r.Environment, r.Experiment, r.Variant));
-            if (!cells.TryGetValue(key, out var a))
-            {
-                cells[key] = a = new MetricAggregate();
-            }
-
-            return a;
-        }
-
-        var connection = (Npgsql.NpgsqlConnection)db.Database.GetDbConnection();
-        var transaction = (Npgsql.NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction();
-        await db.Database.OpenConnectionAsync(ct);
-        try
-        {
-            await using var batch = new Npgsql.NpgsqlBatch(connection, transaction);
-            batch.BatchCommands.Add(Command($"""
-                SELECT {Dims}, count(*), count("Error"), coalesce(sum("PromptTokens"), 0)::bigint, coalesce(sum("CompletionTokens"), 0)::bigint,
-                       coalesce(sum("Cost"), 0), coalesce(sum(("Cost" * "Cost")::float8), 0),
-                       count(*) FILTER (WHERE "ReviewStatus" = 1), count(*) FILTER (WHERE "ReviewStatus" = 2), count(*) FILTER (WHERE "ReviewStatus" = 3),
-                       coalesce(sum("HumanScore"), 0), count("HumanScore"), coalesce(sum("HumanScore" * "HumanScore"), 0)
-                FROM {Source} WHERE {InMinutes} GROUP BY {Dims}
-                """));
-            batch.BatchCommands.Add(Command($"""
-                SELECT {Dims}, h.kind, CASE WHEN h.v <= @zero THEN NULL ELSE ceil(ln(h.v) / @loggamma)::int END, count(*)
-                FROM {Source} CROSS JOIN LATERAL (VALUES (0, t."LatencyMs"), (1, t."TimeToFirstTokenMs")) AS h(kind, v)
-                WHERE {InMinutes} AND h.v IS NOT NULL
-                GROUP BY {Dims}, 7, 8
-                """));
-            batch.BatchCommands.Add(Command($"""
-                SELECT {Dims}, coalesce("ReviewReason", ''), count(*) FROM {Source} WHERE {InMinutes} AND "ReviewStatus" = 2 GROUP BY {Dims}, 7
-                """));
-            batch.BatchCommands.Add(Command($"""
-                SELECT {Dims}, s."Name", sum(s."NumericValue"), count(*)
-                FROM {Source} JOIN scores s ON s."TraceId" = t."Id" AND s."TeamId" = @team
-                WHERE {InMinutes} AND s."NumericValue" IS NOT NULL GROUP BY {Dims}, 7
-                """));
-
-            Npgsql.NpgsqlBatchCommand Command(string sql)
-            {
-                var command = new Npgsql.NpgsqlBatchCommand(sql);
-                command.Parameters.AddWithValue("team", teamId);
-                command.Parameters.AddWithValue("lo", lo);
-                command.Parameters.AddWithValue("hi", hi);
-                command.Parameters.AddWithValue("minutes", set);
-                command.Parameters.AddWithValue("zero", zero);
-                command.Parameters.AddWithValue("loggamma", logGamma);
-                return command;
-            }
-
-            await using var reader = await batch.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var a = Cell(Dimensions(reader));
-                a.Traces = reader.GetInt64(6);
-                a.Errors = reader.GetInt64(7);
-                a.PromptTokens = reader.GetInt64(8);
-                a.CompletionTokens = reader.GetInt64(9);
-                a.Cost = reader.GetDecimal(10);
-                a.CostSquares = reader.GetDouble(11);
-                a.Accepted = reader.GetInt64(12);
-                a.Rejected = reader.GetInt64(13);
-                a.NeedsReview = reader.GetInt64(14);
-                a.HumanScoreSum = reader.GetDouble(15);
-                a.HumanScoreCount = reader.GetInt64(16);
-                a.HumanScoreSquares = reader.GetDouble(17);
-            }
-
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var a = Cell(Dimensions(reader));
-                var histogram = reader.GetInt32(6) == 0 ? a.Latency : a.TimeToFirstToken;
-                histogram.AddToBucket(reader.IsDBNull(7) ? null : reader.GetInt32(7), reader.GetInt64(8));
-            }
-
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                Cell(Dimensions(reader)).RejectionReasons[reader.GetString(6)] = reader.GetInt64(7);
-            }
-
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                Cell(Dimensions(reader)).Scores[reader.GetString(6)] = new ScoreTotal(reader.GetDouble(7), reader.GetInt64(8));
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-
+        var cells = await PostgresAggregation.AggregateAsync(db, Source,
+            ["\"Bucket\"", "\"Model\"", "\"Provider\"", "\"Environment\"", "\"Experiment\"", "\"Variant\""],
+            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), new RollupDimensions(r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5))),
+            [("team", teamId), ("lo", set.Min()), ("hi", set.Max() + MetricInterval.Minute.Length()), ("minutes", set)], teamId, ct);
         return cells.Select(c => new RollupCell(c.Key.Item1, c.Key.Item2, c.Value)).ToList();
     }
-
-    private static DimensionRow Dimensions(System.Data.Common.DbDataReader r) =>
-        new(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5));
-
-    private sealed record DimensionRow(DateTimeOffset Bucket, string Model, string Provider, string Environment, string Experiment, string Variant);
 
     private sealed record ChangedMinuteRow(Guid TeamId, DateTimeOffset Minute);
 }

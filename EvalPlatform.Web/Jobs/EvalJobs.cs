@@ -2,7 +2,7 @@ namespace EvalPlatform.Web.Jobs;
 
 /// <summary>
 /// The job table: every background job of the platform, with its schedule. Adding a job is one line here (and its thin
-/// class in this folder); <see cref="JobsServiceCollectionExtensions.AddEvalJobs"/> registers and schedules each row.
+/// class in this folder); <see cref="JobsServiceCollectionExtensions.AddEvalJobs(WebApplicationBuilder)"/> registers and schedules each row.
 /// Keys are stable: they name the job in the run log and in Quartz's tables.
 /// </summary>
 public static class EvalJobs

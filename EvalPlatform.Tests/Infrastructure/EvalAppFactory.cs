@@ -93,8 +93,6 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("ConnectionStrings:Sqlite", _database == TestDatabase.Sqlite ? ConnectionString : "");
         builder.UseSetting("ConnectionStrings:Redis", _redis ? TestEnvironment.Redis : "");
         builder.UseSetting("Jobs:SchedulerName", SchedulerName);
-        // TEMPORARY: see MissingMetricsReader (drop once the metrics branch is merged).
-        builder.ConfigureTestServices(s => s.TryAddScoped<Core.Analytics.IMetricsReader, MissingMetricsReader>());
     }
 
     async Task IAsyncLifetime.DisposeAsync()

@@ -2,8 +2,9 @@ namespace EvalPlatform.Web.Jobs;
 
 /// <summary>
 /// The job table: every background job of the platform, with its schedule. Adding a job is one line here (and its thin
-/// class in this folder); <see cref="JobsServiceCollectionExtensions.AddEvalJobs"/> registers and schedules each row.
-/// Keys are stable: they name the job in the run log and in Quartz's tables.
+/// class in this folder); <see cref="JobsServiceCollectionExtensions.AddEvalJobs(WebApplicationBuilder)"/> registers and schedules each row.
+/// Keys are stable: they name the job in the run log and in Quartz's tables. For example, the hourly trends:
+/// <c>JobDefinition.Of&lt;TrendsJob&gt;("trends", "Trends", "Recomputes each team's What changed report.", JobSchedule.Hourly())</c>.
 /// </summary>
 public static class EvalJobs
 {

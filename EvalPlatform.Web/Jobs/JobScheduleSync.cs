@@ -4,7 +4,7 @@ namespace EvalPlatform.Web.Jobs;
 
 /// <summary>
 /// At start, applies a schedule changed in the job table to the trigger stored for it (the store keeps triggers across
-/// restarts so that missed runs are caught up; see <see cref="JobsServiceCollectionExtensions.AddEvalJobs"/>). Triggers whose
+/// restarts so that missed runs are caught up; see <see cref="JobsServiceCollectionExtensions.AddEvalJobs(WebApplicationBuilder)"/>). Triggers whose
 /// schedule did not change are left alone, misfires included.
 /// </summary>
 public sealed class JobScheduleSync(ISchedulerFactory schedulers, JobTable table, TimeProvider time, ILogger<JobScheduleSync> logger) : IHostedService

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Data;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Quartz;
 
 namespace EvalPlatform.Web.Jobs;
@@ -13,19 +14,25 @@ public static class JobsServiceCollectionExtensions
     /// </summary>
     public static WebApplicationBuilder AddEvalJobs(this WebApplicationBuilder builder)
     {
-        var services = builder.Services;
+        builder.Services.AddEvalJobs(builder.Configuration);
+        return builder;
+    }
+
+    /// <inheritdoc cref="AddEvalJobs(WebApplicationBuilder)"/>
+    public static IServiceCollection AddEvalJobs(this IServiceCollection services, IConfiguration configuration)
+    {
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        var options = builder.Configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>() ?? new JobsOptions();
+        var options = configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>() ?? new JobsOptions();
         var table = new JobTable(EvalJobs.All);
-        services.AddSingleton(table);
+        services.TryAddSingleton(table);
 
         if (!options.Enabled)
         {
             services.AddSingleton<IJobRunner, DisabledJobRunner>();
-            return builder;
+            return services;
         }
 
-        var postgres = builder.Configuration[DatabaseTarget.PostgresKey];
+        var postgres = configuration[DatabaseTarget.PostgresKey];
         services.AddQuartz(q =>
         {
             q.ConfigureScheduler(s =>
@@ -71,7 +78,7 @@ public static class JobsServiceCollectionExtensions
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         services.AddHostedService<JobScheduleSync>();
         services.AddSingleton<IJobRunner, QuartzJobRunner>();
-        return builder;
+        return services;
     }
 
     /// <summary>

@@ -99,6 +99,28 @@ public sealed class ClusteredJobsTests(PostgresAppFactory nodeA) : IClassFixture
         Assert.Equal(JobOutcome.Succeeded, caughtUp.Outcome);
     }
 
+    [Fact]
+    public async Task AScheduleChangedInTheJobTable_ReplacesTheStoredOne_AtTheNextStart()
+    {
+        var name = $"EvalTest-resched-{Guid.NewGuid():N}";
+        var first = new EvalAppFactory(TestDatabase.Postgres, sharedConnectionString: nodeA.ConnectionString, schedulerName: name);
+        await ((IAsyncLifetime)first).InitializeAsync();
+        await first.DisposeAsync();
+        // As if the previous release ran the rollup every five minutes.
+        await ExecuteAsync($"UPDATE qrtz_cron_triggers SET cron_expression = '0 0/5 * * * ?' WHERE sched_name = '{name}' AND trigger_name = '{RollupJob.Key}'");
+
+        await using var second = new EvalAppFactory(TestDatabase.Postgres, sharedConnectionString: nodeA.ConnectionString, schedulerName: name);
+        await ((IAsyncLifetime)second).InitializeAsync();
+
+        var scheduler = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var trigger = Assert.IsAssignableFrom<ICronTrigger>(await scheduler.GetTrigger(new TriggerKey(RollupJob.Key)));
+        Assert.Equal(JobSchedule.EveryMinute.Cron, trigger.CronExpressionString);
+        Assert.Equal((short)CronTriggerMisfireInstruction.FireAndProceed, (short)trigger.MisfireInstructionCode);
+        // The others were left as stored.
+        Assert.Equal(1, await ScalarAsync($"SELECT count(*) FROM qrtz_cron_triggers WHERE sched_name = '{name}' AND trigger_name = '{RollupJob.Key}'"));
+        Assert.Equal(EvalJobs.All.Count, await ScalarAsync($"SELECT count(*) FROM qrtz_triggers WHERE sched_name = '{name}'"));
+    }
+
     private async Task ExecuteAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(nodeA.ConnectionString);

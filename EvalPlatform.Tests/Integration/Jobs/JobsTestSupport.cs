@@ -32,7 +32,7 @@ public sealed class ControlledRollup : IMetricsRollup
 }
 
 /// <summary>The app with <see cref="ControlledRollup"/> as its rollup (whatever the build registers is replaced).</summary>
-public abstract class RollupAppFactory(TestDatabase database) : EvalAppFactory(database)
+public abstract class RollupAppFactory(TestDatabase database, bool kestrel = false) : EvalAppFactory(database, redis: kestrel, kestrel: kestrel)
 {
     public ControlledRollup Rollup { get; } = new();
 
@@ -50,6 +50,9 @@ public abstract class RollupAppFactory(TestDatabase database) : EvalAppFactory(d
 public sealed class RollupPostgresAppFactory() : RollupAppFactory(TestDatabase.Postgres);
 
 public sealed class RollupSqliteAppFactory() : RollupAppFactory(TestDatabase.Sqlite);
+
+/// <summary>For the browser: the app on a real port, on PostgreSQL with Redis, with a controlled rollup.</summary>
+public sealed class RollupKestrelAppFactory() : RollupAppFactory(TestDatabase.Postgres, kestrel: true);
 
 /// <summary>The app as a build without any rollup implementation (before the metrics feature is merged, or with it removed).</summary>
 public sealed class NoRollupAppFactory() : EvalAppFactory(TestDatabase.Sqlite)

@@ -29,6 +29,12 @@ internal sealed class BenchSettings
           --patience S           stop waiting and repeating S seconds after the first timed phase starts (default 300)
           --sweep                also try other batch sizes and client counts (20,000 traces each)
           --sample               print one generated trace and the average size, then exit
+          --analytics            the analytics figures instead (issue 15): a seeded month, the rollup, the
+                                 dashboard queries, ingestion beside the rollup, a new trace counting
+          --analytics-traces N   traces seeded for --analytics                        (default 1000000)
+          --analytics-days N     over how many days                                   (default 30)
+          --query-repeats N      timed repeats of each dashboard query                (default 100)
+          --live-samples N       traces timed until the summary counts them           (default 40)
         """;
 
     /// <summary>The developer's test services: never touched by the bench.</summary>
@@ -57,6 +63,17 @@ internal sealed class BenchSettings
     public bool Sweep { get; init; }
     public bool Sample { get; init; }
 
+    /// <summary>Run the analytics figures (issue 15) instead of the ingestion ones.</summary>
+    public bool Analytics { get; init; }
+
+    public int AnalyticsTraces { get; init; } = 1_000_000;
+
+    public int AnalyticsDays { get; init; } = 30;
+
+    public int QueryRepeats { get; init; } = 100;
+
+    public int AnalyticsLiveSamples { get; init; } = 40;
+
     /// <summary>The app's (and the COPY's) connection string: the bench database on the bench cluster.</summary>
     public string AppPostgres => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
 
@@ -73,7 +90,7 @@ internal sealed class BenchSettings
             }
 
             var name = args[i][2..];
-            values[name] = name is "sweep" or "sample" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
+            values[name] = name is "sweep" or "sample" or "analytics" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
         }
 
         string? Get(string name) => values.Remove(name, out var v) ? v : null;
@@ -107,6 +124,11 @@ internal sealed class BenchSettings
             Attempts = Math.Max(1, Int("attempts", 3)),
             Patience = Number("patience", 300),
             Sweep = Get("sweep") is not null,
+            Analytics = Get("analytics") is not null,
+            AnalyticsTraces = Int("analytics-traces", 1_000_000),
+            AnalyticsDays = Int("analytics-days", 30),
+            QueryRepeats = Math.Max(1, Int("query-repeats", 100)),
+            AnalyticsLiveSamples = Math.Max(1, Int("live-samples", 40)),
         };
         if (values.Count > 0)
         {

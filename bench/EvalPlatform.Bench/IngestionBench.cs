@@ -389,10 +389,10 @@ internal static class IngestionBench
     }
 
     /// <summary>Beside the pid file (the bench's services folder) when there is one.</summary>
-    private static string AppLogPath(BenchSettings s) =>
+    internal static string AppLogPath(BenchSettings s) =>
         Path.Combine(s.PidFile is { } pid ? Path.GetDirectoryName(Path.GetFullPath(pid))! : Path.GetTempPath(), "evalbench-app.log");
 
-    private static List<byte[]> Singles(string prefix, int count, int seed)
+    internal static List<byte[]> Singles(string prefix, int count, int seed)
     {
         var rng = new Random(seed);
         return Enumerable.Range(0, count).Select(i => Payloads.Single($"{prefix}-{i:D6}", rng)).ToList();
@@ -402,7 +402,7 @@ internal static class IngestionBench
     /// Other work on a 2-core machine (a build, a test run) skews every figure: wait, bounded, until the
     /// machine is nearly idle for 3 s in a row, and say what was seen either way.
     /// </summary>
-    private static async Task WaitForQuietAsync(CpuMeter cpu, double limitSeconds, CancellationToken ct)
+    internal static async Task WaitForQuietAsync(CpuMeter cpu, double limitSeconds, CancellationToken ct)
     {
         if (limitSeconds < 1)
         {
@@ -434,7 +434,7 @@ internal static class IngestionBench
         }
     }
 
-    private static async Task RecreateDatabaseAsync(BenchSettings s, CancellationToken ct)
+    internal static async Task RecreateDatabaseAsync(BenchSettings s, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(s.Postgres);
         await connection.OpenAsync(ct);
@@ -448,7 +448,7 @@ internal static class IngestionBench
         await create.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task<string> ServerSettingsAsync(string connectionString, CancellationToken ct)
+    internal static async Task<string> ServerSettingsAsync(string connectionString, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
@@ -464,7 +464,7 @@ internal static class IngestionBench
     /// The same starting point for every phase: the previous phase's rows vacuumed and analysed (so that
     /// autovacuum does not wake up in the middle of a timed phase) and a checkpoint (dirty pages written).
     /// </summary>
-    private static async Task SettleDatabaseAsync(string connectionString, CancellationToken ct)
+    internal static async Task SettleDatabaseAsync(string connectionString, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
@@ -485,7 +485,7 @@ internal static class IngestionBench
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static void Check(int errors, string? firstError, string what)
+    internal static void Check(int errors, string? firstError, string what)
     {
         if (errors > 0)
         {
@@ -493,12 +493,12 @@ internal static class IngestionBench
         }
     }
 
-    private static string Describe(string connectionString)
+    internal static string Describe(string connectionString)
     {
         var b = new NpgsqlConnectionStringBuilder(connectionString);
         return $"{b.Host}:{b.Port}";
     }
 
-    private static void Log(string message) =>
+    internal static void Log(string message) =>
         Console.Error.WriteLine($"bench [{TimeProvider.System.GetLocalNow():HH:mm:ss} +{Stopwatch.GetElapsedTime(Started).TotalSeconds,5:0.0}s] {message}");
 }

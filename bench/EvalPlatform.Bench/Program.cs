@@ -30,7 +30,9 @@ Console.CancelKeyPress += (_, e) =>
 
 try
 {
-    return await IngestionBench.RunAsync(settings, cancel.Token);
+    return settings.Analytics
+        ? await AnalyticsBench.RunAsync(settings, cancel.Token)
+        : await IngestionBench.RunAsync(settings, cancel.Token);
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 {

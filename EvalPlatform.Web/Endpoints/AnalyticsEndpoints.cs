@@ -50,14 +50,18 @@ public static class AnalyticsEndpoints
 
         [FromQuery] public string? Variant { get; init; }
 
+        /// <summary>No parameter given at all.</summary>
+        public bool IsEmpty => new[] { From, To, Model, Provider, Environment, Tag, Experiment, Variant }.All(string.IsNullOrEmpty);
+
         /// <summary>
         /// The filter; each unreadable parameter adds an error naming it. <c>to</c> defaults to the end of the current
-        /// minute (so a trace that arrived a moment ago counts), <c>from</c> to 24 hours before <c>to</c>.
+        /// minute (so a trace that arrived a moment ago counts), <c>from</c> to <paramref name="defaultRange"/> (24 hours)
+        /// before <c>to</c>.
         /// </summary>
-        public AnalyticsFilter ToFilter(DateTimeOffset now, List<FieldError> errors)
+        public AnalyticsFilter ToFilter(DateTimeOffset now, List<FieldError> errors, TimeSpan? defaultRange = null)
         {
             var to = Time("to", To, errors) ?? MetricInterval.Minute.Floor(now) + TimeSpan.FromMinutes(1);
-            var from = Time("from", From, errors) ?? to - TimeSpan.FromHours(24);
+            var from = Time("from", From, errors) ?? to - (defaultRange ?? TimeSpan.FromHours(24));
             return new AnalyticsFilter(from, to, Text("model", Model, errors), Text("provider", Provider, errors), Text("environment", Environment, errors),
                 Text("tag", Tag, errors), Text("experiment", Experiment, errors), Text("variant", Variant, errors));
         }
@@ -92,7 +96,7 @@ public static class AnalyticsEndpoints
 
     public static RouteGroupBuilder MapAnalyticsEndpoints(this RouteGroupBuilder api)
     {
-        var analytics = api.MapGroup("/analytics").WithTags("Analytics").RequireAuthorization(ApiPolicies.Read);
+        var analytics = api.MapGroup("/analytics").WithTags("Analytics").RequireAuthorization(ApiPolicies.View);
         analytics.MapGet("/summary", SummaryAsync)
             .WithName("GetAnalyticsSummary").WithSummary("Every metric over a time range (default: the last 24 hours), with the trace list's filters");
         analytics.MapGet("/timeseries", TimeSeriesAsync)
@@ -163,7 +167,7 @@ public static class AnalyticsEndpoints
     public static AnalyticsDimension? ParseDimension(string? value) =>
         Enum.GetValues<AnalyticsDimension>().Where(d => string.Equals(Wire(d), value, StringComparison.OrdinalIgnoreCase)).Select(d => (AnalyticsDimension?)d).FirstOrDefault();
 
-    private static void ThrowIfAny(List<FieldError> errors)
+    internal static void ThrowIfAny(List<FieldError> errors)
     {
         if (errors.Count > 0)
         {

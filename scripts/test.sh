@@ -180,9 +180,11 @@ main() {
 
     echo "== dotnet test"
     # A hung test is a failure with a dump, not a CI run that never ends.
-    dotnet test EvalPlatform.sln -c Release --no-build --logger "console;verbosity=minimal" \
+    # Normal verbosity into the log (a class fixture's cleanup failure is printed with its exception only there);
+    # the console gets it without the line of each passed test.
+    dotnet test EvalPlatform.sln -c Release --no-build --logger "console;verbosity=normal" \
         --blame-hang-timeout 5m "$@" 2>&1 |
-        tee "$LOG_DIR/dotnet-test.log"
+        tee "$LOG_DIR/dotnet-test.log" | grep --line-buffered -vE '^[[:space:]]+Passed [^:!]'
     rc=${PIPESTATUS[0]}
     read -r p f s < <(count_dotnet "$LOG_DIR/dotnet-test.log" "$rc")
     breakdown+="dotnet: $p passed, $f failed, $s skipped"
@@ -207,10 +209,11 @@ main() {
         total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
     fi
 
-    # CI shows only the tail of this output: name each failed test there, with its message.
-    if grep -qE '^[[:space:]]*Failed [^:]' "$LOG_DIR/dotnet-test.log" 2>/dev/null; then
-        echo "== failed dotnet tests"
-        grep -E -A 8 '^[[:space:]]*Failed [^:]' "$LOG_DIR/dotnet-test.log" | cut -c1-400 | head -n 120
+    # CI shows only the tail of this output: name each failed test there, with its message, and each class
+    # fixture whose cleanup failed (that fails the run though every test passed).
+    if grep -qE '^[[:space:]]*Failed [^:]|Cleanup Failure' "$LOG_DIR/dotnet-test.log" 2>/dev/null; then
+        echo "== failed dotnet tests and cleanups"
+        grep -E -A 12 '^[[:space:]]*Failed [^:]|Cleanup Failure' "$LOG_DIR/dotnet-test.log" | cut -c1-400 | head -n 160
     fi
     echo "== summary ($breakdown; logs in $LOG_DIR)"
     finish "$total_passed" "$total_failed"

@@ -11,10 +11,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EvalPlatform.Tests.Integration.Analytics;
 
-/// <summary>
-/// The app on a test clock with its metrics read from memory (the real reader is the metrics feature's). Its jobs are off:
-/// the tests run the trends refresh themselves, and a scheduled run would replace the cached report they look at.
-/// </summary>
+/// <summary>The app on a test clock (jobs off, see <see cref="ClockedAppFactory"/>) with its metrics read from memory.</summary>
 public abstract class TrendAppFactory(TestDatabase database, bool redis) : ClockedAppFactory(database, redis)
 {
     public InMemoryMetricsStore Metrics { get; } = new();
@@ -22,7 +19,6 @@ public abstract class TrendAppFactory(TestDatabase database, bool redis) : Clock
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.UseSetting("Jobs:Enabled", "false");
         builder.ConfigureTestServices(s =>
         {
             s.AddSingleton(Metrics);

@@ -21,7 +21,9 @@ public sealed class LatencyHistogram
     public static readonly double Gamma = (1 + RelativeAccuracy) / (1 - RelativeAccuracy);
     private static readonly double LogGamma = Math.Log(Gamma);
 
-    private readonly SortedDictionary<int, long> _buckets = [];
+    // A hash map, not a sorted one: rollup reads parse and merge thousands of these per query, and only a quantile
+    // or the stored text needs the indexes in order (sorted then, once).
+    private readonly Dictionary<int, long> _buckets = [];
 
     public long Count { get; private set; }
 
@@ -29,7 +31,7 @@ public sealed class LatencyHistogram
 
     public bool IsEmpty => Count == 0;
 
-    /// <summary>Bucket index to count, in index order (the zero bucket not included).</summary>
+    /// <summary>Bucket index to count, in no particular order (the zero bucket not included).</summary>
     public IReadOnlyDictionary<int, long> Buckets => _buckets;
 
     public void Add(double value, long count = 1)
@@ -76,9 +78,10 @@ public sealed class LatencyHistogram
         ArgumentNullException.ThrowIfNull(other);
         Count += other.Count;
         ZeroCount += other.ZeroCount;
+        _buckets.EnsureCapacity(_buckets.Count + other._buckets.Count);
         foreach (var (index, count) in other._buckets)
         {
-            _buckets[index] = _buckets.GetValueOrDefault(index) + count;
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_buckets, index, out _) += count;
         }
     }
 
@@ -100,16 +103,17 @@ public sealed class LatencyHistogram
         }
 
         var seen = ZeroCount;
-        foreach (var (index, count) in _buckets)
+        var indexes = Sorted();
+        foreach (var index in indexes)
         {
-            seen += count;
+            seen += _buckets[index];
             if (seen >= rank)
             {
                 return ValueOf(index);
             }
         }
 
-        return ValueOf(_buckets.Keys.Last());
+        return ValueOf(indexes[^1]);
     }
 
     /// <summary>
@@ -180,12 +184,19 @@ public sealed class LatencyHistogram
 
         var text = new StringBuilder();
         text.Append("z:").Append(ZeroCount.ToString(CultureInfo.InvariantCulture));
-        foreach (var (index, count) in _buckets)
+        foreach (var index in Sorted())
         {
-            text.Append(';').Append(index.ToString(CultureInfo.InvariantCulture)).Append(':').Append(count.ToString(CultureInfo.InvariantCulture));
+            text.Append(';').Append(index.ToString(CultureInfo.InvariantCulture)).Append(':').Append(_buckets[index].ToString(CultureInfo.InvariantCulture));
         }
 
         return text.ToString();
+    }
+
+    private int[] Sorted()
+    {
+        var indexes = _buckets.Keys.ToArray();
+        Array.Sort(indexes);
+        return indexes;
     }
 
     public static LatencyHistogram Parse(string? text)
@@ -196,20 +207,24 @@ public sealed class LatencyHistogram
             return histogram;
         }
 
-        foreach (var part in text.Split(';'))
+        // "z:ZERO;i:c;i:c…" read in place: no string per part (a dashboard read parses thousands of these).
+        var rest = text.AsSpan();
+        while (!rest.IsEmpty)
         {
-            var colon = part.IndexOf(':', StringComparison.Ordinal);
-            var count = long.Parse(part.AsSpan(colon + 1), CultureInfo.InvariantCulture);
-            if (part[..colon] == "z")
+            var end = rest.IndexOf(';');
+            var part = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? [] : rest[(end + 1)..];
+            var colon = part.IndexOf(':');
+            var count = long.Parse(part[(colon + 1)..], CultureInfo.InvariantCulture);
+            histogram.Count += count;
+            if (part[..colon] is "z")
             {
                 histogram.ZeroCount += count;
-                histogram.Count += count;
             }
             else
             {
-                var index = int.Parse(part.AsSpan(0, colon), CultureInfo.InvariantCulture);
-                histogram._buckets[index] = histogram._buckets.GetValueOrDefault(index) + count;
-                histogram.Count += count;
+                var index = int.Parse(part[..colon], CultureInfo.InvariantCulture);
+                System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(histogram._buckets, index, out _) += count;
             }
         }
 

@@ -163,7 +163,8 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
         return (newer, older);
     }
 
-    internal static IQueryable<Trace> Apply(IQueryable<Trace> query, TraceFilter f)
+    /// <summary>The trace list's filters, the one definition of each (analytics reads raw traces through it too).</summary>
+    public static IQueryable<Trace> Apply(IQueryable<Trace> query, TraceFilter f)
     {
         if (f.From is { } from)
         {

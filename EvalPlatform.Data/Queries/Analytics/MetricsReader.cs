@@ -245,39 +245,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
         return rows;
     }
 
-    /// <summary>The trace list's filters of the same names (<see cref="TraceQueries"/>), for the raw reads.</summary>
-    private static IQueryable<Trace> Filter(IQueryable<Trace> traces, AnalyticsFilter f)
-    {
-        if (f.Model is { } model)
-        {
-            traces = traces.Where(t => t.Model == model);
-        }
-
-        if (f.Provider is { } provider)
-        {
-            traces = traces.Where(t => t.Provider == provider);
-        }
-
-        if (f.Environment is { } environment)
-        {
-            traces = traces.Where(t => t.Environment == environment);
-        }
-
-        if (f.Experiment is { } experiment)
-        {
-            traces = traces.Where(t => t.Experiment == experiment);
-        }
-
-        if (f.Variant is { } variant)
-        {
-            traces = traces.Where(t => t.Variant == variant);
-        }
-
-        if (f.Tag is { } tag)
-        {
-            traces = traces.Where(t => t.Tags.Contains(tag));
-        }
-
-        return traces;
-    }
+    /// <summary>The trace list's filters of the same names, for the raw reads (the range is applied by the caller).</summary>
+    private static IQueryable<Trace> Filter(IQueryable<Trace> traces, AnalyticsFilter f) => TraceQueries.Apply(traces, new TraceFilter(
+        Model: f.Model, Provider: f.Provider, Tag: f.Tag, Environment: f.Environment, Experiment: f.Experiment, Variant: f.Variant));
 }

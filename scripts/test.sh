@@ -211,9 +211,9 @@ main() {
 
     # CI shows only the tail of this output: name each failed test there, with its message, and each class
     # fixture whose cleanup failed (that fails the run though every test passed).
-    if grep -qE '^[[:space:]]*Failed [^:]|Cleanup Failure' "$LOG_DIR/dotnet-test.log" 2>/dev/null; then
+    if grep -qE '^  Failed [A-Z][A-Za-z0-9_]*\.|Cleanup Failure' "$LOG_DIR/dotnet-test.log" 2>/dev/null; then
         echo "== failed dotnet tests and cleanups"
-        grep -E -A 12 '^[[:space:]]*Failed [^:]|Cleanup Failure' "$LOG_DIR/dotnet-test.log" | cut -c1-400 | head -n 160
+        grep -E -A 12 '^  Failed [A-Z][A-Za-z0-9_]*\.|Cleanup Failure' "$LOG_DIR/dotnet-test.log" | cut -c1-400 | head -n 160
     fi
     echo "== summary ($breakdown; logs in $LOG_DIR)"
     finish "$total_passed" "$total_failed"

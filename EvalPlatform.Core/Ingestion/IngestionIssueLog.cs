@@ -10,8 +10,12 @@ namespace EvalPlatform.Core.Ingestion;
 /// A failed flush is logged and its counts go back into the (bounded) buffer for the next try.
 /// See docs/decisions/0015-ingestion-issue-log.md.
 /// </summary>
-public sealed class IngestionIssueLog(IServiceScopeFactory scopes, TimeProvider time, ILogger<IngestionIssueLog> logger) : IIngestionIssueLog, IDisposable
+#pragma warning disable CA1001 // _flushing is never disposed on purpose (see there).
+public sealed class IngestionIssueLog(IServiceScopeFactory scopes, TimeProvider time, ILogger<IngestionIssueLog> logger) : IIngestionIssueLog
+#pragma warning restore CA1001
 {
+    // Never disposed (it holds no wait handle): the last flush runs in the host's StopAsync, which a test host may call
+    // again after the container has disposed its singletons; a disposed semaphore made that flush throw.
     private readonly SemaphoreSlim _flushing = new(1, 1);
 
     internal IngestionIssueBuffer Buffer { get; } = new();
@@ -87,8 +91,6 @@ public sealed class IngestionIssueLog(IServiceScopeFactory scopes, TimeProvider 
             _flushing.Release();
         }
     }
-
-    public void Dispose() => _flushing.Dispose();
 
     /// <summary>Deletes rows last seen more than <see cref="IngestionIssueLimits.Retention"/> ago (every team's); returns how many.</summary>
     public async Task<int> PurgeAsync(CancellationToken ct = default)

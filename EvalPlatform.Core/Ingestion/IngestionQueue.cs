@@ -85,7 +85,11 @@ public sealed class IngestionQueue
                 traces += next.Request.Traces.Count;
             }
 
-            await WriteAsync(group, stoppingToken);
+            // Several writers wake for one request; the ones that found nothing go back to waiting (no empty commit).
+            if (group.Count > 0)
+            {
+                await WriteAsync(group, stoppingToken);
+            }
         }
     }
 

@@ -95,18 +95,7 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     async Task IAsyncLifetime.DisposeAsync()
     {
-        try
-        {
-            await base.DisposeAsync();
-        }
-        catch (AggregateException e) when (e.Flatten().InnerExceptions.All(inner => inner is OperationCanceledException))
-        {
-            // The host's shutdown timeout ran out while a hosted service was still stopping (a loaded machine, after
-            // every test of the class passed): said on stderr with the services that were cut short, not a failure.
-            // Any other error in stopping the app still fails the class.
-            await Console.Error.WriteLineAsync($"{GetType().Name}: the app's shutdown was cut short by its timeout: {e}");
-        }
-
+        await base.DisposeAsync();
         if (_postgres is not null)
         {
             await _postgres.DisposeAsync();

@@ -4,6 +4,8 @@ using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.LangSmith;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Outbound;
 using EvalPlatform.Core.Otlp;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
@@ -33,6 +35,26 @@ public static class CoreServiceCollectionExtensions
         services.AddJobs();
         services.AddAnalytics();
         services.AddTrends();
+        services.AddNotifications();
+        return services;
+    }
+
+    /// <summary>
+    /// Notifications (ADR 22): the outbox (scoped: it adds to the scope's unit of work), the channels, the deliverer the
+    /// delivery job calls, in-app notifications, and the SSRF guard every outbound call goes through. The senders (Slack,
+    /// webhooks) and the job come from Web; the secret protector from Data.
+    /// </summary>
+    private static IServiceCollection AddNotifications(this IServiceCollection services)
+    {
+        services.AddOptions<OutboundOptions>();
+        services.AddOptions<NotificationOptions>();
+        services.AddSingleton<OutboundGuard>();
+        services.AddSingleton<TraceCreatedSubscribers>();
+        services.AddScoped<NotificationOutbox>();
+        services.AddScoped<INotificationOutbox>(sp => sp.GetRequiredService<NotificationOutbox>());
+        services.AddScoped<NotificationDeliverer>();
+        services.AddScoped<NotificationChannelService>();
+        services.AddScoped<InAppNotificationService>();
         return services;
     }
 

@@ -2,11 +2,13 @@ using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
+using EvalPlatform.Data.Notifications;
 using EvalPlatform.Data.Postgres;
 using EvalPlatform.Data.Queries.Analytics;
 using EvalPlatform.Data.Queries.Ingestion;
@@ -77,6 +79,8 @@ public static class DataServiceCollectionExtensions
             .SetApplicationName("EvalPlatform")
             .PersistKeysToDbContext<EvalDbContext>();
         services.AddSingleton<IWebhookSecretProtector, DataProtectionWebhookSecretProtector>();
+        services.AddSingleton<NotificationCommitInterceptor>();
+        services.AddSingleton<INotificationSecretProtector, DataProtectionNotificationSecretProtector>();
         return services;
     }
 
@@ -91,6 +95,7 @@ public static class DataServiceCollectionExtensions
         {
             var builder = new DbContextOptionsBuilder<TContext>().UseApplicationServiceProvider(sp);
             configure(builder);
+            builder.AddInterceptors(sp.GetRequiredService<NotificationCommitInterceptor>());
             return builder.Options;
         });
         services.AddScoped(sp => new EvalDbContextFactory<TContext>(
@@ -99,6 +104,8 @@ public static class DataServiceCollectionExtensions
         services.AddScoped<IEvalDbContextFactory>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
         // Identity's stores and Data Protection want a scoped context; pages and services use the factory.
         services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>().CreateDbContext());
+        // The scope's unit of work, for code that adds to the caller's change (the notification outbox's EnqueueAsync).
+        services.AddScoped<IEvalDbContext>(sp => sp.GetRequiredService<EvalDbContext>());
     }
 
     private static DatabaseTarget ReadTarget(IConfiguration configuration)

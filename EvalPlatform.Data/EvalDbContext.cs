@@ -3,6 +3,7 @@ using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -51,6 +52,10 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<MetricRollup> MetricRollups => Set<MetricRollup>();
     public DbSet<MetricDirtyMinute> MetricDirtyMinutes => Set<MetricDirtyMinute>();
     public DbSet<MetricRollupState> MetricRollupStates => Set<MetricRollupState>();
+    public DbSet<NotificationChannel> NotificationChannels => Set<NotificationChannel>();
+    public DbSet<NotificationDelivery> NotificationDeliveries => Set<NotificationDelivery>();
+    public DbSet<InAppNotification> InAppNotifications => Set<InAppNotification>();
+    public DbSet<NotificationPreference> NotificationPreferences => Set<NotificationPreference>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -37,6 +38,10 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<MetricRollup> MetricRollups { get; }
     DbSet<MetricDirtyMinute> MetricDirtyMinutes { get; }
     DbSet<MetricRollupState> MetricRollupStates { get; }
+    DbSet<NotificationChannel> NotificationChannels { get; }
+    DbSet<NotificationDelivery> NotificationDeliveries { get; }
+    DbSet<InAppNotification> InAppNotifications { get; }
+    DbSet<NotificationPreference> NotificationPreferences { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

@@ -29,3 +29,6 @@ public sealed record ResyncNeeded(Guid TeamId) : LiveEvent(TeamId);
 
 /// <summary>A team's browser origins changed: every node drops its copy of the origins (see <c>IngestionOriginCache</c>).</summary>
 public sealed record IngestionOriginsChanged(Guid TeamId) : LiveEvent(TeamId);
+
+/// <summary>In-app notifications of these members changed (new ones committed, or read): their bells recount.</summary>
+public sealed record NotificationsChanged(Guid TeamId, IReadOnlyList<string> UserIds) : LiveEvent(TeamId);

@@ -163,6 +163,7 @@ public sealed partial class QueueService
                     await db.QueueItems.Where(i => i.Id == itemId).ExecuteUpdateAsync(s => s
                         .SetProperty(i => i.State, QueueItemState.Done).SetProperty(i => i.Outcome, outcome).SetProperty(i => i.DoneAt, now)
                         .SetProperty(i => i.FinalAction, final.Action).SetProperty(i => i.FinalReason, final.Reason), ct);
+                    await AnnounceIfCompletedAsync(db, queue, ct);
                 }
                 else
                 {
@@ -453,4 +454,29 @@ public sealed partial class QueueService
     }
 
     private static string? Trim(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    /// <summary>
+    /// With the item just done: when nothing is left (no open item, no disagreement, no matching trace not handed out),
+    /// a <c>queue.completed</c> notification joins the transaction. Two last items finishing at once may both announce.
+    /// </summary>
+    private async Task AnnounceIfCompletedAsync(IEvalDbContext db, ReviewQueue queue, CancellationToken ct)
+    {
+        var filter = await FilterOfAsync(queue, ct);
+        var tally = await TallyAsync(db, queue, filter, ct);
+        if (tally.Open > 0 || tally.NotHandedOut > 0 || tally.Disagreements > 0)
+        {
+            return;
+        }
+
+        var data = new System.Text.Json.Nodes.JsonObject
+        {
+            ["queue_id"] = queue.Id.ToString(),
+            ["queue_name"] = queue.Name,
+            ["items"] = tally.Done,
+        };
+        await outbox.EnqueueAsync(db, new Notifications.NotificationEvent(
+            queue.TeamId, Notifications.NotificationEventTypes.QueueCompleted, $"Review queue \"{queue.Name}\" is complete",
+            $"All {tally.Done} traces of the queue have their reviews.", $"/review/{queue.Id}", data), ct);
+        await db.SaveChangesAsync(ct);
+    }
 }

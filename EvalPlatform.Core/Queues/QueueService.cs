@@ -66,7 +66,7 @@ public sealed record QueueDisagreement(Guid ItemId, Guid TraceId, string? TraceN
 /// </summary>
 public sealed partial class QueueService(
     IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ReviewService reviews, IOptions<ReviewQueueOptions> options,
-    TimeProvider clock)
+    Notifications.NotificationOutbox outbox, TimeProvider clock)
 {
     public const int MaxNameLength = 100;
     public const int MaxInstructionsLength = 5_000;

@@ -2,6 +2,7 @@ using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
@@ -24,7 +25,7 @@ public sealed record TraceReview(
 /// appends one history row in the same transaction, then announces <see cref="TraceUpdated"/>.
 /// </summary>
 public sealed class ReviewService(
-    IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ILiveBus liveBus, TimeProvider clock)
+    IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ILiveBus liveBus, NotificationOutbox outbox, TimeProvider clock)
 {
     /// <summary>The most history rows a trace's review shows (newest first).</summary>
     public const int MaxHistory = 200;
@@ -69,6 +70,7 @@ public sealed class ReviewService(
             }
 
             Record(db, trace, command.Action ?? ReviewAction.Edit, before, after, actorId, actorName, undone: null);
+            await AnnounceAsync(db, trace, before, after, config, actorName, ct);
             if (await TrySaveAsync(db, attempt, ct))
             {
                 await liveBus.PublishAsync(new TraceUpdated(teamId, traceId), CancellationToken.None);
@@ -100,7 +102,9 @@ public sealed class ReviewService(
                 throw new ConflictException($"The latest review change on this trace is by {target.ActorName}; undo takes back only your own latest change.");
             }
 
-            Record(db, trace, ReviewAction.Undo, ReviewState.Of(trace), ReviewState.Before(target), actorId, actorName, undone: target.Version);
+            var undoneFrom = ReviewState.Of(trace);
+            Record(db, trace, ReviewAction.Undo, undoneFrom, ReviewState.Before(target), actorId, actorName, undone: target.Version);
+            await AnnounceAsync(db, trace, undoneFrom, ReviewState.Of(trace), await ReviewSettingsService.LoadAsync(db, trace.TeamId, clock, ct), actorName, ct);
             if (await TrySaveAsync(db, attempt, ct))
             {
                 await liveBus.PublishAsync(new TraceUpdated(teamId, traceId), CancellationToken.None);
@@ -245,6 +249,50 @@ public sealed class ReviewService(
             FromDetail = before.Detail, ToDetail = after.Detail, FromScore = before.Score, ToScore = after.Score,
             FromNote = before.Note, ToNote = after.Note,
         });
+    }
+
+    /// <summary>
+    /// A change of status or reason becomes a <c>trace.reviewed</c> notification in the same unit of work (the outbox
+    /// rows commit with the review or not at all). Scores and notes alone do not notify.
+    /// </summary>
+    private async Task AnnounceAsync(IEvalDbContext db, Trace trace, ReviewState before, ReviewState after, ReviewConfig config, string actorName, CancellationToken ct)
+    {
+        if (before.Status == after.Status && before.Reason == after.Reason)
+        {
+            return;
+        }
+
+        var status = after.Status switch
+        {
+            ReviewStatus.Accepted => "accepted",
+            ReviewStatus.Rejected => "rejected",
+            ReviewStatus.NeedsReview => "needs_review",
+            _ => "pending",
+        };
+        var label = config.ReasonLabel(after.Reason);
+        var name = trace.Name ?? trace.ExternalId ?? trace.Id.ToString();
+        var title = after.Status == ReviewStatus.Rejected
+            ? $"Trace rejected{(label is null ? "" : $": {label}")}"
+            : $"Trace {status.Replace('_', ' ')}";
+        var text = after.Status == ReviewStatus.Rejected
+            ? $"{actorName} rejected \"{name}\"{(label is null ? "" : $" as {label}")}{(string.IsNullOrWhiteSpace(after.Detail) ? "." : $": {after.Detail}")}"
+            : $"{actorName} marked \"{name}\" as {status.Replace('_', ' ')}.";
+        var data = new System.Text.Json.Nodes.JsonObject
+        {
+            ["trace_id"] = trace.Id.ToString(),
+            ["external_id"] = trace.ExternalId,
+            ["name"] = trace.Name,
+            ["status"] = status,
+            ["previous_status"] = before.Status switch { ReviewStatus.Accepted => "accepted", ReviewStatus.Rejected => "rejected", ReviewStatus.NeedsReview => "needs_review", _ => "pending" },
+            ["reason"] = after.Reason,
+            ["reason_label"] = label,
+            ["detail"] = after.Detail,
+            ["score"] = after.Score,
+            ["reviewed_by"] = actorName,
+            ["reviewed_at"] = trace.ReviewedAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var severity = after.Status == ReviewStatus.Rejected ? NotificationSeverity.Warning : NotificationSeverity.Info;
+        await outbox.EnqueueAsync(db, new NotificationEvent(trace.TeamId, NotificationEventTypes.TraceReviewed, title, text, $"/traces/{trace.Id}", data, severity), ct);
     }
 
     /// <summary>

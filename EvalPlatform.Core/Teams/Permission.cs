@@ -11,4 +11,7 @@ public enum Permission
 
     /// <summary>See the background jobs (Settings → Jobs) and run one now. Platform-wide: any team's Admin or Owner.</summary>
     ManageJobs,
+
+    /// <summary>Add, edit and delete notification channels, send test messages, redeliver (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageNotifications,
 }

@@ -32,6 +32,9 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     public Task<HttpResponseMessage> PostJsonAsync(string url, object body) =>
         http.PostAsync(url, new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
 
+    public Task<HttpResponseMessage> PutJsonAsync(string url, object body) =>
+        http.PutAsync(url, new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
+
     public Task<HttpResponseMessage> PatchJsonAsync(string url, object body) =>
         http.PatchAsync(url, new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
 

@@ -8,6 +8,7 @@ using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
+using EvalPlatform.Web.Notifications;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -42,6 +43,7 @@ public static class WebApplicationExtensions
         builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.AddEvalNotifications();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -150,6 +152,7 @@ public static class WebApplicationExtensions
         api.MapIngestionOriginEndpoints();
         api.MapAnalyticsEndpoints();
         api.MapTrendEndpoints();
+        api.MapNotificationChannelEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

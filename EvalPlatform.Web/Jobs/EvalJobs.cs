@@ -18,5 +18,8 @@ public static class EvalJobs
             IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
         JobDefinition.Of<JobRunPurgeJob>(
             JobRunPurgeJob.Key, "Job run log retention", "Deletes job runs older than 14 days from this log.", JobSchedule.Daily(hour: 3, minute: 15)),
+        JobDefinition.Of<NotificationDeliveryJob>(
+            NotificationDeliveryJob.Key, "Notification delivery", "Sends due notifications (Slack, webhooks) and retries failed ones with backoff for up to 24 hours; only failed runs are logged here.",
+            JobSchedule.EverySeconds(5), recordOnlyFailures: true),
     ];
 }

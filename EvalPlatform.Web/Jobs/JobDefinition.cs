@@ -7,6 +7,9 @@ public sealed record JobSchedule(string Cron, string Text)
 {
     public static JobSchedule EveryMinute { get; } = new("0 * * * * ?", "Every minute");
 
+    /// <summary>Every <paramref name="seconds"/> seconds (a divisor of 60).</summary>
+    public static JobSchedule EverySeconds(int seconds) => new($"0/{seconds} * * * * ?", $"Every {seconds} seconds");
+
     /// <summary>Once an hour, at <paramref name="minute"/> past.</summary>
     public static JobSchedule Hourly(int minute = 0) => new($"0 {minute} * * * ?", minute == 0 ? "Every hour" : $"Every hour at {minute:00} past");
 
@@ -20,8 +23,9 @@ public sealed record JobSchedule(string Cron, string Text)
 /// <param name="Name">A short name for Settings → Jobs.</param>
 /// <param name="Description">What it does, in a sentence.</param>
 /// <param name="Schedule">When it runs.</param>
-public sealed record JobDefinition(string Key, Type JobType, string Name, string Description, JobSchedule Schedule)
+/// <param name="RecordOnlyFailures">A job that runs every few seconds: only its failed runs go to the run log (thousands of empty runs a day would drown the rest).</param>
+public sealed record JobDefinition(string Key, Type JobType, string Name, string Description, JobSchedule Schedule, bool RecordOnlyFailures = false)
 {
-    public static JobDefinition Of<TJob>(string key, string name, string description, JobSchedule schedule) where TJob : IJob =>
-        new(key, typeof(TJob), name, description, schedule);
+    public static JobDefinition Of<TJob>(string key, string name, string description, JobSchedule schedule, bool recordOnlyFailures = false) where TJob : IJob =>
+        new(key, typeof(TJob), name, description, schedule, recordOnlyFailures);
 }

@@ -42,6 +42,11 @@ public sealed class JobRunListener(IServiceScopeFactory scopes, TimeProvider tim
             logger.LogDebug("Job {JobKey} succeeded in {Duration} ms", key, run.DurationMs);
         }
 
+        if (jobException is null && EvalJobs.All.Any(j => j.Key == key && j.RecordOnlyFailures))
+        {
+            return;
+        }
+
         try
         {
             await using var scope = scopes.CreateAsyncScope();

@@ -79,6 +79,7 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
                 nameof(TraceUpdated) => envelope.Body.Deserialize<TraceUpdated>(Json),
                 nameof(ApiKeyRevoked) => envelope.Body.Deserialize<ApiKeyRevoked>(Json),
                 nameof(IngestionOriginsChanged) => envelope.Body.Deserialize<IngestionOriginsChanged>(Json),
+                nameof(NotificationsChanged) => envelope.Body.Deserialize<NotificationsChanged>(Json),
                 _ => null,
             };
             if (liveEvent is not null)

@@ -1,0 +1,168 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EvalPlatform.Core.Common;
+using EvalPlatform.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EvalPlatform.Core.Notifications;
+
+/// <summary>An event as an outbox row keeps it (<see cref="NotificationDelivery.Payload"/>); each channel renders it at send time.</summary>
+public sealed record StoredNotification(
+    Guid EventId, string Type, Guid TeamId, string Title, string Text, string? Link, NotificationSeverity Severity, JsonObject Data, DateTimeOffset CreatedAt)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static StoredNotification FromJson(string json) =>
+        JsonSerializer.Deserialize<StoredNotification>(json, Json) ?? throw new JsonException("An empty notification payload.");
+}
+
+/// <summary>
+/// The outbox (ADR 22): an event becomes one <see cref="NotificationDelivery"/> per channel that wants it and one
+/// <see cref="InAppNotification"/> per member who wants it, added to the caller's unit of work and committed with it.
+/// Channels and members are read for the event's team explicitly (the caller may be a job outside any team's scope).
+/// </summary>
+public sealed class NotificationOutbox(IServiceProvider services, TimeProvider clock, TraceCreatedSubscribers traceCreated) : INotificationOutbox
+{
+    /// <inheritdoc />
+    public Task EnqueueAsync(NotificationEvent notification, CancellationToken cancellationToken) =>
+        EnqueueAsync(services.GetRequiredService<IEvalDbContext>(), notification, cancellationToken);
+
+    /// <summary>As <see cref="EnqueueAsync(NotificationEvent, CancellationToken)"/>, into <paramref name="db"/> (the caller's own context).</summary>
+    public async Task EnqueueAsync(IEvalDbContext db, NotificationEvent notification, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        if (!NotificationEventTypes.All.Contains(notification.Type))
+        {
+            throw new ArgumentException($"Unknown notification event type '{notification.Type}'.", nameof(notification));
+        }
+
+        var now = clock.GetUtcNow();
+        var stored = new StoredNotification(
+            Uuid7.Create(now), notification.Type, notification.TeamId, notification.Title, notification.Text, notification.Link,
+            notification.Severity, notification.Data, now);
+        var payload = stored.ToJson();
+
+        var channels = await ForTeam.Channels(db, notification.TeamId).AsNoTracking().ToListAsync(cancellationToken);
+        foreach (var channel in channels.Where(c => Wants(c, notification)))
+        {
+            db.NotificationDeliveries.Add(new NotificationDelivery
+            {
+                Id = Uuid7.Create(now),
+                TeamId = notification.TeamId,
+                ChannelId = channel.Id,
+                EventId = stored.EventId,
+                EventType = notification.Type,
+                Payload = payload,
+                Status = DeliveryStatus.Pending,
+                NextAttemptAt = now,
+                CreatedAt = now,
+                UpdatedAt = now,
+            });
+        }
+
+        if (!NotificationPreferences.CanBeInApp(notification.Type) || (notification.Type == NotificationEventTypes.TraceReviewed && !IsRejection(notification.Data)))
+        {
+            return;
+        }
+
+        var members = await ForTeam.MemberIds(db, notification.TeamId).ToListAsync(cancellationToken);
+        var preferences = await ForTeam.Preferences(db, notification.TeamId).AsNoTracking().ToDictionaryAsync(p => p.UserId, cancellationToken);
+        foreach (var userId in members)
+        {
+            var inApp = preferences.TryGetValue(userId, out var p) ? NotificationChannel.Split(p.InAppTypes) : NotificationPreferences.DefaultInApp;
+            if (inApp.Contains(notification.Type))
+            {
+                db.InAppNotifications.Add(new InAppNotification
+                {
+                    Id = Uuid7.Create(now),
+                    TeamId = notification.TeamId,
+                    UserId = userId,
+                    EventId = stored.EventId,
+                    EventType = notification.Type,
+                    Title = Truncate(notification.Title, 300),
+                    Text = Truncate(notification.Text, 2_000),
+                    Link = notification.Link,
+                    Severity = notification.Severity,
+                    CreatedAt = now,
+                });
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<Guid>> UnknownChannelsAsync(IReadOnlyCollection<Guid> channelIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channelIds);
+        if (channelIds.Count == 0)
+        {
+            return [];
+        }
+
+        // The team's own channels only: the query filter scopes this to the current team.
+        await using var db = await services.GetRequiredService<IEvalDbContextFactory>().CreateAsync(cancellationToken);
+        var ids = channelIds.Distinct().ToList();
+        var known = await db.NotificationChannels.Where(c => ids.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken);
+        return ids.Except(known).ToList();
+    }
+
+    /// <summary>Whether the team has a channel for <c>trace.created</c> (cached: the ingestion path asks per group).</summary>
+    public ValueTask<bool> WantsTraceCreatedAsync(Guid teamId, CancellationToken ct) => traceCreated.AnyAsync(teamId, ct);
+
+    internal static bool Wants(NotificationChannel channel, NotificationEvent notification)
+    {
+        if (notification.ChannelIds is { } chosen)
+        {
+            return chosen.Contains(channel.Id);
+        }
+
+        if (!channel.IsSubscribedTo(notification.Type))
+        {
+            return false;
+        }
+
+        if (notification.Type == NotificationEventTypes.TraceReviewed && channel.RejectedOnly)
+        {
+            if (!IsRejection(notification.Data))
+            {
+                return false;
+            }
+
+            var reasons = channel.RejectionReasonList;
+            return reasons.Count == 0 || (notification.Data["reason"]?.GetValue<string>() is { } reason && reasons.Contains(reason));
+        }
+
+        return true;
+    }
+
+    private static bool IsRejection(JsonObject data) => data["status"]?.GetValue<string>() == "rejected";
+
+    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
+    /// <summary>Reads for an event's team given explicitly (the caller may be a job or another team's request): the one place this file leaves the query filter.</summary>
+    private static class ForTeam
+    {
+        public static IQueryable<NotificationChannel> Channels(IEvalDbContext db, Guid teamId) =>
+            db.NotificationChannels.IgnoreQueryFilters().Where(c => c.TeamId == teamId);
+
+        public static IQueryable<string> MemberIds(IEvalDbContext db, Guid teamId) =>
+            db.TeamMembers.IgnoreQueryFilters().Where(m => m.TeamId == teamId).Select(m => m.UserId);
+
+        public static IQueryable<NotificationPreference> Preferences(IEvalDbContext db, Guid teamId) =>
+            db.NotificationPreferences.IgnoreQueryFilters().Where(p => p.TeamId == teamId);
+    }
+}
+
+/// <summary>Which events reach a member in-app by default, and which can.</summary>
+public static class NotificationPreferences
+{
+    /// <summary>Every event but <c>trace.created</c> (one per trace: a webhook's business, not a person's).</summary>
+    public static readonly IReadOnlyList<string> InAppCapable =
+        NotificationEventTypes.All.Where(t => t != NotificationEventTypes.TraceCreated).ToList();
+
+    public static readonly IReadOnlyList<string> DefaultInApp = InAppCapable;
+
+    public static bool CanBeInApp(string type) => InAppCapable.Contains(type);
+}

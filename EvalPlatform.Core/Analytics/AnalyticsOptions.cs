@@ -14,4 +14,13 @@ public sealed class AnalyticsOptions
     /// </summary>
     [Range(0, 3600)]
     public int RollupOverlapSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// How often (seconds) a run looks back over the overlap. A run sooner than this after the last one that did
+    /// (the rollup called every second beside ingestion) reads only what changed since the watermark, and the next look
+    /// back reaches this much further, so every late commit is still seen: the dashboard's live edge needs no faster
+    /// rollup, and rereading the last minute of traffic each second cost ingestion a tenth of its rate. 0: every run.
+    /// </summary>
+    [Range(0, 3600)]
+    public int RollupOverlapScanSeconds { get; set; } = 10;
 }

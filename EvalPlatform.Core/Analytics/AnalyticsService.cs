@@ -60,7 +60,7 @@ public sealed class AnalyticsService(IMetricsReader reader, ITeamContext team)
     /// </summary>
     public async Task<TimeSeriesResult> TimeSeriesAsync(AnalyticsQuery query, Metric metric, int top = DefaultTop, CancellationToken ct = default)
     {
-        var cells = await CellsAsync(query, ct);
+        var cells = await CellsAsync(query with { Top = top }, ct);
         return ToSeries(cells, query.Interval, metric, top);
     }
 
@@ -68,7 +68,7 @@ public sealed class AnalyticsService(IMetricsReader reader, ITeamContext team)
     public async Task<IReadOnlyList<GroupTotal>> BreakdownAsync(
         AnalyticsFilter filter, AnalyticsDimension by, string? metadataKey = null, int top = DefaultTop, CancellationToken ct = default)
     {
-        var cells = await CellsAsync(new AnalyticsQuery(filter, MetricInterval.Day, by, metadataKey), ct);
+        var cells = await CellsAsync(new AnalyticsQuery(filter, MetricInterval.Day, by, metadataKey, top), ct);
         return TopGroups(cells, top);
     }
 
@@ -78,7 +78,7 @@ public sealed class AnalyticsService(IMetricsReader reader, ITeamContext team)
         ArgumentNullException.ThrowIfNull(cells);
         var keep = TopGroups(cells, top).Select(g => g.Group).ToHashSet();
         var series = cells
-            .GroupBy(c => keep.Contains(c.Group) ? c.Group : Others)
+            .GroupBy(c => !c.Rest && keep.Contains(c.Group) ? c.Group : Others)
             .Select(g => new MetricSeries(g.Key, g
                 .GroupBy(c => c.Bucket)
                 .OrderBy(b => b.Key)
@@ -93,20 +93,24 @@ public sealed class AnalyticsService(IMetricsReader reader, ITeamContext team)
         return new TimeSeriesResult(metric, interval, series);
     }
 
-    /// <summary>Cells merged per group, most traces first; past <paramref name="top"/> groups the rest are one <see cref="Others"/>.</summary>
+    /// <summary>
+    /// Cells merged per group, most traces first; past <paramref name="top"/> groups the rest are one <see cref="Others"/>,
+    /// with the cells a reader already merged as the rest (<see cref="MetricCell.Rest"/>).
+    /// </summary>
     public static IReadOnlyList<GroupTotal> TopGroups(IReadOnlyList<MetricCell> cells, int top = DefaultTop)
     {
         ArgumentNullException.ThrowIfNull(cells);
-        var groups = cells.GroupBy(c => c.Group)
+        var groups = cells.Where(c => !c.Rest).GroupBy(c => c.Group)
             .Select(g => new GroupTotal(g.Key, Merge(g.Select(c => c.Aggregate))))
             .OrderByDescending(g => g.Aggregate.Traces).ThenBy(g => g.Group, StringComparer.Ordinal)
             .ToList();
-        if (groups.Count <= top)
+        var merged = cells.Where(c => c.Rest).Select(c => c.Aggregate).ToList();
+        if (groups.Count <= top && merged.Count == 0)
         {
             return groups;
         }
 
-        var rest = Merge(groups.Skip(top).Select(g => g.Aggregate));
+        var rest = Merge(groups.Skip(top).Select(g => g.Aggregate).Concat(merged));
         return [.. groups.Take(top), new GroupTotal(Others, rest)];
     }
 

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Data;
+using Microsoft.EntityFrameworkCore;
 
 namespace EvalPlatform.Core.Analytics;
 
@@ -19,4 +20,11 @@ public interface IRawMetrics
 
     /// <summary>Per minute and dimensions, the aggregate of <paramref name="teamId"/>'s traces that started in <paramref name="minutes"/> (their scores included).</summary>
     Task<IReadOnlyList<RollupCell>> MinuteCellsAsync(IEvalDbContext db, Guid teamId, IReadOnlyList<DateTimeOffset> minutes, CancellationToken ct = default);
+
+    /// <summary>
+    /// Stores new rows of <paramref name="table"/> (rollup rows, dirty marks) in the context's current transaction: EF on every
+    /// database, binary COPY on PostgreSQL (a month's catch-up writes about a million rollup rows).
+    /// </summary>
+    Task InsertAsync<T>(IEvalDbContext db, DbSet<T> table, IReadOnlyList<T> rows, CancellationToken ct = default)
+        where T : class;
 }

@@ -202,9 +202,17 @@ public sealed class LatencyHistogram
     public static LatencyHistogram Parse(string? text)
     {
         var histogram = new LatencyHistogram();
+        histogram.MergeSerialized(text);
+        return histogram;
+    }
+
+    /// <summary>Adds a histogram stored by <see cref="Serialize"/> to this one: <see cref="Merge"/> without building it first.</summary>
+    public void MergeSerialized(string? text)
+    {
+        var histogram = this;
         if (string.IsNullOrEmpty(text))
         {
-            return histogram;
+            return;
         }
 
         // "z:ZERO;i:c;i:c…" read in place: no string per part (a dashboard read parses thousands of these).
@@ -227,7 +235,5 @@ public sealed class LatencyHistogram
                 System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(histogram._buckets, index, out _) += count;
             }
         }
-
-        return histogram;
     }
 }

@@ -49,21 +49,54 @@ public sealed partial class MetricsRollup(
             db.MetricRollupStates.Add(state);
         }
 
-        var since = state.Watermark - TimeSpan.FromSeconds(options.Value.RollupOverlapSeconds);
+        var since = ChangesSince(state, now);
         var changed = await raw.ChangedMinutesAsync(db, since, ct);
-        foreach (var (teamId, minute) in changed)
-        {
-            db.MetricDirtyMinutes.Add(new MetricDirtyMinute { Id = Uuid7.Create(now), TeamId = teamId, Minute = minute, MarkedAt = now });
-        }
+        await raw.InsertAsync(db, db.MetricDirtyMinutes,
+            changed.Select(c => new MetricDirtyMinute { Id = Uuid7.Create(now), TeamId = c.TeamId, Minute = c.Minute, MarkedAt = now }).ToList(), ct);
 
         // Never backwards: a node whose clock is behind must not move the edge back over rolled minutes' marks.
         var edge = MetricInterval.Minute.Floor(now);
         state.Watermark = state.Watermark is { } w && w > now ? w : now;
         state.RolledThrough = state.RolledThrough is { } r && r > edge ? r : edge;
-        state.LastRunAt = now;
+        if (since is null || since < state.Watermark)
+        {
+            state.LastRunAt = now;
+        }
+
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
         return state.RolledThrough.Value;
+    }
+
+    /// <summary>
+    /// Where this run's change scan starts. A run looks back over the overlap before the watermark (a trace stamped
+    /// before it but committed after it) at least every <see cref="AnalyticsOptions.RollupOverlapScanSeconds"/>
+    /// (<see cref="MetricRollupState.LastRunAt"/> is the last run that did); one sooner reads from the watermark on.
+    /// The next look back then also covers the time those quicker runs moved the watermark over, so a commit up to the
+    /// overlap late is seen exactly as if every run had looked back. Clocks that disagree (a node behind) look back.
+    /// </summary>
+    private DateTimeOffset? ChangesSince(MetricRollupState state, DateTimeOffset now)
+    {
+        if (state.Watermark is not { } watermark)
+        {
+            return null;
+        }
+
+        var overlap = TimeSpan.FromSeconds(options.Value.RollupOverlapSeconds);
+        var every = TimeSpan.FromSeconds(options.Value.RollupOverlapScanSeconds);
+        if (state.LastRunAt is not { } lookedBack || every <= TimeSpan.Zero)
+        {
+            return watermark - overlap;
+        }
+
+        var sinceLookBack = now - lookedBack;
+        if (sinceLookBack >= TimeSpan.Zero && sinceLookBack < every && overlap > TimeSpan.Zero)
+        {
+            return watermark;
+        }
+
+        // Quicker runs since the last look back moved the watermark by less than `every`: reach back over that too.
+        return lookedBack == watermark ? watermark - overlap : watermark - overlap - every;
     }
 
     /// <summary>(b): every dirty minute before the edge, per team and hour.</summary>
@@ -77,13 +110,20 @@ public sealed partial class MetricsRollup(
 
         int done = 0, failed = 0;
         long traces = 0;
-        foreach (var hour in marks.GroupBy(m => (m.TeamId, Hour: MetricInterval.Hour.Floor(m.Minute))).OrderBy(g => g.Key.Hour))
+        var hours = marks.GroupBy(m => (m.TeamId, Hour: MetricInterval.Hour.Floor(m.Minute))).OrderBy(g => g.Key.Hour).ToList();
+        // A day is rebuilt once, with the last of its hours this run recomputes (a month's catch-up would otherwise
+        // rebuild each day 24 times). Until then the day still holds that hour's dirty marks, so no reader uses it.
+        var lastOfDay = hours
+            .GroupBy(h => (h.Key.TeamId, Day: MetricInterval.Day.Floor(h.Key.Hour)))
+            .Select(d => d.Last().Key)
+            .ToHashSet();
+        foreach (var hour in hours)
         {
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.GetTimestamp();
             try
             {
-                traces += await RecomputeHourAsync(hour.Key.TeamId, hour.Key.Hour, hour.ToList(), ct);
+                traces += await RecomputeHourAsync(hour.Key.TeamId, hour.Key.Hour, hour.ToList(), lastOfDay.Contains(hour.Key), ct);
                 done++;
                 LogHour(hour.Key.TeamId, hour.Key.Hour, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
@@ -97,8 +137,11 @@ public sealed partial class MetricsRollup(
         return new RollupRun(done, failed, traces);
     }
 
-    /// <summary>One team's hour: its dirty minutes from the raw rows, the hour from its minutes, the day from its hours; one transaction.</summary>
-    private async Task<long> RecomputeHourAsync(Guid teamId, DateTimeOffset hour, List<MetricDirtyMinute> marks, CancellationToken ct)
+    /// <summary>
+    /// One team's hour: its dirty minutes from the raw rows, the hour from its minutes and (when this is the run's last
+    /// hour of that day) the day from its hours; one transaction.
+    /// </summary>
+    private async Task<long> RecomputeHourAsync(Guid teamId, DateTimeOffset hour, List<MetricDirtyMinute> marks, bool rebuildDay, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -107,11 +150,25 @@ public sealed partial class MetricsRollup(
 
         var stale = TimeRanges.Within<MetricRollup>(r => r.Bucket, TimeRanges.Merge(minutes, MetricInterval.Minute.Length()));
         await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Minute).Where(stale).ExecuteDeleteAsync(ct);
-        db.MetricRollups.AddRange(cells.Select(c => MetricRollup.From(teamId, MetricInterval.Minute, c.Bucket, c.Dimensions, c.Aggregate)));
-        await db.SaveChangesAsync(ct);
+        // The hour is the merge of its minutes: the ones just computed (in memory) and the clean ones already stored
+        // (read before the new rows go in; none when the whole hour was dirty, as in a catch-up).
+        var end = hour + MetricInterval.Hour.Length();
+        var clean = await AcrossTeams.Rollups(db).AsNoTracking()
+            .Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Minute && r.Bucket >= hour && r.Bucket < end)
+            .ToListAsync(ct);
+        await raw.InsertAsync(db, db.MetricRollups, cells.Select(c => MetricRollup.From(teamId, MetricInterval.Minute, c.Bucket, c.Dimensions, c.Aggregate)).ToList(), ct);
+        var parts = clean.Select(r => (r.Dimensions, Aggregate: r.ToAggregate())).Concat(cells.Select(c => (c.Dimensions, c.Aggregate)));
+        await ReplaceAsync(db, teamId, MetricInterval.Hour, hour, parts, ct);
 
-        await RebuildAsync(db, teamId, MetricInterval.Hour, hour, MetricInterval.Minute, ct);
-        await RebuildAsync(db, teamId, MetricInterval.Day, MetricInterval.Day.Floor(hour), MetricInterval.Hour, ct);
+        if (rebuildDay)
+        {
+            var day = MetricInterval.Day.Floor(hour);
+            var dayEnd = day + MetricInterval.Day.Length();
+            var hours = await AcrossTeams.Rollups(db).AsNoTracking()
+                .Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Hour && r.Bucket >= day && r.Bucket < dayEnd)
+                .ToListAsync(ct);
+            await ReplaceAsync(db, teamId, MetricInterval.Day, day, hours.Select(r => (r.Dimensions, Aggregate: r.ToAggregate())), ct);
+        }
 
         var ids = marks.Select(m => m.Id).ToList();
         await AcrossTeams.DirtyMinutes(db).Where(m => m.TeamId == teamId && ids.Contains(m.Id)).ExecuteDeleteAsync(ct);
@@ -119,18 +176,24 @@ public sealed partial class MetricsRollup(
         return cells.Sum(c => c.Aggregate.Traces);
     }
 
-    /// <summary>The rows of one bucket of <paramref name="interval"/> as the merge of its rows of the finer <paramref name="from"/>.</summary>
-    private static async Task RebuildAsync(IEvalDbContext db, Guid teamId, MetricInterval interval, DateTimeOffset bucket, MetricInterval from, CancellationToken ct)
+    /// <summary>The rows of one bucket of <paramref name="interval"/> replaced by the merge of <paramref name="parts"/> per dimensions.</summary>
+    private async Task ReplaceAsync(
+        IEvalDbContext db, Guid teamId, MetricInterval interval, DateTimeOffset bucket,
+        IEnumerable<(RollupDimensions Dimensions, MetricAggregate Aggregate)> parts, CancellationToken ct)
     {
-        var end = bucket + interval.Length();
-        var parts = await AcrossTeams.Rollups(db).AsNoTracking()
-            .Where(r => r.TeamId == teamId && r.Interval == from && r.Bucket >= bucket && r.Bucket < end)
-            .ToListAsync(ct);
+        var merged = new Dictionary<RollupDimensions, MetricAggregate>();
+        foreach (var (dimensions, aggregate) in parts)
+        {
+            if (!merged.TryGetValue(dimensions, out var into))
+            {
+                merged[dimensions] = into = new MetricAggregate();
+            }
+
+            into.Merge(aggregate);
+        }
+
         await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == interval && r.Bucket == bucket).ExecuteDeleteAsync(ct);
-        db.MetricRollups.AddRange(parts
-            .GroupBy(r => r.Dimensions)
-            .Select(g => MetricRollup.From(teamId, interval, bucket, g.Key, AnalyticsService.Merge(g.Select(r => r.ToAggregate())))));
-        await db.SaveChangesAsync(ct);
+        await raw.InsertAsync(db, db.MetricRollups, merged.Select(p => MetricRollup.From(teamId, interval, bucket, p.Key, p.Value)).ToList(), ct);
     }
 
     /// <summary>

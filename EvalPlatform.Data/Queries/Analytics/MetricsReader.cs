@@ -4,6 +4,8 @@ using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 
 namespace EvalPlatform.Data.Queries.Analytics;
 
@@ -51,7 +53,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
             await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(ct))
             {
                 var key = (query.Interval.Floor(row.Bucket), query.GroupBy is { } by ? row.Dimensions.Get(by) : null);
-                Cell(cells, key).Merge(row.ToAggregate());
+                row.MergeInto(Cell(cells, key));
             }
         }
 
@@ -82,9 +84,14 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
         return cells
             .OrderBy(c => c.Key.Bucket).ThenBy(c => c.Key.Group is not null).ThenBy(c => c.Key.Group, StringComparer.Ordinal)
-            .Select(c => new MetricCell(c.Key.Bucket, c.Key.Group, c.Value))
+            .Select(c => c.Key.Group == RestGroup
+                ? new MetricCell(c.Key.Bucket, AnalyticsService.Others, c.Value, Rest: true)
+                : new MetricCell(c.Key.Bucket, c.Key.Group, c.Value))
             .ToList();
     }
+
+    /// <summary>The key of the merged rest of a top-N read: PostgreSQL text never holds a NUL, so no group's own name is this.</summary>
+    private const string RestGroup = "\0rest";
 
     /// <summary>
     /// PostgreSQL: the raw part folded in the database (<see cref="PostgresAggregation"/>), bucketed by
@@ -143,12 +150,81 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
             parameters.Add(("metakey", query.MetadataKey ?? ""));
         }
 
+        var where = $"\"TeamId\" = @team AND ({within}){string.Concat(filters)}";
+        var rest = "false";
+        if (query.Top is { } top && query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by))
+        {
+            // Top N: the groups with most traces over the whole range, in TopGroups' order (traces, then the name
+            // byte-wise, which is ordinal; none first), read first in the same snapshot; every other group is folded
+            // into one rest group per bucket in the database, so a day of 2,000 users is 11 groups, not 2,000.
+            var (names, withNone, more) = await TopGroupsAsync(db, $"SELECT {group} AS g FROM traces{join} WHERE {where}", parameters, top, ct);
+            if (more)
+            {
+                parameters.Add(("topnames", names));
+                parameters.Add(("topnone", withNone));
+                rest = $"CASE WHEN ({group}) IS NULL THEN NOT @topnone ELSE NOT (({group}) = ANY(@topnames)) END";
+                group = $"CASE WHEN {rest} THEN NULL ELSE {group} END";
+            }
+        }
+
         var source = $"""
-            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {PostgresAggregation.TraceColumns}
-             FROM traces{join} WHERE "TeamId" = @team AND ({within}){string.Concat(filters)}) AS t
+            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {rest} AS "Rest",
+                    {PostgresAggregation.TraceColumns}
+             FROM traces{join} WHERE {where}) AS t
             """;
-        return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\""],
-            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), PostgresAggregation.NullableString(r, 1)), parameters, teamId, ct);
+        return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\"", "\"Rest\""],
+            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), r.GetBoolean(2) ? RestGroup : PostgresAggregation.NullableString(r, 1)),
+            parameters, teamId, ct);
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> groups of <paramref name="groups"/> (a query of one column <c>g</c>) with most rows, ties by
+    /// name byte-wise (UTF-8 bytes order as ordinal UTF-16 does outside the surrogate range), none first; whether "none"
+    /// is among them, and whether there are more groups than that.
+    /// </summary>
+    private static async Task<(string[] Names, bool WithNone, bool More)> TopGroupsAsync(
+        IEvalDbContext db, string groups, IReadOnlyList<(string Name, object Value)> parameters, int top, CancellationToken ct)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction();
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var command = new NpgsqlCommand(
+                $"SELECT g FROM ({groups}) AS s GROUP BY g ORDER BY count(*) DESC, g COLLATE \"C\" NULLS FIRST LIMIT @limit", connection, transaction);
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            command.Parameters.AddWithValue("limit", top + 1);
+            var names = new List<string>();
+            var withNone = false;
+            var rows = 0;
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                if (++rows > top)
+                {
+                    break;
+                }
+
+                if (reader.IsDBNull(0))
+                {
+                    withNone = true;
+                }
+                else
+                {
+                    names.Add(reader.GetString(0));
+                }
+            }
+
+            return ([.. names], withNone, rows > top);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Data.Ingestion;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace EvalPlatform.Data.Queries.Analytics;
 
@@ -35,6 +37,13 @@ internal class RawMetrics : IRawMetrics
         var cells = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, RollupDimensions)>(traces, scores, withGroupFields: false,
             t => [(MetricInterval.Minute.Floor(t.StartedAt), RollupDimensions.Of(t.Model, t.Provider, t.Environment, t.Experiment, t.Variant))], ct);
         return cells.Select(c => new RollupCell(c.Key.Item1, c.Key.Item2, c.Value)).ToList();
+    }
+
+    public virtual async Task InsertAsync<T>(IEvalDbContext db, DbSet<T> table, IReadOnlyList<T> rows, CancellationToken ct = default)
+        where T : class
+    {
+        table.AddRange(rows);
+        await db.SaveChangesAsync(ct);
     }
 }
 
@@ -79,6 +88,25 @@ internal sealed class PostgresRawMetrics : RawMetrics
             r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), new RollupDimensions(r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5))),
             [("team", teamId), ("lo", set.Min()), ("hi", set.Max() + MetricInterval.Minute.Length()), ("minutes", set)], teamId, ct);
         return cells.Select(c => new RollupCell(c.Key.Item1, c.Key.Item2, c.Value)).ToList();
+    }
+
+    public override async Task InsertAsync<T>(IEvalDbContext db, DbSet<T> table, IReadOnlyList<T> rows, CancellationToken ct = default)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        // The connection is the open one of the caller's transaction; COPY runs inside it (as ingestion's does).
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await BinaryCopy.WriteAsync((NpgsqlConnection)db.Database.GetDbConnection(), table.EntityType, rows, ct);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     private sealed record ChangedMinuteRow(Guid TeamId, DateTimeOffset Minute);

@@ -66,6 +66,63 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task TopGroups_OfUsersTagsAndMetadata_EqualTheExactTopGroupsAndTheirRest()
+    {
+        var now = app.Clock.GetUtcNow();
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var other = await TestData.CreateTeamAsync(app.Services);
+        await SeedAsync(team, new Random(21), 600, now - TimeSpan.FromDays(2), now, users: 40);
+        await SeedAsync(other, new Random(22), 100, now - TimeSpan.FromDays(2), now, users: 40);
+        app.Clock.Advance(TimeSpan.FromMinutes(2));
+        await RollUpAsync();
+
+        var from = MetricInterval.Minute.Floor(now - TimeSpan.FromHours(31) - TimeSpan.FromMinutes(17));
+        var filter = new AnalyticsFilter(from, app.Clock.GetUtcNow() + TimeSpan.FromMinutes(1));
+        var (traces, scores) = await RawAsync(team);
+        foreach (var (by, key, top) in new (AnalyticsDimension, string?, int)[]
+        {
+            (AnalyticsDimension.UserId, null, 5), (AnalyticsDimension.UserId, null, 1), (AnalyticsDimension.UserId, null, 50),
+            (AnalyticsDimension.Tag, null, 1), (AnalyticsDimension.Metadata, "shard", 2),
+        })
+        {
+            var query = new AnalyticsQuery(filter, MetricInterval.Hour, by, key);
+            var inRange = traces.Where(t => t.StartedAt >= filter.From && t.StartedAt < MetricInterval.Minute.Floor(filter.To)).ToList();
+            // The exact answer: every trace under each of its groups, the top groups by traces (ties by name, none first), the rest merged.
+            var groups = inRange.SelectMany(t => GroupsOf(t, query).Select(g => (Group: g, Trace: t)))
+                .GroupBy(x => x.Group, x => x.Trace)
+                .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+                .ToList();
+            var kept = groups.Take(top).ToDictionary(g => g.Key ?? "\0none", g => g.ToList());
+            var rest = groups.Skip(top).SelectMany(g => g).ToList();
+
+            var breakdown = await AsMemberAsync(team, s => s.BreakdownAsync(filter, by, key, top));
+            Assert.Equal(kept.Count + (rest.Count > 0 ? 1 : 0), breakdown.Count);
+            foreach (var (g, i) in breakdown.Select((g, i) => (g, i)))
+            {
+                var expected = i < kept.Count ? groups[i].ToList() : rest;
+                Assert.Equal(i < kept.Count ? groups[i].Key : AnalyticsService.Others, g.Group);
+                AssertAggregate(expected, scores, g.Aggregate, $"breakdown {by} top {top} {g.Group}");
+            }
+
+            foreach (var metric in new[] { Metric.Traces, Metric.Cost, Metric.LatencyP95, Metric.AcceptanceRate })
+            {
+                var series = await AsMemberAsync(team, s => s.TimeSeriesAsync(query, metric, top));
+                Assert.Equal(breakdown.Count, series.Series.Count);
+                foreach (var s in series.Series)
+                {
+                    var members = s.Group == AnalyticsService.Others && rest.Count > 0 ? rest : kept[s.Group ?? "\0none"];
+                    var buckets = members.GroupBy(t => MetricInterval.Hour.Floor(t.StartedAt)).ToDictionary(b => b.Key, b => b.ToList());
+                    Assert.Equal(buckets.Keys.Order(), s.Points.Select(p => p.T));
+                    foreach (var point in s.Points)
+                    {
+                        AssertClose(Exact(buckets[point.T], scores, metric), point.Value, metric, $"series {by} top {top} {s.Group} {point.T:O}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task LateTraces_Reviews_AndScores_CountAfterTheNextRun()
     {
         var now = app.Clock.GetUtcNow();
@@ -198,6 +255,9 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
 
         public Task<IReadOnlyList<RollupCell>> MinuteCellsAsync(IEvalDbContext db, Guid team, IReadOnlyList<DateTimeOffset> minutes, CancellationToken ct = default) =>
             team == teamId ? throw new InvalidOperationException("Simulated failure of one team's bucket.") : inner.MinuteCellsAsync(db, team, minutes, ct);
+
+        public Task InsertAsync<T>(IEvalDbContext db, DbSet<T> table, IReadOnlyList<T> rows, CancellationToken ct = default)
+            where T : class => inner.InsertAsync(db, table, rows, ct);
     }
 
     [Fact]
@@ -242,7 +302,7 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
     }
 
     /// <summary>Random traces through the batch API (every field that counts), random reviews and scores through their services.</summary>
-    private async Task<List<Guid>> SeedAsync(TestTeam team, Random random, int count, DateTimeOffset from, DateTimeOffset to)
+    private async Task<List<Guid>> SeedAsync(TestTeam team, Random random, int count, DateTimeOffset from, DateTimeOffset to, int users = 4)
     {
         using var api = await ApiClient.ForTeamAsync(app, team.Id, ApiKeyScopes.Ingest);
         var ids = new List<Guid>();
@@ -258,7 +318,7 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
                     ["user_input"] = "q", ["response"] = "a", ["start_time"] = start.ToString("O", CultureInfo.InvariantCulture),
                     ["model"] = model, ["provider"] = model is null ? null : model.StartsWith("gpt", StringComparison.Ordinal) ? "openai" : "other",
                     ["environment"] = Environments[random.Next(Environments.Length)],
-                    ["user_id"] = $"user-{random.Next(4)}",
+                    ["user_id"] = users > 4 && random.Next(10) == 0 ? null : $"user-{random.Next(users)}",
                     ["tags"] = random.Next(3) == 0 ? new[] { "beta", "vip" } : random.Next(2) == 0 ? new[] { "beta" } : Array.Empty<string>(),
                     ["usage"] = new { prompt_tokens = random.Next(1, 2000), completion_tokens = random.Next(0, 800) },
                     ["cost"] = Math.Round((decimal)random.NextDouble() / 10, 6),

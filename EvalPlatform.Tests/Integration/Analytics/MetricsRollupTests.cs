@@ -123,6 +123,46 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task ACommitStampedBeforeTheWatermark_IsSeenByTheNextLookBack_WhenRunsComeEverySecond()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        // Past every earlier test's changes, so what the runs below read is this test's alone.
+        app.Clock.Advance(TimeSpan.FromMinutes(3));
+        var t0 = app.Clock.GetUtcNow();
+        await RollUpAsync();
+        app.Clock.Advance(TimeSpan.FromSeconds(3));
+        await RollUpAsync();
+
+        // A trace from two hours ago whose UpdatedAt was stamped before the last run's watermark, committed only now
+        // (a slow writer): a run a second later reads from the watermark on and misses it…
+        var started = MetricInterval.Minute.Floor(t0 - TimeSpan.FromHours(2)) + TimeSpan.FromSeconds(7);
+        var filter = new AnalyticsFilter(started - TimeSpan.FromHours(1), started + TimeSpan.FromHours(1));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+            var id = Guid.NewGuid();
+            db.Traces.Add(new Trace
+            {
+                Id = id, TeamId = team.Id, ContentHash = id.ToByteArray(), SortKey = Trace.MakeSortKey(t0, id), Name = "late commit",
+                Model = "gpt-4o", LatencyMs = 812, Cost = 0.25m, StartedAt = started, CreatedAt = t0 + TimeSpan.FromSeconds(1), UpdatedAt = t0 + TimeSpan.FromSeconds(1),
+            });
+            await db.SaveChangesAsync();
+        }
+
+        app.Clock.Advance(TimeSpan.FromSeconds(1));
+        await RollUpAsync();
+        Assert.Equal(0, (await SummaryAsync(team, filter)).Traces);
+
+        // …and the next run that looks back over the overlap (at most RollupOverlapScanSeconds after the last) counts it.
+        app.Clock.Advance(TimeSpan.FromSeconds(10));
+        var run = await RollUpAsync();
+        Assert.Equal(1, run.TracesRead);
+        var summary = await SummaryAsync(team, filter);
+        Assert.Equal(1, summary.Traces);
+        Assert.Equal(0.25m, summary.Cost);
+    }
+
+    [Fact]
     public async Task LateTraces_Reviews_AndScores_CountAfterTheNextRun()
     {
         var now = app.Clock.GetUtcNow();

@@ -62,12 +62,18 @@ public sealed record AnalyticsFilter(
 /// <summary>
 /// A read of the metrics: one <see cref="MetricAggregate"/> per bucket of <see cref="Interval"/> (bucket starts are
 /// UTC and aligned to the interval) and per group of <see cref="GroupBy"/> (one group, null, when not grouped).
-/// <see cref="MetadataKey"/> names the key when grouping by <see cref="AnalyticsDimension.Metadata"/>.
+/// <see cref="MetadataKey"/> names the key when grouping by <see cref="AnalyticsDimension.Metadata"/>. <see cref="StackBy"/>,
+/// a second dimension (with <see cref="GroupBy"/>, and another one), splits each group further: one cell per bucket, group
+/// and stack.
 /// </summary>
-public sealed record AnalyticsQuery(AnalyticsFilter Filter, MetricInterval Interval, AnalyticsDimension? GroupBy = null, string? MetadataKey = null);
+public sealed record AnalyticsQuery(
+    AnalyticsFilter Filter, MetricInterval Interval, AnalyticsDimension? GroupBy = null, string? MetadataKey = null, AnalyticsDimension? StackBy = null);
 
-/// <summary>One bucket of one group. <see cref="Group"/> is null for "not grouped" and for traces without that dimension.</summary>
-public sealed record MetricCell(DateTimeOffset Bucket, string? Group, MetricAggregate Aggregate);
+/// <summary>
+/// One bucket of one group (and stack). <see cref="Group"/> is null for "not grouped" and for traces without that
+/// dimension; <see cref="Stack"/> likewise for the query's <see cref="AnalyticsQuery.StackBy"/>.
+/// </summary>
+public sealed record MetricCell(DateTimeOffset Bucket, string? Group, MetricAggregate Aggregate, string? Stack = null);
 
 /// <summary>
 /// Reads the current team's metrics: complete buckets from the rollups, the newest (not yet rolled up) from the raw

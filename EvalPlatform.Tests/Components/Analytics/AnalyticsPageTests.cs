@@ -286,6 +286,22 @@ public sealed class AnalyticsPageTests : BunitTestBase
     }
 
     [Fact]
+    public void TheStackByChoice_ShowsWithABreakdownOnly()
+    {
+        Traces(2, Now.AddMinutes(-20));
+        var navigation = Services.GetRequiredService<NavigationManager>();
+
+        var cut = RenderPage("/analytics");
+
+        cut.WaitForAssertion(() => Assert.Equal("2", Card(cut, Metric.Traces, "card-value")));
+        Assert.Empty(cut.FindAll("[data-testid=analytics-stack]"));
+        Assert.DoesNotContain(_reader.Queries, q => q.StackBy is not null);
+        navigation.NavigateTo("/analytics?by=model&stack=environment");
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=analytics-stack]")));
+        cut.WaitForAssertion(() => Assert.Contains(_reader.Queries, q => q.GroupBy == AnalyticsDimension.Model && q.StackBy == AnalyticsDimension.Environment));
+    }
+
+    [Fact]
     public void StackBy_KeepsItsFigureInTheAddress_AndIsDroppedWithoutABreakdown()
     {
         Traces(2, Now.AddMinutes(-20), _ => InMemoryMetricsStore.One(cost: 0.25m));

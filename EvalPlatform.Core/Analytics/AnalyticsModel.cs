@@ -62,21 +62,25 @@ public sealed record AnalyticsFilter(
 /// <summary>
 /// A read of the metrics: one <see cref="MetricAggregate"/> per bucket of <see cref="Interval"/> (bucket starts are
 /// UTC and aligned to the interval) and per group of <see cref="GroupBy"/> (one group, null, when not grouped).
-/// <see cref="MetadataKey"/> names the key when grouping by <see cref="AnalyticsDimension.Metadata"/>.
+/// <see cref="MetadataKey"/> names the key when grouping by <see cref="AnalyticsDimension.Metadata"/>. <see cref="StackBy"/>,
+/// a second dimension (with <see cref="GroupBy"/>, and another one), splits each group further: one cell per bucket, group
+/// and stack.
 /// <see cref="Top"/>, when set, lets a reader keep only the <see cref="Top"/> groups with most traces over the whole range
 /// (ties by name, ordinal, none first: <see cref="AnalyticsService.TopGroups"/>'s order) and merge the rest per bucket
 /// into cells marked <see cref="MetricCell.Rest"/>; a reader may also ignore it (PostgreSQL does this for the dimensions
-/// read from the raw traces, where a range holds thousands of users).
+/// read from the raw traces, where a range holds thousands of users). It is not combined with <see cref="StackBy"/>.
 /// </summary>
 public sealed record AnalyticsQuery(
-    AnalyticsFilter Filter, MetricInterval Interval, AnalyticsDimension? GroupBy = null, string? MetadataKey = null, int? Top = null);
+    AnalyticsFilter Filter, MetricInterval Interval, AnalyticsDimension? GroupBy = null, string? MetadataKey = null,
+    AnalyticsDimension? StackBy = null, int? Top = null);
 
 /// <summary>
-/// One bucket of one group. <see cref="Group"/> is null for "not grouped" and for traces without that dimension.
+/// One bucket of one group (and stack). <see cref="Group"/> is null for "not grouped" and for traces without that
+/// dimension; <see cref="Stack"/> likewise for the query's <see cref="AnalyticsQuery.StackBy"/>.
 /// <see cref="Rest"/>: the merge of every group past a query's <see cref="AnalyticsQuery.Top"/> (its group is
 /// <see cref="AnalyticsService.Others"/>).
 /// </summary>
-public sealed record MetricCell(DateTimeOffset Bucket, string? Group, MetricAggregate Aggregate, bool Rest = false);
+public sealed record MetricCell(DateTimeOffset Bucket, string? Group, MetricAggregate Aggregate, string? Stack = null, bool Rest = false);
 
 /// <summary>
 /// Reads the current team's metrics: complete buckets from the rollups, the newest (not yet rolled up) from the raw

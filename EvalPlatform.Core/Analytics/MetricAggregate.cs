@@ -44,6 +44,12 @@ public sealed class MetricAggregate
     /// <summary>The sum of each human score squared, for the variance of the mean (Welch's test).</summary>
     public double HumanScoreSquares { get; set; }
 
+    /// <summary>
+    /// How many traces have each human score, keyed by <see cref="HumanScoreKey"/> (the score to the hundredth, as text:
+    /// "1"…"5", "0", "1", "0.75"): the distribution the dashboard draws. Adds up to <see cref="HumanScoreCount"/>.
+    /// </summary>
+    public Dictionary<string, long> HumanScores { get; init; } = new(StringComparer.Ordinal);
+
     /// <summary>Numeric scores by name (API, evaluators, LangSmith feedback): their sum and count.</summary>
     public Dictionary<string, ScoreTotal> Scores { get; init; } = new(StringComparer.Ordinal);
 
@@ -57,6 +63,31 @@ public sealed class MetricAggregate
     public double? AcceptanceRate => Accepted + Rejected == 0 ? null : (double)Accepted / (Accepted + Rejected);
 
     public double? HumanScoreMean => HumanScoreCount == 0 ? null : HumanScoreSum / HumanScoreCount;
+
+    /// <summary>
+    /// Counts one human score in <see cref="HumanScores"/> (not in the sum and count; the caller adds those).
+    /// </summary>
+    public void CountHumanScore(double score, long count = 1)
+    {
+        var key = HumanScoreKey(HumanScoreHundredths(score));
+        HumanScores[key] = HumanScores.GetValueOrDefault(key) + count;
+    }
+
+    /// <summary>
+    /// A score to the nearest hundredth (halves away from zero), as a whole number of hundredths. The score is read as a
+    /// decimal of 15 significant digits first, as PostgreSQL's <c>round("HumanScore"::numeric * 100)</c> reads a
+    /// <c>float8</c>, so the rollup and the raw reads bin every score alike (0.145 → 15, not 14 as binary arithmetic gives).
+    /// </summary>
+    public static long HumanScoreHundredths(double score) => (long)Math.Round((decimal)score * 100, 0, MidpointRounding.AwayFromZero);
+
+    /// <summary>The key of a score's hundredths: "4", "0.5", "0.75" (invariant, no trailing zeros).</summary>
+    public static string HumanScoreKey(long hundredths) => (hundredths / 100m).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The human score distribution as numbers, lowest score first.</summary>
+    public IReadOnlyList<(double Score, long Count)> HumanScoreDistribution() => HumanScores
+        .Select(p => ((double)decimal.Parse(p.Key, System.Globalization.CultureInfo.InvariantCulture), p.Value))
+        .OrderBy(p => p.Item1)
+        .ToList();
 
     public void Merge(MetricAggregate other)
     {
@@ -80,6 +111,11 @@ public sealed class MetricAggregate
         HumanScoreSum += other.HumanScoreSum;
         HumanScoreCount += other.HumanScoreCount;
         HumanScoreSquares += other.HumanScoreSquares;
+        foreach (var (score, count) in other.HumanScores)
+        {
+            HumanScores[score] = HumanScores.GetValueOrDefault(score) + count;
+        }
+
         foreach (var (name, total) in other.Scores)
         {
             Scores[name] = Scores.GetValueOrDefault(name) + total;

@@ -45,6 +45,9 @@ public sealed class MetricRollup : ITeamOwned
     public long HumanScoreCount { get; set; }
     public double HumanScoreSquares { get; set; }
 
+    /// <summary>JSON object score (<see cref="MetricAggregate.HumanScoreKey"/>) → count; null when there is none.</summary>
+    public string? HumanScoreCounts { get; set; }
+
     /// <summary>JSON object name → [sum, count]; null when there is none.</summary>
     public string? Scores { get; set; }
 
@@ -63,6 +66,7 @@ public sealed class MetricRollup : ITeamOwned
             Accepted = a.Accepted, Rejected = a.Rejected, NeedsReview = a.NeedsReview,
             RejectionReasons = a.RejectionReasons.Count == 0 ? null : JsonSerializer.Serialize(a.RejectionReasons),
             HumanScoreSum = a.HumanScoreSum, HumanScoreCount = a.HumanScoreCount, HumanScoreSquares = a.HumanScoreSquares,
+            HumanScoreCounts = a.HumanScores.Count == 0 ? null : JsonSerializer.Serialize(a.HumanScores),
             Scores = a.Scores.Count == 0 ? null : JsonSerializer.Serialize(a.Scores.ToDictionary(p => p.Key, p => new[] { p.Value.Sum, p.Value.Count })),
         };
     }
@@ -117,6 +121,14 @@ public sealed class MetricRollup : ITeamOwned
             foreach (var (reason, count) in JsonSerializer.Deserialize<Dictionary<string, long>>(RejectionReasons)!)
             {
                 a.RejectionReasons[reason] = count;
+            }
+        }
+
+        if (!string.IsNullOrEmpty(HumanScoreCounts))
+        {
+            foreach (var (score, count) in JsonSerializer.Deserialize<Dictionary<string, long>>(HumanScoreCounts)!)
+            {
+                a.HumanScores[score] = count;
             }
         }
 

@@ -14,7 +14,8 @@ namespace EvalPlatform.Web.Analytics;
 public sealed record DashboardView(
     string Range = DashboardView.DefaultRange, DateTimeOffset? From = null, DateTimeOffset? To = null, MetricInterval? Interval = null,
     string? Model = null, string? Provider = null, string? Environment = null, string? Tag = null, string? Experiment = null,
-    string? Variant = null, bool ComparePrevious = false, AnalyticsDimension? By = null, string? MetadataKey = null)
+    string? Variant = null, bool ComparePrevious = false, AnalyticsDimension? By = null, string? MetadataKey = null,
+    AnalyticsDimension? StackBy = null, Metric StackMetric = Metric.Traces)
 {
     public const string DefaultRange = "24h";
     public const string Custom = "custom";
@@ -41,7 +42,13 @@ public sealed record DashboardView(
         [AnalyticsDimension.Metadata] = ("metadata", "Metadata key"),
     };
 
+    /// <summary>What the stacked breakdown can show: figures that add up across stacks, with their name in the address.</summary>
+    public static readonly IReadOnlyList<Metric> StackMetrics = [Metric.Traces, Metric.Errors, Metric.TotalTokens, Metric.Cost, Metric.Reviewed];
+
     public bool IsCustom => Range == Custom;
+
+    /// <summary>The dimensions the "stack by" choice offers for the breakdown: any but the breakdown's own (and metadata, which has one key).</summary>
+    public IEnumerable<AnalyticsDimension> StackChoices => Dimensions.Keys.Where(d => d != By && d != AnalyticsDimension.Metadata);
 
     /// <summary>Reads the view from an absolute address; anything unknown or malformed falls back to the default.</summary>
     public static DashboardView Parse(string uri)
@@ -68,11 +75,18 @@ public sealed record DashboardView(
             by = null;
         }
 
+        var stack = Dimensions.Where(d => d.Value.Name == Get("stack")).Select(d => (AnalyticsDimension?)d.Key).FirstOrDefault();
+        if (by is null || stack == by || stack == AnalyticsDimension.Metadata)
+        {
+            stack = null;
+        }
+
+        var measure = StackMetrics.Where(m => m.Name() == Get("measure")).Select(m => (Metric?)m).FirstOrDefault() ?? Metric.Traces;
         return new DashboardView(
             range, range == Custom ? from : null, range == Custom ? to : null,
             MetricIntervals.TryParse(Get("interval"), out var interval) ? interval : null,
             Get("model"), Get("provider"), Get("environment"), Get("tag"), Get("experiment"), Get("variant"),
-            Get("compare") == "previous", by, by == AnalyticsDimension.Metadata ? key : null);
+            Get("compare") == "previous", by, by == AnalyticsDimension.Metadata ? key : null, stack, stack is null ? Metric.Traces : measure);
     }
 
     /// <summary>The view as a query string ("" for the default view, else "?a=b&amp;…"). Defaults are left out.</summary>
@@ -86,6 +100,8 @@ public sealed record DashboardView(
             ("model", Model), ("provider", Provider), ("environment", Environment), ("tag", Tag), ("experiment", Experiment), ("variant", Variant),
             ("compare", ComparePrevious ? "previous" : null),
             ("by", By is { } by ? Dimensions[by].Name : null), ("key", By == AnalyticsDimension.Metadata ? MetadataKey : null),
+            ("stack", By is not null && StackBy is { } stack ? Dimensions[stack].Name : null),
+            ("measure", By is not null && StackBy is not null && StackMetric != Metric.Traces ? StackMetric.Name() : null),
         }.Where(p => !string.IsNullOrEmpty(p.Value)).ToList();
         return pairs.Count == 0 ? "" : "?" + string.Join("&", pairs.Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}"));
     }
@@ -125,22 +141,33 @@ public sealed record DashboardView(
     public string TracesHref(DateTimeOffset from, DateTimeOffset to, AnalyticsDimension? dimension = null, string? group = null, Func<TraceFilter, TraceFilter>? refine = null)
     {
         var filter = new TraceFilter(From: from, To: to, Model: Model, Provider: Provider, Tag: Tag, Environment: Environment, Experiment: Experiment, Variant: Variant);
-        if (group is not null && group != AnalyticsService.Others)
+        filter = WithGroup(filter, dimension, group);
+        return "/traces" + Traces.TraceFilterQuery.ToQuery(refine is null ? filter : refine(filter));
+    }
+
+    /// <summary>
+    /// <paramref name="filter"/> narrowed to a group of a breakdown, when the list can filter by that dimension and the group
+    /// is a real value (not "(none)", not the merged "others").
+    /// </summary>
+    public static TraceFilter WithGroup(TraceFilter filter, AnalyticsDimension? dimension, string? group)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (group is null || group == AnalyticsService.Others)
         {
-            filter = dimension switch
-            {
-                AnalyticsDimension.Model => filter with { Model = group },
-                AnalyticsDimension.Provider => filter with { Provider = group },
-                AnalyticsDimension.Environment => filter with { Environment = group },
-                AnalyticsDimension.Experiment => filter with { Experiment = group },
-                AnalyticsDimension.Variant => filter with { Variant = group },
-                AnalyticsDimension.UserId => filter with { UserId = group },
-                AnalyticsDimension.Tag => filter with { Tag = group },
-                _ => filter,
-            };
+            return filter;
         }
 
-        return "/traces" + Traces.TraceFilterQuery.ToQuery(refine is null ? filter : refine(filter));
+        return dimension switch
+        {
+            AnalyticsDimension.Model => filter with { Model = group },
+            AnalyticsDimension.Provider => filter with { Provider = group },
+            AnalyticsDimension.Environment => filter with { Environment = group },
+            AnalyticsDimension.Experiment => filter with { Experiment = group },
+            AnalyticsDimension.Variant => filter with { Variant = group },
+            AnalyticsDimension.UserId => filter with { UserId = group },
+            AnalyticsDimension.Tag => filter with { Tag = group },
+            _ => filter,
+        };
     }
 
     private static string? Text(DateTimeOffset? time) => time?.ToUniversalTime().ToString("yyyy-MM-ddTHH:mmZ", CultureInfo.InvariantCulture);

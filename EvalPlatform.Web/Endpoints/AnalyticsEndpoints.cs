@@ -18,7 +18,10 @@ public static class AnalyticsEndpoints
 
     public sealed record ReasonCount(string Reason, long Count);
 
-    public sealed record HumanScoreResponse(double? Mean, long Count);
+    /// <summary>How many traces have a human score (to the hundredth).</summary>
+    public sealed record ScoreCount(double Score, long Count);
+
+    public sealed record HumanScoreResponse(double? Mean, long Count, IReadOnlyList<ScoreCount> Distribution);
 
     public sealed record SummaryResponse(
         DateTimeOffset From, DateTimeOffset To, long Traces, long Errors, double? ErrorRate, LatencyResponse LatencyMs,
@@ -27,7 +30,8 @@ public static class AnalyticsEndpoints
 
     public sealed record PointResponse(DateTimeOffset T, double? Value, long N);
 
-    public sealed record SeriesResponse(string? Group, IReadOnlyList<PointResponse> Points);
+    /// <summary>One series: its group and, when <c>group_by</c> names two dimensions, its stack (the second dimension's value).</summary>
+    public sealed record SeriesResponse(string? Group, IReadOnlyList<PointResponse> Points, string? Stack);
 
     public sealed record TimeSeriesResponse(string Metric, string Interval, DateTimeOffset From, DateTimeOffset To, IReadOnlyList<SeriesResponse> Series);
 
@@ -116,7 +120,8 @@ public static class AnalyticsEndpoints
             new LatencyResponse(a.Latency.Quantile(0.50), a.Latency.Quantile(0.90), a.Latency.Quantile(0.95), a.Latency.Quantile(0.99)),
             a.PromptTokens, a.CompletionTokens, a.Cost, a.Reviewed, a.Accepted, a.Rejected, a.NeedsReview, a.AcceptanceRate,
             a.RejectionReasons.OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal).Select(r => new ReasonCount(r.Key, r.Value)).ToList(),
-            new HumanScoreResponse(a.HumanScoreMean, a.HumanScoreCount)));
+            new HumanScoreResponse(a.HumanScoreMean, a.HumanScoreCount,
+                a.HumanScoreDistribution().Select(p => new ScoreCount(p.Score, p.Count)).ToList())));
     }
 
     private static async Task<Ok<TimeSeriesResponse>> TimeSeriesAsync(
@@ -138,12 +143,23 @@ public static class AnalyticsEndpoints
         }
 
         AnalyticsDimension? by = null;
+        AnalyticsDimension? stackBy = null;
         if (!string.IsNullOrEmpty(groupBy))
         {
-            by = ParseDimension(groupBy);
-            if (by is null)
+            var names = groupBy.Split(',', StringSplitOptions.TrimEntries);
+            var dimensions = names.Select(ParseDimension).ToList();
+            if (names.Length > 2 || dimensions.Any(d => d is null))
             {
-                errors.Add(new FieldError("group_by", $"Must be one of {string.Join(", ", Enum.GetValues<AnalyticsDimension>().Select(Wire))}."));
+                errors.Add(new FieldError("group_by", $"One dimension, or two separated by a comma (group, then stack), of {string.Join(", ", Enum.GetValues<AnalyticsDimension>().Select(Wire))}."));
+            }
+            else if (dimensions.Count == 2 && dimensions[0] == dimensions[1])
+            {
+                errors.Add(new FieldError("group_by", "The two dimensions must differ."));
+            }
+            else
+            {
+                by = dimensions[0];
+                stackBy = dimensions.Count == 2 ? dimensions[1] : null;
             }
         }
 
@@ -154,11 +170,11 @@ public static class AnalyticsEndpoints
         }
 
         ThrowIfAny(errors);
-        var query = new AnalyticsQuery(filter, bucket, by, string.IsNullOrWhiteSpace(metadataKey) ? null : metadataKey);
+        var query = new AnalyticsQuery(filter, bucket, by, string.IsNullOrWhiteSpace(metadataKey) ? null : metadataKey, stackBy);
         var result = await analytics.TimeSeriesAsync(query, m, count, ct);
         return TypedResults.Ok(new TimeSeriesResponse(
             m.Name(), bucket.Name(), MetricInterval.Minute.Floor(filter.From), MetricInterval.Minute.Floor(filter.To),
-            result.Series.Select(s => new SeriesResponse(s.Group, s.Points.Select(p => new PointResponse(p.T, p.Value, p.N)).ToList())).ToList()));
+            result.Series.Select(s => new SeriesResponse(s.Group, s.Points.Select(p => new PointResponse(p.T, p.Value, p.N)).ToList(), s.Stack)).ToList()));
     }
 
     /// <summary>A dimension on the wire: <c>model</c>, <c>user_id</c>, <c>metadata</c>…</summary>

@@ -95,6 +95,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<long>("HumanScoreCount")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("HumanScoreCounts")
+                        .HasColumnType("text");
+
                     b.Property<double>("HumanScoreSquares")
                         .HasColumnType("double precision");
 

@@ -89,6 +89,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<long>("HumanScoreCount")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("HumanScoreCounts")
+                        .HasColumnType("TEXT");
+
                     b.Property<double>("HumanScoreSquares")
                         .HasColumnType("REAL");
 

@@ -22,7 +22,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
     {
         ArgumentNullException.ThrowIfNull(query);
         var f = query.Filter;
-        var cells = new Dictionary<(DateTimeOffset Bucket, string? Group), MetricAggregate>();
+        var cells = new Dictionary<(DateTimeOffset Bucket, string? Group, string? Stack), MetricAggregate>();
         if (f.To <= f.From)
         {
             return [];
@@ -30,7 +30,8 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
         await using var db = await dbFactory.CreateAsync(ct);
         await using var snapshot = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
-        var rawOnly = f.Tag is not null || (query.GroupBy is { } g && !RollupDimensions.IsRollupDimension(g));
+        var rawOnly = f.Tag is not null || (query.GroupBy is { } g && !RollupDimensions.IsRollupDimension(g))
+            || (query.StackBy is { } st && !RollupDimensions.IsRollupDimension(st));
         var edge = f.From;
         var dirty = new HashSet<DateTimeOffset>();
         if (!rawOnly)
@@ -52,7 +53,8 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
                 .Where(TimeRanges.Within<MetricRollup>(r => r.Bucket, ranges));
             await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(ct))
             {
-                var key = (query.Interval.Floor(row.Bucket), query.GroupBy is { } by ? row.Dimensions.Get(by) : null);
+                var key = (query.Interval.Floor(row.Bucket), query.GroupBy is { } by ? row.Dimensions.Get(by) : null,
+                    query.StackBy is { } stackBy ? row.Dimensions.Get(stackBy) : null);
                 row.MergeInto(Cell(cells, key));
             }
         }
@@ -60,7 +62,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
         var raw = TimeRanges.Merge([.. plan.Raw, (edge, f.To)]);
         if (raw.Count > 0)
         {
-            Dictionary<(DateTimeOffset, string?), MetricAggregate> found;
+            Dictionary<(DateTimeOffset, string?, string?), MetricAggregate> found;
             if (target.Provider == DatabaseProvider.Postgres && team.TeamId is { } teamId)
             {
                 found = await PostgresRawAsync(db, teamId, raw, query, ct);
@@ -68,11 +70,16 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
             else
             {
                 var traces = Filter(db.Traces.Where(TimeRanges.Within<Trace>(t => t.StartedAt, raw)), f);
-                var byGroup = query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by);
-                found = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, string?)>(traces, db.Scores, byGroup,
-                    t => query.GroupBy is { } d
-                        ? RawTraceAggregator.Groups(t, d, query.MetadataKey).Select(group => (query.Interval.Floor(t.StartedAt), group))
-                        : [(query.Interval.Floor(t.StartedAt), (string?)null)],
+                var byGroup = (query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by))
+                    || (query.StackBy is { } sb && !RollupDimensions.IsRollupDimension(sb));
+                found = await RawTraceAggregator.AggregateAsync<(DateTimeOffset, string?, string?)>(traces, db.Scores, byGroup,
+                    t =>
+                    {
+                        var bucket = query.Interval.Floor(t.StartedAt);
+                        IEnumerable<string?> groups = query.GroupBy is { } d ? RawTraceAggregator.Groups(t, d, query.MetadataKey) : [null];
+                        IEnumerable<string?> stacks = query.StackBy is { } e ? RawTraceAggregator.Groups(t, e, query.MetadataKey) : [null];
+                        return groups.SelectMany(group => stacks.Select(stack => (bucket, group, stack)));
+                    },
                     ct);
             }
 
@@ -84,9 +91,10 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
         return cells
             .OrderBy(c => c.Key.Bucket).ThenBy(c => c.Key.Group is not null).ThenBy(c => c.Key.Group, StringComparer.Ordinal)
+            .ThenBy(c => c.Key.Stack is not null).ThenBy(c => c.Key.Stack, StringComparer.Ordinal)
             .Select(c => c.Key.Group == RestGroup
-                ? new MetricCell(c.Key.Bucket, AnalyticsService.Others, c.Value, Rest: true)
-                : new MetricCell(c.Key.Bucket, c.Key.Group, c.Value))
+                ? new MetricCell(c.Key.Bucket, AnalyticsService.Others, c.Value, c.Key.Stack, Rest: true)
+                : new MetricCell(c.Key.Bucket, c.Key.Group, c.Value, c.Key.Stack))
             .ToList();
     }
 
@@ -99,7 +107,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
     /// (a trace under each of its distinct tags; a metadata key read as text), with the trace list's filters. The team
     /// is the scope's, as the query filter's.
     /// </summary>
-    private static async Task<Dictionary<(DateTimeOffset, string?), MetricAggregate>> PostgresRawAsync(
+    private static async Task<Dictionary<(DateTimeOffset, string?, string?), MetricAggregate>> PostgresRawAsync(
         IEvalDbContext db, Guid teamId, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> ranges, AnalyticsQuery query, CancellationToken ct)
     {
         var f = query.Filter;
@@ -127,25 +135,14 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
         }
 
         var join = "";
-        var group = query.GroupBy switch
-        {
-            null => "NULL::text",
-            AnalyticsDimension.Model => "\"Model\"",
-            AnalyticsDimension.Provider => "\"Provider\"",
-            AnalyticsDimension.Environment => "\"Environment\"",
-            AnalyticsDimension.Experiment => "\"Experiment\"",
-            AnalyticsDimension.Variant => "\"Variant\"",
-            AnalyticsDimension.UserId => "\"UserId\"",
-            AnalyticsDimension.Tag => "g.tag",
-            AnalyticsDimension.Metadata => "(\"Metadata\"::jsonb ->> @metakey)",
-            _ => throw new ArgumentOutOfRangeException(nameof(query)),
-        };
-        if (query.GroupBy == AnalyticsDimension.Tag)
+        var group = GroupColumn(query.GroupBy);
+        var stack = GroupColumn(query.StackBy);
+        if (query.GroupBy == AnalyticsDimension.Tag || query.StackBy == AnalyticsDimension.Tag)
         {
             join = " LEFT JOIN LATERAL unnest(CASE WHEN cardinality(\"Tags\") = 0 THEN ARRAY[NULL::text] ELSE ARRAY(SELECT DISTINCT x FROM unnest(\"Tags\") AS x) END) AS g(tag) ON true";
         }
 
-        if (query.GroupBy == AnalyticsDimension.Metadata)
+        if (query.GroupBy == AnalyticsDimension.Metadata || query.StackBy == AnalyticsDimension.Metadata)
         {
             parameters.Add(("metakey", query.MetadataKey ?? ""));
         }
@@ -168,12 +165,13 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
         }
 
         var source = $"""
-            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {rest} AS "Rest",
+            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {stack} AS "Stack", {rest} AS "Rest",
                     {PostgresAggregation.TraceColumns}
              FROM traces{join} WHERE {where}) AS t
             """;
-        return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\"", "\"Rest\""],
-            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), r.GetBoolean(2) ? RestGroup : PostgresAggregation.NullableString(r, 1)),
+        return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\"", "\"Stack\"", "\"Rest\""],
+            r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), r.GetBoolean(3) ? RestGroup : PostgresAggregation.NullableString(r, 1),
+                PostgresAggregation.NullableString(r, 2)),
             parameters, teamId, ct);
     }
 
@@ -226,6 +224,21 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
             await db.Database.CloseConnectionAsync();
         }
     }
+
+    /// <summary>The SQL of a dimension's value per trace (NULL when not grouped); a tag comes from the lateral join <c>g</c>.</summary>
+    private static string GroupColumn(AnalyticsDimension? dimension) => dimension switch
+    {
+        null => "NULL::text",
+        AnalyticsDimension.Model => "\"Model\"",
+        AnalyticsDimension.Provider => "\"Provider\"",
+        AnalyticsDimension.Environment => "\"Environment\"",
+        AnalyticsDimension.Experiment => "\"Experiment\"",
+        AnalyticsDimension.Variant => "\"Variant\"",
+        AnalyticsDimension.UserId => "\"UserId\"",
+        AnalyticsDimension.Tag => "g.tag",
+        AnalyticsDimension.Metadata => "(\"Metadata\"::jsonb ->> @metakey)",
+        _ => throw new ArgumentOutOfRangeException(nameof(dimension)),
+    };
 
     /// <summary>
     /// How [<paramref name="from"/>, <paramref name="edge"/>) is read: greedily the widest whole bucket allowed (a day,
@@ -281,7 +294,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
     private static DateTimeOffset Clamp(DateTimeOffset t, DateTimeOffset min, DateTimeOffset max) => t < min ? min : t > max ? max : t;
 
-    private static MetricAggregate Cell(Dictionary<(DateTimeOffset, string?), MetricAggregate> cells, (DateTimeOffset, string?) key)
+    private static MetricAggregate Cell(Dictionary<(DateTimeOffset, string?, string?), MetricAggregate> cells, (DateTimeOffset, string?, string?) key)
     {
         if (!cells.TryGetValue(key, out var aggregate))
         {

@@ -9,8 +9,9 @@ namespace EvalPlatform.Data.Queries.Analytics;
 
 /// <summary>
 /// PostgreSQL's set-based fold of traces into <see cref="MetricAggregate"/>s, the SQL twin of
-/// <see cref="RawTraceAggregator"/>: four grouped queries in one batch — sums and counts, histogram bucket counts
-/// (⌈ln x / ln γ⌉ computed in SQL as <see cref="LatencyHistogram"/> does), rejection reasons, named scores — so traces
+/// <see cref="RawTraceAggregator"/>: five grouped queries in one batch — sums and counts, histogram bucket counts
+/// (⌈ln x / ln γ⌉ computed in SQL as <see cref="LatencyHistogram"/> does), rejection reasons, named scores, human
+/// score counts — so traces
 /// never travel to the app one by one. The caller gives the source (a subquery aliased <c>t</c> exposing its key
 /// columns and the trace columns metrics read, already limited to one team) and the key columns; both are SQL the
 /// caller writes from constants, values travel as parameters.
@@ -68,6 +69,11 @@ internal static class PostgresAggregation
                 WHERE s."NumericValue" IS NOT NULL GROUP BY {group}, {k + 1}
                 """));
 
+            // The human score distribution: per score to the hundredth, as MetricAggregate.HumanScoreHundredths bins it.
+            batch.BatchCommands.Add(Command($"""
+                SELECT {group}, round("HumanScore"::numeric * 100)::bigint, count(*) FROM {source} WHERE "HumanScore" IS NOT NULL GROUP BY {group}, {k + 1}
+                """));
+
             NpgsqlBatchCommand Command(string sql)
             {
                 var command = new NpgsqlBatchCommand(sql);
@@ -118,6 +124,14 @@ internal static class PostgresAggregation
             while (await reader.ReadAsync(ct))
             {
                 Cell(reader).Scores[reader.GetString(k)] = new ScoreTotal(reader.GetDouble(k + 1), reader.GetInt64(k + 2));
+            }
+
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var scores = Cell(reader).HumanScores;
+                var key = MetricAggregate.HumanScoreKey(reader.GetInt64(k));
+                scores[key] = scores.GetValueOrDefault(key) + reader.GetInt64(k + 1);
             }
         }
         finally

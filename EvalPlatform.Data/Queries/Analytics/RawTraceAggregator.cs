@@ -115,6 +115,7 @@ internal static class RawTraceAggregator
             a.HumanScoreSum += score;
             a.HumanScoreCount++;
             a.HumanScoreSquares += score * score;
+            a.CountHumanScore(score);
         }
     }
 

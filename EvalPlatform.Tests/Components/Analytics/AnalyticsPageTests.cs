@@ -21,7 +21,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
     private static readonly DateTimeOffset Now = new(2026, 11, 20, 12, 30, 0, TimeSpan.Zero);
 
     private readonly FakeTimeProvider _clock = new(Now);
-    private readonly InMemoryMetricsReader _reader;
+    private readonly InMemoryMetricsStore _reader;
     private readonly StubTrends _trends = new();
     private readonly InlineLiveBus _bus = new();
     private TestTeam _team = default!;
@@ -29,9 +29,10 @@ public sealed class AnalyticsPageTests : BunitTestBase
 
     public AnalyticsPageTests()
     {
-        _reader = new InMemoryMetricsReader(_clock);
+        _reader = new InMemoryMetricsStore(_clock);
         Services.AddSingleton<TimeProvider>(_clock);
-        Services.AddSingleton<IMetricsReader>(_reader);
+        Services.AddSingleton(_reader);
+        Services.AddScoped<IMetricsReader, InMemoryMetricsReader>();
         Services.AddSingleton<IDashboardTrends>(_trends);
         Services.AddSingleton<ILiveBus>(_bus);
     }
@@ -54,7 +55,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
     {
         for (var i = 0; i < count; i++)
         {
-            _reader.Add(new FakeTrace(at.AddSeconds(i), make?.Invoke(i) ?? InMemoryMetricsReader.One(), model, "openai", "prod", user));
+            _reader.Add(new FakeTrace(at.AddSeconds(i), make?.Invoke(i) ?? InMemoryMetricsStore.One(), model, "openai", "prod", user));
         }
     }
 
@@ -64,8 +65,8 @@ public sealed class AnalyticsPageTests : BunitTestBase
     [Fact]
     public void Cards_ShowTheFigures_AndTheirChange_InWordsAndArrows()
     {
-        Traces(4, Now.AddMinutes(-20), i => InMemoryMetricsReader.One(latencyMs: 100 * (i + 1), error: i == 0, verdict: i < 3 ? "accepted" : "rejected", reason: "off_topic", score: i + 2));
-        Traces(2, Now.AddHours(-30), _ => InMemoryMetricsReader.One(latencyMs: 100, verdict: "accepted"));
+        Traces(4, Now.AddMinutes(-20), i => InMemoryMetricsStore.One(latencyMs: 100 * (i + 1), error: i == 0, verdict: i < 3 ? "accepted" : "rejected", reason: "off_topic", score: i + 2));
+        Traces(2, Now.AddHours(-30), _ => InMemoryMetricsStore.One(latencyMs: 100, verdict: "accepted"));
 
         var cut = RenderPage();
 
@@ -90,8 +91,8 @@ public sealed class AnalyticsPageTests : BunitTestBase
     [Fact]
     public void Cards_ShowADash_ForRatesWithoutData_AndSayLowerLatencyIsBetter()
     {
-        Traces(2, Now.AddMinutes(-5), _ => InMemoryMetricsReader.One(latencyMs: 100));
-        Traces(2, Now.AddHours(-30), _ => InMemoryMetricsReader.One(latencyMs: 400));
+        Traces(2, Now.AddMinutes(-5), _ => InMemoryMetricsStore.One(latencyMs: 100));
+        Traces(2, Now.AddHours(-30), _ => InMemoryMetricsStore.One(latencyMs: 400));
 
         var cut = RenderPage();
 
@@ -157,7 +158,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
     [Fact]
     public void EveryChart_DownloadsItsFiguresAsCsv_SafeForSpreadsheets()
     {
-        Traces(2, Now.AddMinutes(-20), _ => InMemoryMetricsReader.One(cost: 0.5m));
+        Traces(2, Now.AddMinutes(-20), _ => InMemoryMetricsStore.One(cost: 0.5m));
         Traces(1, Now.AddMinutes(-10), model: "=HYPERLINK(\"http://evil\",\"x\")");
 
         var cut = RenderPage();
@@ -173,8 +174,40 @@ public sealed class AnalyticsPageTests : BunitTestBase
         var models = Csv(cut.Find("[data-testid=model-table] [data-testid=breakdown-csv]").GetAttribute("href"));
         Assert.StartsWith("group,traces,error_rate,latency_p95,cost,acceptance_rate,human_score\r\ngpt-4o,2,0,", models, StringComparison.Ordinal);
         Assert.Contains("\r\n\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",1,0,", models, StringComparison.Ordinal);
-        // Seven time charts and the rejection reasons.
-        Assert.Equal(8, cut.FindAll("[data-testid=chart-csv]").Count);
+        // Seven time charts, the rejection reasons and the human scores.
+        Assert.Equal(9, cut.FindAll("[data-testid=chart-csv]").Count);
+    }
+
+    [Fact]
+    public void HumanScores_ShowABarPerScore_WithTheirTraces_AndTheirCsv()
+    {
+        Traces(4, Now.AddMinutes(-20), i => InMemoryMetricsStore.One(score: i < 3 ? 5 : 2));
+        Traces(1, Now.AddMinutes(-15), _ => InMemoryMetricsStore.One(score: 0.75));
+        Traces(1, Now.AddMinutes(-10));
+
+        var cut = RenderPage();
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("[data-testid=chart-human-scores] [data-testid=score-row]").Count));
+        var rows = cut.FindAll("[data-testid=chart-human-scores] [data-testid=score-row]");
+        Assert.Equal(["0.75", "2", "5"], rows.Select(r => r.QuerySelector("a")!.TextContent.Trim()));
+        Assert.Equal("3 (60%)", rows[2].QuerySelector(".num")!.TextContent.Trim());
+        Assert.Contains("mean 3.55 of 5", cut.Find("[data-testid=human-score-mean]").TextContent, StringComparison.Ordinal);
+        // Into the trace list: a whole score exactly, a fraction within its hundredth.
+        Assert.EndsWith("&score=5", rows[2].QuerySelector("a")!.GetAttribute("href"), StringComparison.Ordinal);
+        Assert.Contains("score_min=0.745", rows[0].QuerySelector("a")!.GetAttribute("href"), StringComparison.Ordinal);
+        var csv = Csv(cut.Find("[data-testid=chart-human-scores] [data-testid=chart-csv]").GetAttribute("href"));
+        Assert.Equal("score,count\r\n0.75,1\r\n2,1\r\n5,3\r\n", csv);
+    }
+
+    [Fact]
+    public void HumanScores_WithoutScores_SayThereAreNone()
+    {
+        Traces(2, Now.AddMinutes(-20));
+
+        var cut = RenderPage();
+
+        cut.WaitForAssertion(() => Assert.Contains("No human scores", cut.Find("[data-testid=chart-human-scores] [data-testid=chart-empty]").TextContent, StringComparison.Ordinal));
+        Assert.Empty(cut.FindAll("[data-testid=score-row]"));
     }
 
     [Fact]
@@ -205,6 +238,7 @@ public sealed class AnalyticsPageTests : BunitTestBase
     public void WhatChanged_ListsTheFindings_AndAnomaliesShowWithTheirChart()
     {
         Traces(2, Now.AddMinutes(-20));
+        Traces(1, Now.AddHours(-2), _ => InMemoryMetricsStore.One(latencyMs: 4200));
         _trends.Findings =
         [
             new TrendFinding(TrendKind.WeekOverWeek, Metric.AcceptanceRate, "gpt-4o", "Acceptance rate for gpt-4o fell from 91 % to 78 % week over week (p = 0.003)", Worse: true),
@@ -219,6 +253,70 @@ public sealed class AnalyticsPageTests : BunitTestBase
         Assert.Contains("Latency p95 jumped to 4.2 s", anomaly.TextContent, StringComparison.Ordinal);
         Assert.Contains("from=2026-11-20T10%3A00", anomaly.QuerySelector("a")!.GetAttribute("href"), StringComparison.Ordinal);
         Assert.Empty(cut.FindAll("[data-testid=chart-volume] [data-testid=chart-anomalies]"));
+        // Marked on the chart too: a series of its own, said in the drawing's text alternative.
+        Assert.Contains("Anomalies marked at Nov 20 10:00", cut.Find("[data-testid=chart-latency] .analytics-chart-canvas").GetAttribute("aria-label"), StringComparison.Ordinal);
+        Assert.Contains("Anomaly", cut.Find("[data-testid=chart-latency] .analytics-chart-canvas").TextContent, StringComparison.Ordinal);
+        Assert.DoesNotContain("Anomal", cut.Find("[data-testid=chart-volume] .analytics-chart-canvas").GetAttribute("aria-label"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void StackBy_ReadsBothDimensions_AndDrawsStackedBars_WithTheirSegmentsAndCsv()
+    {
+        Traces(3, Now.AddMinutes(-20), model: "gpt-4o");
+        _reader.Add(new FakeTrace(Now.AddMinutes(-10), InMemoryMetricsStore.One(cost: 0.5m), "gpt-4o", "openai", "staging"));
+        Traces(2, Now.AddHours(-3), model: "claude");
+
+        var cut = RenderPage("/analytics?by=model&stack=environment");
+
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=chart-stacked]")));
+        var read = _reader.Queries.Single(q => q.StackBy is not null);
+        Assert.Equal((AnalyticsDimension.Model, AnalyticsDimension.Environment), (read.GroupBy, read.StackBy));
+        Assert.Contains("Traces by model, stacked by environment", cut.Find("[data-testid=chart-stacked] h2").TextContent, StringComparison.Ordinal);
+        // The time charts still show one line per model: the stacks merged away.
+        Assert.Equal("6", Card(cut, Metric.Traces, "card-value"));
+        Assert.Contains("gpt-4o: 4 in all", cut.Find("[data-testid=chart-volume] .analytics-chart-canvas").GetAttribute("aria-label"), StringComparison.Ordinal);
+
+        var csv = Csv(cut.Find("[data-testid=chart-stacked] [data-testid=chart-csv]").GetAttribute("href"));
+        Assert.Equal("model,environment,traces\r\ngpt-4o,prod,3\r\ngpt-4o,staging,1\r\nclaude,prod,2\r\n", csv);
+
+        cut.Find("[data-testid=chart-stacked] [data-testid=chart-table-toggle]").Click();
+        var links = cut.FindAll("[data-testid=chart-stacked] [data-testid=stacked-link]").Select(a => a.GetAttribute("href")).ToList();
+        Assert.Contains(links, h => h!.EndsWith("&model=gpt-4o&environment=staging", StringComparison.Ordinal));
+        Assert.Equal(3, links.Count);
+    }
+
+    [Fact]
+    public void TheStackByChoice_ShowsWithABreakdownOnly()
+    {
+        Traces(2, Now.AddMinutes(-20));
+        var navigation = Services.GetRequiredService<NavigationManager>();
+
+        var cut = RenderPage("/analytics");
+
+        cut.WaitForAssertion(() => Assert.Equal("2", Card(cut, Metric.Traces, "card-value")));
+        Assert.Empty(cut.FindAll("[data-testid=analytics-stack]"));
+        Assert.DoesNotContain(_reader.Queries, q => q.StackBy is not null);
+        navigation.NavigateTo("/analytics?by=model&stack=environment");
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=analytics-stack]")));
+        cut.WaitForAssertion(() => Assert.Contains(_reader.Queries, q => q.GroupBy == AnalyticsDimension.Model && q.StackBy == AnalyticsDimension.Environment));
+    }
+
+    [Fact]
+    public void StackBy_KeepsItsFigureInTheAddress_AndIsDroppedWithoutABreakdown()
+    {
+        Traces(2, Now.AddMinutes(-20), _ => InMemoryMetricsStore.One(cost: 0.25m));
+
+        var cut = RenderPage("/analytics?by=model&stack=environment&measure=cost");
+
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=chart-stacked]")));
+        Assert.StartsWith("model,environment,cost\r\ngpt-4o,prod,0.5", Csv(cut.Find("[data-testid=chart-stacked] [data-testid=chart-csv]").GetAttribute("href")), StringComparison.Ordinal);
+        Assert.Equal("?by=model&stack=environment&measure=cost", DashboardView.Parse("http://x/analytics?by=model&stack=environment&measure=cost").ToQuery());
+        // A stack needs a breakdown, and another dimension than it.
+        Assert.Null(DashboardView.Parse("http://x/analytics?stack=environment").StackBy);
+        Assert.Null(DashboardView.Parse("http://x/analytics?by=model&stack=model").StackBy);
+        Assert.Equal("?by=provider", (DashboardView.Parse("http://x/analytics?by=model&stack=environment") with { By = AnalyticsDimension.Provider, StackBy = null }).ToQuery());
+        Services.GetRequiredService<NavigationManager>().NavigateTo("/analytics?by=model");
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=chart-stacked]")));
     }
 
     [Fact]

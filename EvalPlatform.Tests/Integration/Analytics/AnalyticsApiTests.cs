@@ -72,6 +72,9 @@ public abstract class AnalyticsApiTests(ClockedAppFactory app)
         Assert.Equal(("hallucination", 1), (reason.GetProperty("reason").GetString(), reason.GetProperty("count").GetInt64()));
         Assert.Equal(0.5, s.GetProperty("human_score").GetProperty("mean").GetDouble());
         Assert.Equal(2, s.GetProperty("human_score").GetProperty("count").GetInt64());
+        // Good/bad: the accepted trace scored 1, the rejected 0.
+        Assert.Equal([(0.0, 1L), (1.0, 1L)], s.GetProperty("human_score").GetProperty("distribution").EnumerateArray()
+            .Select(d => (d.GetProperty("score").GetDouble(), d.GetProperty("count").GetInt64())));
 
         var gpt = await api.GetJsonAsync("/api/v1/analytics/summary?model=gpt-4o");
         Assert.Equal(2, gpt.GetProperty("traces").GetInt64());
@@ -94,6 +97,7 @@ public abstract class AnalyticsApiTests(ClockedAppFactory app)
         Assert.Equal(JsonValueKind.Null, s.GetProperty("acceptance_rate").ValueKind);
         Assert.Equal(JsonValueKind.Null, s.GetProperty("latency_ms").GetProperty("p95").ValueKind);
         Assert.Equal(JsonValueKind.Null, s.GetProperty("human_score").GetProperty("mean").ValueKind);
+        Assert.Empty(s.GetProperty("human_score").GetProperty("distribution").EnumerateArray());
     }
 
     [Fact]
@@ -119,6 +123,35 @@ public abstract class AnalyticsApiTests(ClockedAppFactory app)
 
         var byRegion = await api.GetJsonAsync($"/api/v1/analytics/timeseries?metric=latency_p95&interval=hour&group_by=metadata&metadata_key=region&{range}");
         Assert.Equal(["eu", "us"], byRegion.GetProperty("series").EnumerateArray().Select(s => s.GetProperty("group").GetString()).Order(StringComparer.Ordinal));
+        Assert.All(byRegion.GetProperty("series").EnumerateArray(), s => Assert.Equal(JsonValueKind.Null, s.GetProperty("stack").ValueKind));
+    }
+
+    [Fact]
+    public async Task TimeSeries_ByTwoDimensions_GivesASeriesPerGroupAndStack()
+    {
+        var (api, _, start, _) = await TeamWithTracesAsync();
+        app.Clock.Advance(TimeSpan.FromMinutes(1));
+        await RollUpAsync();
+        var range = $"from={Iso(start)}&to={Iso(start + TimeSpan.FromHours(1))}";
+
+        // Model (a rollup dimension) stacked by region (a metadata key: read from the traces).
+        var stacked = await api.GetJsonAsync($"/api/v1/analytics/timeseries?metric=traces&interval=hour&group_by=model,metadata&metadata_key=region&{range}");
+
+        var series = stacked.GetProperty("series").EnumerateArray()
+            .Select(s => (Group: s.GetProperty("group").GetString(), Stack: s.GetProperty("stack").GetString(),
+                Traces: s.GetProperty("points").EnumerateArray().Sum(p => p.GetProperty("value").GetDouble())))
+            .OrderBy(s => s.Group, StringComparer.Ordinal).ThenBy(s => s.Stack, StringComparer.Ordinal).ToList();
+        Assert.Equal([("claude", "eu", 2.0), ("gpt-4o", "eu", 1.0), ("gpt-4o", "us", 1.0)], series);
+
+        // Two rollup dimensions, and a trace sent now (past the live edge) counts at once.
+        await api.PostTraceAsync(new { user_input = "q", response = "a", model = "gpt-4o", environment = "prod" });
+        var now = await api.GetJsonAsync("/api/v1/analytics/timeseries?metric=traces&interval=hour&group_by=model,environment");
+        var pairs = now.GetProperty("series").EnumerateArray()
+            .Select(s => (s.GetProperty("group").GetString(), s.GetProperty("stack").GetString(), s.GetProperty("points").EnumerateArray().Sum(p => p.GetProperty("value").GetDouble())))
+            .ToHashSet();
+        Assert.Contains(("gpt-4o", "prod", 1.0), pairs);
+        Assert.Contains(("gpt-4o", (string?)null, 2.0), pairs);
+        Assert.Contains(("claude", (string?)null, 2.0), pairs);
     }
 
     [Theory]
@@ -132,6 +165,10 @@ public abstract class AnalyticsApiTests(ClockedAppFactory app)
     [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=colour", "group_by")]
     [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=metadata", "metadata_key")]
     [InlineData("/api/v1/analytics/timeseries?metric=traces&top=0", "top")]
+    [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=model,colour", "group_by")]
+    [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=model,model", "group_by")]
+    [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=model,environment,provider", "group_by")]
+    [InlineData("/api/v1/analytics/timeseries?metric=traces&group_by=model,", "group_by")]
     public async Task BadInput_Is400_NamingTheField(string url, string field)
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app, ApiKeyScopes.Read);

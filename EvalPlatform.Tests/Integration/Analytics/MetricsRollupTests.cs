@@ -37,7 +37,10 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
         var now = app.Clock.GetUtcNow();
         var a = await TestData.CreateTeamAsync(app.Services);
         var b = await TestData.CreateTeamAsync(app.Services);
-        await SeedAsync(a, new Random(11), 500, now - TimeSpan.FromDays(3), now);
+        // Team a scores 0 to 1 (any number: the distribution bins to the hundredth, alike in SQL and in the app);
+        // team b good or bad (a decision scores 1 or 0).
+        await SetScaleAsync(a, ScoreScale.ZeroToOne);
+        await SeedAsync(a, new Random(11), 500, now - TimeSpan.FromDays(3), now, humanScore: r => r.Next(4) == 0 ? r.Next(3) * 0.5 : Math.Round(r.NextDouble(), 4));
         await SeedAsync(b, new Random(12), 250, now - TimeSpan.FromDays(3), now);
         app.Clock.Advance(TimeSpan.FromMinutes(2));
 
@@ -58,6 +61,10 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
             await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Day, AnalyticsDimension.Tag));
             await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Day, AnalyticsDimension.Metadata, "region"));
             await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Hour, AnalyticsDimension.UserId));
+            // Stacked: two rollup dimensions (rollups and the live edge), and one read from the traces (a trace under each tag).
+            await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Hour, AnalyticsDimension.Model, StackBy: AnalyticsDimension.Environment));
+            await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Day, AnalyticsDimension.Environment, StackBy: AnalyticsDimension.Tag));
+            await AssertSeriesExactAsync(team, new AnalyticsQuery(new AnalyticsFilter(from, now + TimeSpan.FromHours(1)), MetricInterval.Day, AnalyticsDimension.Metadata, "region", AnalyticsDimension.Variant));
         }
 
         // The rollup never mixes teams: each team's rows add up to its own traces only.
@@ -342,7 +349,8 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
     }
 
     /// <summary>Random traces through the batch API (every field that counts), random reviews and scores through their services.</summary>
-    private async Task<List<Guid>> SeedAsync(TestTeam team, Random random, int count, DateTimeOffset from, DateTimeOffset to, int users = 4)
+    private async Task<List<Guid>> SeedAsync(
+        TestTeam team, Random random, int count, DateTimeOffset from, DateTimeOffset to, int users = 4, Func<Random, double>? humanScore = null)
     {
         using var api = await ApiClient.ForTeamAsync(app, team.Id, ApiKeyScopes.Ingest);
         var ids = new List<Guid>();
@@ -393,6 +401,14 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
             await ReviewAsync(team, id, command);
         }
 
+        if (humanScore is not null)
+        {
+            foreach (var id in ids.Where(_ => random.Next(3) == 0))
+            {
+                await ReviewAsync(team, id, ReviewCommand.SetScore(humanScore(random)));
+            }
+        }
+
         foreach (var id in ids.Where(_ => random.Next(5) == 0))
         {
             await ScoreAsync(team, id, random.Next(2) == 0 ? "faithfulness" : "relevance", Math.Round(random.NextDouble(), 3));
@@ -406,6 +422,13 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
         await using var scope = app.Services.CreateAsyncScope();
         scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
         await scope.ServiceProvider.GetRequiredService<ReviewService>().ReviewAsync(id, command);
+    }
+
+    private async Task SetScaleAsync(TestTeam team, ScoreScale scale)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
+        await scope.ServiceProvider.GetRequiredService<ReviewSettingsService>().SetScaleAsync(scale);
     }
 
     private async Task ScoreAsync(TestTeam team, Guid id, string name, double value)
@@ -479,13 +502,21 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
         var from = MetricInterval.Minute.Floor(query.Filter.From);
         var to = MetricInterval.Minute.Floor(query.Filter.To);
         var expected = traces.Where(t => t.StartedAt >= from && t.StartedAt < to && Matches(t, query.Filter))
-            .SelectMany(t => GroupsOf(t, query).Select(g => (Key: (Bucket: query.Interval.Floor(t.StartedAt), Group: g), Trace: t)))
+            .SelectMany(t => GroupsOf(t, query.GroupBy, query.MetadataKey).SelectMany(g => GroupsOf(t, query.StackBy, query.MetadataKey)
+                .Select(st => (Key: (Bucket: query.Interval.Floor(t.StartedAt), Group: g, Stack: st), Trace: t))))
             .GroupBy(x => x.Key, x => x.Trace)
             .ToDictionary(g => g.Key, g => g.ToList());
-        Assert.Equal(expected.Keys.OrderBy(k => k.Bucket).ThenBy(k => k.Group, StringComparer.Ordinal), cells.Select(c => (c.Bucket, c.Group)).OrderBy(k => k.Bucket).ThenBy(k => k.Group, StringComparer.Ordinal));
+        Assert.Equal(
+            expected.Keys.OrderBy(k => k.Bucket).ThenBy(k => k.Group, StringComparer.Ordinal).ThenBy(k => k.Stack, StringComparer.Ordinal),
+            cells.Select(c => (c.Bucket, c.Group, c.Stack)).OrderBy(k => k.Bucket).ThenBy(k => k.Group, StringComparer.Ordinal).ThenBy(k => k.Stack, StringComparer.Ordinal));
         foreach (var cell in cells)
         {
-            AssertAggregate(expected[(cell.Bucket, cell.Group)], scores, cell.Aggregate, $"{query.Interval} {query.GroupBy} {cell.Bucket:O} {cell.Group}");
+            AssertAggregate(expected[(cell.Bucket, cell.Group, cell.Stack)], scores, cell.Aggregate, $"{query.Interval} {query.GroupBy} {query.StackBy} {cell.Bucket:O} {cell.Group} {cell.Stack}");
+        }
+
+        if (query.StackBy is not null)
+        {
+            return;
         }
 
         // The series the API draws: each point's value is the metric of its bucket's traces.
@@ -494,13 +525,13 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
         {
             foreach (var point in s.Points)
             {
-                var exact = Exact(expected[(point.T, s.Group)], [], Metric.LatencyP95);
+                var exact = Exact(expected[(point.T, s.Group, null)], [], Metric.LatencyP95);
                 AssertClose(exact, point.Value, Metric.LatencyP95, $"series {s.Group} {point.T:O}");
             }
         }
     }
 
-    private static List<string?> GroupsOf(Trace t, AnalyticsQuery query) => query.GroupBy switch
+    private static List<string?> GroupsOf(Trace t, AnalyticsDimension? dimension, string? metadataKey) => dimension switch
     {
         null => [null],
         AnalyticsDimension.Model => [t.Model],
@@ -510,8 +541,8 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
         AnalyticsDimension.Variant => [t.Variant],
         AnalyticsDimension.UserId => [t.UserId],
         AnalyticsDimension.Tag => t.Tags.Count == 0 ? [null] : [.. t.Tags],
-        AnalyticsDimension.Metadata => [MetadataGroup(t.Metadata, query.MetadataKey!)],
-        _ => throw new ArgumentOutOfRangeException(nameof(query)),
+        AnalyticsDimension.Metadata => [MetadataGroup(t.Metadata, metadataKey!)],
+        _ => throw new ArgumentOutOfRangeException(nameof(dimension)),
     };
 
     private static string? MetadataGroup(string? metadata, string key)
@@ -544,6 +575,13 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
             actual.RejectionReasons.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)));
         Assert.Equal(expected.Count(t => t.HumanScore is not null), actual.HumanScoreCount);
         Assert.Equal(expected.Sum(t => t.HumanScore ?? 0), actual.HumanScoreSum, 9);
+        // The distribution, binned exactly (decimal arithmetic here, not the code's rule): counts per score to the hundredth.
+        Assert.Equal(
+            expected.Where(t => t.HumanScore is not null)
+                .GroupBy(t => Math.Round((decimal)t.HumanScore!.Value, 2, MidpointRounding.AwayFromZero).ToString("0.##", CultureInfo.InvariantCulture))
+                .OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, (long)g.Count())),
+            actual.HumanScores.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)));
+        Assert.Equal(actual.HumanScoreCount, actual.HumanScores.Values.Sum());
         Assert.Equal(expected.Count(t => t.LatencyMs is not null), actual.Latency.Count);
         var ids = expected.Select(t => t.Id).ToHashSet();
         var named = scores.Where(s => ids.Contains(s.TraceId) && s.NumericValue is not null).GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.ToList());

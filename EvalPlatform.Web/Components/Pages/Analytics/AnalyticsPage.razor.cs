@@ -21,7 +21,7 @@ public sealed partial class AnalyticsPage
     private sealed record DashboardData(
         DashboardView View, AnalyticsFilter Filter, MetricInterval Interval, bool TeamHasTraces, MetricAggregate Current, MetricAggregate Previous,
         IReadOnlyList<TimeChart> Charts, IReadOnlyList<GroupTotal> Models, IReadOnlyList<GroupTotal> Breakdown, IReadOnlyList<GroupTotal> Users,
-        IReadOnlyList<TrendFinding> Findings);
+        IReadOnlyList<TrendFinding> Findings, IReadOnlyList<StackTotal> Stacked);
 
     private const int TopUsers = 1000;
 
@@ -167,15 +167,27 @@ public sealed partial class AnalyticsPage
         var previous = await Analytics.SummaryAsync(filter.Previous(), ct);
         var teamHasTraces = current.Traces > 0 || previous.Traces > 0 || view.HasFilters
             || (await Traces.ListAsync(new TraceFilter(), cursor: null, limit: 1, ct)).Items.Count > 0;
-        var cells = await Analytics.CellsAsync(new AnalyticsQuery(filter, interval, view.By, view.MetadataKey), ct);
+        // Stacked, the one read is split by both dimensions; the time charts and the breakdown table merge the stacks away.
+        var read = await Analytics.CellsAsync(new AnalyticsQuery(filter, interval, view.By, view.MetadataKey, view.StackBy), ct);
+        var cells = view.StackBy is null ? read : Unstacked(read);
+        IReadOnlyList<StackTotal> stacked = view.StackBy is null ? [] : AnalyticsService.TopStacks(read);
         var previousCells = view.ComparePrevious ? await Analytics.CellsAsync(new AnalyticsQuery(filter.Previous(), interval), ct) : null;
         var charts = DashboardCharts.Build(filter, interval, cells, previousCells, view.By);
         var models = await Analytics.BreakdownAsync(filter, AnalyticsDimension.Model, ct: ct);
         var breakdown = view.By is { } by && by != AnalyticsDimension.Model ? AnalyticsService.TopGroups(Totals(cells)) : [];
         var users = await Analytics.BreakdownAsync(filter, AnalyticsDimension.UserId, top: TopUsers, ct: ct);
         var findings = shown is not null && shown.View == view ? shown.Findings : await Trends.FindAsync(filter, ct);
-        return new DashboardData(view, filter, interval, teamHasTraces, current, previous, charts, models, breakdown, users, findings);
+        return new DashboardData(view, filter, interval, teamHasTraces, current, previous, charts, models, breakdown, users, findings, stacked);
     }
+
+    /// <summary>Stacked cells merged per bucket and group: what the read would have given without the stack.</summary>
+    private static List<MetricCell> Unstacked(IReadOnlyList<MetricCell> cells) =>
+        cells.GroupBy(c => (c.Bucket, c.Group)).Select(g => new MetricCell(g.Key.Bucket, g.Key.Group, AnalyticsService.Merge(g.Select(c => c.Aggregate)))).ToList();
+
+    private Task ChangeStackMetricAsync(Metric metric) => ApplyViewAsync(_view with { StackMetric = metric });
+
+    private string SegmentHref(string? group, string? stack) => _view.TracesHref(_data!.Filter.From, _data.Filter.To, _view.By, group,
+        refine: f => DashboardView.WithGroup(f, _view.StackBy, stack));
 
     /// <summary>The chart cells merged over time, per group (one cell per group): the breakdown table without another read.</summary>
     private static List<MetricCell> Totals(IReadOnlyList<MetricCell> cells) =>
@@ -193,6 +205,13 @@ public sealed partial class AnalyticsPage
     {
         return _view.TracesHref(_data!.Filter.From, _data.Filter.To,
             refine: f => f with { Status = ReviewStatus.Rejected, Reason = reason.Length > 0 ? reason : null });
+    }
+
+    /// <summary>The range's traces scored <paramref name="score"/>: exactly for a whole number, else within its hundredth.</summary>
+    private string ScoreHref(double score)
+    {
+        return _view.TracesHref(_data!.Filter.From, _data.Filter.To,
+            refine: f => score == Math.Floor(score) ? f with { Score = score } : f with { ScoreMin = (double)((decimal)score - 0.005m), ScoreMax = (double)((decimal)score + 0.005m) });
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;

@@ -144,6 +144,7 @@ public sealed class AnalyticsService(IMetricsReader reader, ITeamContext team)
         return ranked.Count <= top ? ranked.Select(s => s.Stack).ToHashSet() : ranked.Take(top).Select(s => s.Stack).ToHashSet();
     }
 
+    /// <summary>
     /// Cells merged per group, most traces first; past <paramref name="top"/> groups the rest are one <see cref="Others"/>,
     /// with the cells a reader already merged as the rest (<see cref="MetricCell.Rest"/>).
     /// </summary>

@@ -95,7 +95,7 @@ public abstract class MetricsRollupTests(ClockedAppFactory app)
             var query = new AnalyticsQuery(filter, MetricInterval.Hour, by, key);
             var inRange = traces.Where(t => t.StartedAt >= filter.From && t.StartedAt < MetricInterval.Minute.Floor(filter.To)).ToList();
             // The exact answer: every trace under each of its groups, the top groups by traces (ties by name, none first), the rest merged.
-            var groups = inRange.SelectMany(t => GroupsOf(t, query).Select(g => (Group: g, Trace: t)))
+            var groups = inRange.SelectMany(t => GroupsOf(t, query.GroupBy, query.MetadataKey).Select(g => (Group: g, Trace: t)))
                 .GroupBy(x => x.Group, x => x.Trace)
                 .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
                 .ToList();

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
@@ -33,6 +34,19 @@ public static class CoreServiceCollectionExtensions
         services.AddJobs();
         services.AddAnalytics();
         services.AddTrends();
+        services.AddAlerts();
+        return services;
+    }
+
+    /// <summary>
+    /// Alert rules (ADR 23): the team-scoped service, one rule's evaluation (scoped: it writes through the scope's
+    /// <c>IEvalDbContext</c>, where the notification outbox adds its rows) and the runner across teams (the minute job's call).
+    /// </summary>
+    private static IServiceCollection AddAlerts(this IServiceCollection services)
+    {
+        services.AddScoped<AlertService>();
+        services.AddScoped<AlertRuleEvaluation>();
+        services.AddSingleton<AlertRunner>();
         return services;
     }
 

@@ -99,6 +99,8 @@ public static class DataServiceCollectionExtensions
         services.AddScoped<IEvalDbContextFactory>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
         // Identity's stores and Data Protection want a scoped context; pages and services use the factory.
         services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>().CreateDbContext());
+        // The scope's unit of work: code that must commit with others' rows (alerts with their outbox notifications) shares it.
+        services.AddScoped<IEvalDbContext>(sp => sp.GetRequiredService<EvalDbContext>());
     }
 
     private static DatabaseTarget ReadTarget(IConfiguration configuration)

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -51,6 +52,10 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<MetricRollup> MetricRollups => Set<MetricRollup>();
     public DbSet<MetricDirtyMinute> MetricDirtyMinutes => Set<MetricDirtyMinute>();
     public DbSet<MetricRollupState> MetricRollupStates => Set<MetricRollupState>();
+    public DbSet<AlertRule> AlertRules => Set<AlertRule>();
+    public DbSet<AlertState> AlertStates => Set<AlertState>();
+    public DbSet<AlertEvaluation> AlertEvaluations => Set<AlertEvaluation>();
+    public DbSet<AlertEvent> AlertEvents => Set<AlertEvent>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

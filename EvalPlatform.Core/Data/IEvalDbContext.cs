@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
@@ -37,6 +38,10 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<MetricRollup> MetricRollups { get; }
     DbSet<MetricDirtyMinute> MetricDirtyMinutes { get; }
     DbSet<MetricRollupState> MetricRollupStates { get; }
+    DbSet<AlertRule> AlertRules { get; }
+    DbSet<AlertState> AlertStates { get; }
+    DbSet<AlertEvaluation> AlertEvaluations { get; }
+    DbSet<AlertEvent> AlertEvents { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

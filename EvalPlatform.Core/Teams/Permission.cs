@@ -11,4 +11,7 @@ public enum Permission
 
     /// <summary>See the background jobs (Settings → Jobs) and run one now. Platform-wide: any team's Admin or Owner.</summary>
     ManageJobs,
+
+    /// <summary>Create, change and delete the team's alert rules; acknowledge and snooze its alerts.</summary>
+    ManageAlerts,
 }

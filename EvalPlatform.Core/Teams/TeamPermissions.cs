@@ -10,15 +10,15 @@ public static class TeamPermissions
     {
         [TeamRole.Viewer] = [Permission.ViewTraces],
         [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces],
-        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs],
-        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageAlerts],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageAlerts],
     };
 
     private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()
     {
         [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
         [ApiKeyScopes.Read] = [Permission.ViewTraces],
-        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys],
+        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageAlerts],
         [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 

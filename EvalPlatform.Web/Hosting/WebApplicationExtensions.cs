@@ -150,6 +150,7 @@ public static class WebApplicationExtensions
         api.MapIngestionOriginEndpoints();
         api.MapAnalyticsEndpoints();
         api.MapTrendEndpoints();
+        api.MapAlertEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

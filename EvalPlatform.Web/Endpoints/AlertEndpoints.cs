@@ -51,11 +51,7 @@ public static class AlertEndpoints
 
     public const int MaxBodyBytes = 64 * 1024;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public static RouteGroupBuilder MapAlertEndpoints(this RouteGroupBuilder api)
     {
@@ -198,6 +194,10 @@ public static class AlertEndpoints
             throw new InputValidationException([new FieldError("$", "The body must be a JSON object.")]);
         }
 
+        // A misspelt field must not be ignored silently: a rule without the cooldown someone meant to set fires too often.
+        var known = typeof(T).GetConstructors()[0].GetParameters().Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name!)).ToHashSet(StringComparer.Ordinal);
+        var unknown = document.RootElement.EnumerateObject().Where(p => !known.Contains(p.Name)).Select(p => new FieldError(p.Name, "Unknown field.")).ToList();
+        AnalyticsEndpoints.ThrowIfAny(unknown);
         try
         {
             return document.RootElement.Deserialize<T>(Json)!;
@@ -205,8 +205,7 @@ public static class AlertEndpoints
         catch (JsonException e)
         {
             var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
-            throw new InputValidationException([new FieldError(field, e.Message.Contains("could not be mapped", StringComparison.Ordinal)
-                ? "Unknown field." : "Has the wrong type.")]);
+            throw new InputValidationException([new FieldError(field, "Has the wrong type.")]);
         }
     }
 

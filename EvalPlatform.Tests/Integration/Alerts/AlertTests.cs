@@ -295,6 +295,7 @@ public abstract class AlertTests(AlertAppFactory app)
         Assert.Equal(HttpStatusCode.NotFound, (await api.PostJsonAsync($"/api/v1/alerts/rules/{id}/acknowledge", new { })).StatusCode);
         await PostTracesAsync(api, "u", 10, errors: 5);
         await EvaluateAsync();
+        app.Clock.Advance(TimeSpan.FromSeconds(5));
 
         var ack = await api.PostJsonAsync($"/api/v1/alerts/rules/{id}/acknowledge", new { });
         Assert.Equal(HttpStatusCode.OK, ack.StatusCode);

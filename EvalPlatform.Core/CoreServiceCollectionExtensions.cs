@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
@@ -36,6 +37,7 @@ public static class CoreServiceCollectionExtensions
         services.AddAnalytics();
         services.AddTrends();
         services.AddNotifications();
+        services.AddAlerts();
         return services;
     }
 
@@ -55,6 +57,18 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<NotificationDeliverer>();
         services.AddScoped<NotificationChannelService>();
         services.AddScoped<InAppNotificationService>();
+        return services;
+    }
+
+    /// <summary>
+    /// Alert rules (ADR 23): the team-scoped service, one rule's evaluation (scoped: it writes through the scope's
+    /// <c>IEvalDbContext</c>, where the notification outbox adds its rows) and the runner across teams (the minute job's call).
+    /// </summary>
+    private static IServiceCollection AddAlerts(this IServiceCollection services)
+    {
+        services.AddScoped<AlertService>();
+        services.AddScoped<AlertRuleEvaluation>();
+        services.AddSingleton<AlertRunner>();
         return services;
     }
 

@@ -104,7 +104,8 @@ public static class DataServiceCollectionExtensions
         services.AddScoped<IEvalDbContextFactory>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>());
         // Identity's stores and Data Protection want a scoped context; pages and services use the factory.
         services.AddScoped<EvalDbContext>(sp => sp.GetRequiredService<EvalDbContextFactory<TContext>>().CreateDbContext());
-        // The scope's unit of work, for code that adds to the caller's change (the notification outbox's EnqueueAsync).
+        // The scope's unit of work, for code that adds to the caller's change (the notification outbox's EnqueueAsync, the
+        // alert evaluation that commits its state change with its notifications).
         services.AddScoped<IEvalDbContext>(sp => sp.GetRequiredService<EvalDbContext>());
     }
 

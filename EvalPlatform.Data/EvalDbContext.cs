@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -56,6 +57,10 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<NotificationDelivery> NotificationDeliveries => Set<NotificationDelivery>();
     public DbSet<InAppNotification> InAppNotifications => Set<InAppNotification>();
     public DbSet<NotificationPreference> NotificationPreferences => Set<NotificationPreference>();
+    public DbSet<AlertRule> AlertRules => Set<AlertRule>();
+    public DbSet<AlertState> AlertStates => Set<AlertState>();
+    public DbSet<AlertEvaluation> AlertEvaluations => Set<AlertEvaluation>();
+    public DbSet<AlertEvent> AlertEvents => Set<AlertEvent>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -22,6 +22,15 @@ public enum Metric
     NeedsReview,
     AcceptanceRate,
     HumanScore,
+
+    /// <summary>Rejected over decided (accepted + rejected).</summary>
+    RejectionRate,
+
+    /// <summary>Rejections with one reason (the metric's key) over decided traces.</summary>
+    ReasonRejectionRate,
+
+    /// <summary>The mean of one named numeric score (the metric's key).</summary>
+    ScoreMean,
 }
 
 /// <summary>The width of a time bucket. Rollups are kept at each.</summary>
@@ -47,11 +56,11 @@ public enum AnalyticsDimension
 
 /// <summary>
 /// Which traces count: those started in [<see cref="From"/>, <see cref="To"/>) that match every filter given
-/// (the trace list's filters of the same names).
+/// (the trace list's filters of the same names). A user id, like a tag, is not a rollup dimension: it reads the traces.
 /// </summary>
 public sealed record AnalyticsFilter(
     DateTimeOffset From, DateTimeOffset To, string? Model = null, string? Provider = null, string? Environment = null,
-    string? Tag = null, string? Experiment = null, string? Variant = null)
+    string? Tag = null, string? Experiment = null, string? Variant = null, string? UserId = null)
 {
     public TimeSpan Length => To - From;
 
@@ -118,6 +127,9 @@ public static class MetricNames
         [Metric.NeedsReview] = "needs_review",
         [Metric.AcceptanceRate] = "acceptance_rate",
         [Metric.HumanScore] = "human_score",
+        [Metric.RejectionRate] = "rejection_rate",
+        [Metric.ReasonRejectionRate] = "reason_rejection_rate",
+        [Metric.ScoreMean] = "score_mean",
     };
 
     private static readonly Dictionary<string, Metric> ByName = Names.ToDictionary(p => p.Value, p => p.Key, StringComparer.OrdinalIgnoreCase);
@@ -129,12 +141,15 @@ public static class MetricNames
     public static bool TryParse(string? name, out Metric metric) => ByName.TryGetValue(name ?? "", out metric);
 
     /// <summary>Rates and means (bounded, compared as proportions or means), not counts.</summary>
-    public static bool IsRate(this Metric metric) => metric is Metric.ErrorRate or Metric.AcceptanceRate;
+    public static bool IsRate(this Metric metric) => metric is Metric.ErrorRate or Metric.AcceptanceRate or Metric.RejectionRate or Metric.ReasonRejectionRate;
+
+    /// <summary>Metrics of one named thing (a rejection reason, a score's name), given as the metric's key; without one their value is undefined.</summary>
+    public static bool NeedsKey(this Metric metric) => metric is Metric.ReasonRejectionRate or Metric.ScoreMean;
 
     /// <summary>Whether a rise is bad news (errors, latency, cost): how trends word a change.</summary>
     public static bool HigherIsWorse(this Metric metric) => metric is Metric.Errors or Metric.ErrorRate or Metric.LatencyP50
         or Metric.LatencyP90 or Metric.LatencyP95 or Metric.LatencyP99 or Metric.TimeToFirstTokenP50 or Metric.TimeToFirstTokenP95
-        or Metric.Cost or Metric.Rejected or Metric.NeedsReview;
+        or Metric.Cost or Metric.Rejected or Metric.NeedsReview or Metric.RejectionRate or Metric.ReasonRejectionRate;
 }
 
 public static class MetricIntervals

@@ -89,6 +89,16 @@ public sealed class MetricAggregate
         .OrderBy(p => p.Item1)
         .ToList();
 
+    /// <summary>Rejected over decided (accepted + rejected); null before any decision.</summary>
+    public double? RejectionRate => Accepted + Rejected == 0 ? null : (double)Rejected / (Accepted + Rejected);
+
+    /// <summary>Rejections with <paramref name="reason"/> over decided traces; null before any decision.</summary>
+    public double? ReasonRejectionRate(string reason) =>
+        Accepted + Rejected == 0 ? null : (double)RejectionReasons.GetValueOrDefault(reason) / (Accepted + Rejected);
+
+    /// <summary>The mean of the numeric score <paramref name="name"/>; null without one.</summary>
+    public double? ScoreMean(string name) => Scores.GetValueOrDefault(name).Mean;
+
     public void Merge(MetricAggregate other)
     {
         ArgumentNullException.ThrowIfNull(other);
@@ -122,8 +132,11 @@ public sealed class MetricAggregate
         }
     }
 
-    /// <summary>The value of <paramref name="metric"/> over this set, null where undefined (a rate without traces).</summary>
-    public double? Value(Metric metric) => metric switch
+    /// <summary>
+    /// The value of <paramref name="metric"/> over this set, null where undefined (a rate without traces). <paramref name="key"/>
+    /// names the reason or score of a metric that <see cref="MetricNames.NeedsKey"/>; without it theirs is undefined.
+    /// </summary>
+    public double? Value(Metric metric, string? key = null) => metric switch
     {
         Metric.Traces => Traces,
         Metric.Errors => Errors,
@@ -144,15 +157,19 @@ public sealed class MetricAggregate
         Metric.NeedsReview => NeedsReview,
         Metric.AcceptanceRate => AcceptanceRate,
         Metric.HumanScore => HumanScoreMean,
+        Metric.RejectionRate => RejectionRate,
+        Metric.ReasonRejectionRate => key is null ? null : ReasonRejectionRate(key),
+        Metric.ScoreMean => key is null ? null : ScoreMean(key),
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, null),
     };
 
     /// <summary>How many observations <see cref="Value"/> rests on: its denominator, for weights and significance.</summary>
-    public long Observations(Metric metric) => metric switch
+    public long Observations(Metric metric, string? key = null) => metric switch
     {
         Metric.LatencyP50 or Metric.LatencyP90 or Metric.LatencyP95 or Metric.LatencyP99 => Latency.Count,
         Metric.TimeToFirstTokenP50 or Metric.TimeToFirstTokenP95 => TimeToFirstToken.Count,
-        Metric.AcceptanceRate => Accepted + Rejected,
+        Metric.AcceptanceRate or Metric.RejectionRate or Metric.ReasonRejectionRate => Accepted + Rejected,
+        Metric.ScoreMean => key is null ? 0 : Scores.GetValueOrDefault(key).Count,
         Metric.HumanScore => HumanScoreCount,
         Metric.Reviewed or Metric.Accepted or Metric.Rejected or Metric.NeedsReview => Reviewed,
         _ => Traces,

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
@@ -42,6 +43,10 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<NotificationDelivery> NotificationDeliveries { get; }
     DbSet<InAppNotification> InAppNotifications { get; }
     DbSet<NotificationPreference> NotificationPreferences { get; }
+    DbSet<AlertRule> AlertRules { get; }
+    DbSet<AlertState> AlertStates { get; }
+    DbSet<AlertEvaluation> AlertEvaluations { get; }
+    DbSet<AlertEvent> AlertEvents { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

@@ -14,4 +14,7 @@ public enum Permission
 
     /// <summary>Add, edit and delete notification channels, send test messages, redeliver (Admins, Owners, <c>admin</c> keys).</summary>
     ManageNotifications,
+
+    /// <summary>Create, change and delete the team's alert rules; acknowledge and snooze its alerts.</summary>
+    ManageAlerts,
 }

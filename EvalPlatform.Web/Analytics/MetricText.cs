@@ -31,6 +31,9 @@ public static class MetricText
         Metric.NeedsReview => "Needs review",
         Metric.AcceptanceRate => "Acceptance rate",
         Metric.HumanScore => "Mean human score",
+        Metric.RejectionRate => "Rejection rate",
+        Metric.ReasonRejectionRate => "Rejection rate for a reason",
+        Metric.ScoreMean => "Mean score",
         _ => metric.ToString(),
     };
 
@@ -43,10 +46,10 @@ public static class MetricText
 
         return metric switch
         {
-            Metric.ErrorRate or Metric.AcceptanceRate => Percent(v),
+            Metric.ErrorRate or Metric.AcceptanceRate or Metric.RejectionRate or Metric.ReasonRejectionRate => Percent(v),
             Metric.LatencyP50 or Metric.LatencyP90 or Metric.LatencyP95 or Metric.LatencyP99 or Metric.TimeToFirstTokenP50 or Metric.TimeToFirstTokenP95 => Duration(v),
             Metric.Cost => Cost(v),
-            Metric.HumanScore => v.ToString("0.00", Invariant),
+            Metric.HumanScore or Metric.ScoreMean => v.ToString("0.00", Invariant),
             _ => Count(v),
         };
     }

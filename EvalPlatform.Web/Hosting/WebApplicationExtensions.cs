@@ -153,6 +153,7 @@ public static class WebApplicationExtensions
         api.MapAnalyticsEndpoints();
         api.MapTrendEndpoints();
         api.MapNotificationChannelEndpoints();
+        api.MapAlertEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

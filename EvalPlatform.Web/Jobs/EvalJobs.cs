@@ -14,6 +14,10 @@ public static class EvalJobs
             RollupJob.Key, "Metrics rollup", "Recomputes the metric buckets that new traces, reviews and scores touched, for every team.", JobSchedule.EveryMinute),
         JobDefinition.Of<TrendsJob>(
             TrendsJob.Key, "Trends", "Recomputes every team's \"What changed\" findings for the last 7 days.", JobSchedule.Hourly(minute: 7)),
+        JobDefinition.Of<AlertsJob>(
+            AlertsJob.Key, "Alerts", "Evaluates every enabled alert rule of every team and notifies what fires or resolves.", JobSchedule.EveryMinute),
+        JobDefinition.Of<AlertEvaluationPurgeJob>(
+            AlertEvaluationPurgeJob.Key, "Alert evaluation retention", "Deletes alert evaluations older than 7 days.", JobSchedule.Daily(hour: 3, minute: 25)),
         JobDefinition.Of<IngestionIssuePurgeJob>(
             IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
         JobDefinition.Of<JobRunPurgeJob>(

@@ -30,7 +30,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
         await using var db = await dbFactory.CreateAsync(ct);
         await using var snapshot = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
-        var rawOnly = f.Tag is not null || (query.GroupBy is { } g && !RollupDimensions.IsRollupDimension(g))
+        var rawOnly = f.Tag is not null || f.UserId is not null || (query.GroupBy is { } g && !RollupDimensions.IsRollupDimension(g))
             || (query.StackBy is { } st && !RollupDimensions.IsRollupDimension(st));
         var edge = f.From;
         var dirty = new HashSet<DateTimeOffset>();
@@ -119,7 +119,7 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
             return $"(\"StartedAt\" >= @f{i} AND \"StartedAt\" < @t{i})";
         }));
         var filters = new List<string>();
-        foreach (var (column, value) in new[] { ("Model", f.Model), ("Provider", f.Provider), ("Environment", f.Environment), ("Experiment", f.Experiment), ("Variant", f.Variant) })
+        foreach (var (column, value) in new[] { ("Model", f.Model), ("Provider", f.Provider), ("Environment", f.Environment), ("Experiment", f.Experiment), ("Variant", f.Variant), ("UserId", f.UserId) })
         {
             if (value is not null)
             {
@@ -336,5 +336,5 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
 
     /// <summary>The trace list's filters of the same names, for the raw reads (the range is applied by the caller).</summary>
     private static IQueryable<Trace> Filter(IQueryable<Trace> traces, AnalyticsFilter f) => TraceQueries.Apply(traces, new TraceFilter(
-        Model: f.Model, Provider: f.Provider, Tag: f.Tag, Environment: f.Environment, Experiment: f.Experiment, Variant: f.Variant));
+        Model: f.Model, Provider: f.Provider, Tag: f.Tag, Environment: f.Environment, Experiment: f.Experiment, Variant: f.Variant, UserId: f.UserId));
 }

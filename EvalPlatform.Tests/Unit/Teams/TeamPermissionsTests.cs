@@ -14,6 +14,9 @@ public sealed class TeamPermissionsTests
     [InlineData(TeamRole.Admin, Permission.ManageApiKeys, true)]
     [InlineData(TeamRole.Admin, Permission.ManageTeam, true)]
     [InlineData(TeamRole.Owner, Permission.ManageTeam, true)]
+    [InlineData(TeamRole.Reviewer, Permission.ManageAlerts, false)]
+    [InlineData(TeamRole.Admin, Permission.ManageAlerts, true)]
+    [InlineData(TeamRole.Owner, Permission.ManageAlerts, true)]
     public void RoleHas_FollowsTheTable(TeamRole role, Permission permission, bool expected)
     {
         Assert.Equal(expected, TeamPermissions.RoleHas(role, permission));
@@ -29,6 +32,8 @@ public sealed class TeamPermissionsTests
     [InlineData(ApiKeyScopes.Review, Permission.ReviewTraces, true)]
     [InlineData(ApiKeyScopes.Review, Permission.ViewTraces, false)]
     [InlineData(ApiKeyScopes.Read, Permission.ReviewTraces, false)]
+    [InlineData(ApiKeyScopes.Admin, Permission.ManageAlerts, true)]
+    [InlineData(ApiKeyScopes.Read, Permission.ManageAlerts, false)]
     public void ScopesHave_FollowsTheTable(ApiKeyScopes scopes, Permission permission, bool expected)
     {
         Assert.Equal(expected, TeamPermissions.ScopesHave(scopes, permission));

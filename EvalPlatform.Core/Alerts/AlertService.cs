@@ -6,7 +6,6 @@ using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Core.Alerts;
 

@@ -34,6 +34,29 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
     public async Task EnqueueAsync(IEvalDbContext db, NotificationEvent notification, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(notification);
+        var channels = await ForTeam.Channels(db, notification.TeamId).AsNoTracking().ToListAsync(cancellationToken);
+        await EnqueueAsync(db, notification, channels, cancellationToken);
+    }
+
+    /// <summary>
+    /// Many events into <paramref name="db"/>, each team's channels read once (the ingestion group's <c>trace.created</c>
+    /// events: thousands per commit).
+    /// </summary>
+    public async Task EnqueueManyAsync(IEvalDbContext db, IReadOnlyList<NotificationEvent> notifications, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notifications);
+        foreach (var team in notifications.GroupBy(n => n.TeamId))
+        {
+            var channels = await ForTeam.Channels(db, team.Key).AsNoTracking().ToListAsync(cancellationToken);
+            foreach (var notification in team)
+            {
+                await EnqueueAsync(db, notification, channels, cancellationToken);
+            }
+        }
+    }
+
+    private async Task EnqueueAsync(IEvalDbContext db, NotificationEvent notification, List<NotificationChannel> channels, CancellationToken cancellationToken)
+    {
         if (!NotificationEventTypes.All.Contains(notification.Type))
         {
             throw new ArgumentException($"Unknown notification event type '{notification.Type}'.", nameof(notification));
@@ -45,7 +68,6 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
             notification.Severity, notification.Data, now);
         var payload = stored.ToJson();
 
-        var channels = await ForTeam.Channels(db, notification.TeamId).AsNoTracking().ToListAsync(cancellationToken);
         foreach (var channel in channels.Where(c => Wants(c, notification)))
         {
             db.NotificationDeliveries.Add(new NotificationDelivery

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using System.Reflection;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -11,8 +12,9 @@ using Npgsql;
 namespace EvalPlatform.Data.Ingestion;
 
 /// <summary>PostgreSQL: binary COPY of traces and spans, in the group's transaction.</summary>
-internal sealed class PostgresTraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<PostgresTraceStore> logger)
-    : TraceStore(factory, errors, logger)
+internal sealed class PostgresTraceStore(
+    IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<PostgresTraceStore> logger, TraceCreatedSubscribers subscribers, NotificationOutbox outbox)
+    : TraceStore(factory, errors, logger, subscribers, outbox)
 {
     protected override async Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct)
     {

@@ -1,5 +1,8 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -16,7 +19,8 @@ namespace EvalPlatform.Data.Ingestion;
 /// refused (ADR 3, ADR 13). How rows are inserted is the provider's business (<see cref="InsertAsync"/>).
 /// This is a cross-team writer: it filters by explicit team ids.
 /// </summary>
-internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger logger) : ITraceStore
+internal abstract class TraceStore(
+    IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger logger, TraceCreatedSubscribers subscribers, NotificationOutbox outbox) : ITraceStore
 {
     public async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
     {
@@ -163,11 +167,49 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ISt
         if (toInsert.Count > 0)
         {
             await InsertAsync(db, toInsert, ct);
+            await AnnounceCreatedAsync(db, toInsert, ct);
         }
 
         await transaction.CommitAsync(ct);
 
         return results;
+    }
+
+    /// <summary>
+    /// <c>trace.created</c> outbox rows, in the group's transaction, for the teams that have a channel for it. A team
+    /// without one costs a lookup in a per-node cache per group (<see cref="TraceCreatedSubscribers"/>), nothing more.
+    /// </summary>
+    private async Task AnnounceCreatedAsync(EvalDbContext db, List<Trace> inserted, CancellationToken ct)
+    {
+        List<Trace>? wanted = null;
+        foreach (var teamId in inserted.Select(t => t.TeamId).Distinct())
+        {
+            if (await subscribers.AnyAsync(teamId, ct))
+            {
+                (wanted ??= []).AddRange(inserted.Where(t => t.TeamId == teamId));
+            }
+        }
+
+        if (wanted is null)
+        {
+            return;
+        }
+
+        var events = wanted.Select(t => new NotificationEvent(
+            t.TeamId, NotificationEventTypes.TraceCreated, $"Trace created: {t.Name ?? t.ExternalId ?? t.Id.ToString()}", "A trace was ingested.",
+            $"/traces/{t.Id}",
+            new JsonObject
+            {
+                ["trace_id"] = t.Id.ToString(),
+                ["external_id"] = t.ExternalId,
+                ["name"] = t.Name,
+                ["model"] = t.Model,
+                ["environment"] = t.Environment,
+                ["error"] = t.Error,
+                ["started_at"] = t.StartedAt.ToString("O", CultureInfo.InvariantCulture),
+            })).ToList();
+        await outbox.EnqueueManyAsync(db, events, ct);
+        await db.SaveChangesAsync(ct);
     }
 
     private static async Task<Dictionary<(Guid Team, string ExternalId), (Guid Id, byte[] Hash)>> LoadKnownAsync(
@@ -198,8 +240,9 @@ internal abstract class TraceStore(IDbContextFactory<EvalDbContext> factory, ISt
 }
 
 /// <summary>SQLite: plain EF inserts in the transaction (one writer at a time is SQLite's nature anyway).</summary>
-internal sealed class EfTraceStore(IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<EfTraceStore> logger)
-    : TraceStore(factory, errors, logger)
+internal sealed class EfTraceStore(
+    IDbContextFactory<EvalDbContext> factory, IStoreErrors errors, ILogger<EfTraceStore> logger, TraceCreatedSubscribers subscribers, NotificationOutbox outbox)
+    : TraceStore(factory, errors, logger, subscribers, outbox)
 {
     protected override async Task InsertAsync(EvalDbContext db, IReadOnlyList<Trace> traces, CancellationToken ct)
     {

@@ -246,6 +246,29 @@ public abstract class NotificationDeliveryTests(NotificationAppFactory app)
     }
 
     [Fact]
+    public async Task TraceCreated_ReachesASubscribedWebhook_FromTheIngestionGroupCommit()
+    {
+        using var api = await TeamAsync();
+        var hook = $"/hooks/created-{Guid.NewGuid():N}";
+        var channel = await ChannelAsync(api, new { name = "lake", type = "webhook", url = new Uri(Receiver.Address, hook).ToString(), event_types = new[] { "trace.created" } });
+        var batch = await api.PostJsonAsync("/api/v1/traces/batch", new
+        {
+            traces = new[]
+            {
+                new { external_id = $"a-{Guid.NewGuid():N}", user_input = "one", response = "1" },
+                new { external_id = $"b-{Guid.NewGuid():N}", user_input = "two", response = "2" },
+            },
+        });
+        Assert.True(batch.IsSuccessStatusCode, await batch.Content.ReadAsStringAsync());
+
+        Assert.Equal(2, (await DeliveriesAsync(api, channel)).GetArrayLength());
+        await app.DeliverAsync();
+        var received = await Receiver.WaitForAsync(hook, 2);
+        Assert.All(received, r => Assert.Equal("trace.created", JsonDocument.Parse(r.Body).RootElement.GetProperty("type").GetString()));
+        Assert.Equal(2, received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("data").GetProperty("trace_id").GetString()).Distinct().Count());
+    }
+
+    [Fact]
     public async Task OneTeamsHangingReceiver_DoesNotHoldUpAnotherTeamsDelivery_AndTimesOut()
     {
         using var slowTeam = await TeamAsync();

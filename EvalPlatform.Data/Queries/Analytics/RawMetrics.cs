@@ -49,7 +49,7 @@ internal class RawMetrics : IRawMetrics
 
 /// <summary>
 /// PostgreSQL: set-based. The change scan groups to (team, minute) in the database over the <c>UpdatedAt</c> index; a
-/// minute's aggregation is four grouped queries over the (TeamId, StartedAt) index — sums and counts, histogram bucket
+/// minute's aggregation is four grouped folds in one statement over the (TeamId, StartedAt) index — sums and counts, histogram bucket
 /// counts (the bucket index ⌈ln x / ln γ⌉ computed in SQL, as <see cref="LatencyHistogram"/> does), rejection reasons,
 /// named scores — so a busy minute's traces never travel to the app one by one.
 /// </summary>

@@ -97,6 +97,14 @@ public sealed class MetricRollup : ITeamOwned
             }
         }
 
+        if (!string.IsNullOrEmpty(HumanScoreCounts))
+        {
+            foreach (var (score, count) in JsonSerializer.Deserialize<Dictionary<string, long>>(HumanScoreCounts)!)
+            {
+                a.HumanScores[score] = a.HumanScores.GetValueOrDefault(score) + count;
+            }
+        }
+
         if (!string.IsNullOrEmpty(Scores))
         {
             foreach (var (name, pair) in JsonSerializer.Deserialize<Dictionary<string, double[]>>(Scores)!)
@@ -108,38 +116,8 @@ public sealed class MetricRollup : ITeamOwned
 
     public MetricAggregate ToAggregate()
     {
-        var a = new MetricAggregate
-        {
-            Traces = Traces, Errors = Errors, PromptTokens = PromptTokens, CompletionTokens = CompletionTokens,
-            Cost = Cost, CostSquares = CostSquares,
-            Latency = LatencyHistogram.Parse(Latency), TimeToFirstToken = LatencyHistogram.Parse(TimeToFirstToken),
-            Accepted = Accepted, Rejected = Rejected, NeedsReview = NeedsReview,
-            HumanScoreSum = HumanScoreSum, HumanScoreCount = HumanScoreCount, HumanScoreSquares = HumanScoreSquares,
-        };
-        if (!string.IsNullOrEmpty(RejectionReasons))
-        {
-            foreach (var (reason, count) in JsonSerializer.Deserialize<Dictionary<string, long>>(RejectionReasons)!)
-            {
-                a.RejectionReasons[reason] = count;
-            }
-        }
-
-        if (!string.IsNullOrEmpty(HumanScoreCounts))
-        {
-            foreach (var (score, count) in JsonSerializer.Deserialize<Dictionary<string, long>>(HumanScoreCounts)!)
-            {
-                a.HumanScores[score] = count;
-            }
-        }
-
-        if (!string.IsNullOrEmpty(Scores))
-        {
-            foreach (var (name, pair) in JsonSerializer.Deserialize<Dictionary<string, double[]>>(Scores)!)
-            {
-                a.Scores[name] = new ScoreTotal(pair[0], (long)pair[1]);
-            }
-        }
-
+        var a = new MetricAggregate();
+        MergeInto(a);
         return a;
     }
 }

@@ -10,8 +10,8 @@ namespace EvalPlatform.Core.Analytics;
 /// <summary>
 /// Keeps the rollups current (ADR 17). Each run (a) marks dirty the (team, minute) of every trace changed since the
 /// watermark less an overlap, and moves the watermark and the live edge ("rolled through") in the same transaction;
-/// (b) recomputes, per team and hour, the dirty minutes before the live edge from the raw traces, that hour from its
-/// minutes and that day from its hours, in one transaction, then drops the marks it read. A bucket that fails keeps
+/// (b) recomputes, per team and day, the dirty minutes before the live edge from the raw traces, the hours they touch
+/// from their minutes and that day from its hours, in one transaction, then drops the marks it read. A bucket that fails keeps
 /// its marks for the next run and never holds up another. Every row is recomputed, never added to: idempotent.
 /// </summary>
 public sealed partial class MetricsRollup(
@@ -99,7 +99,7 @@ public sealed partial class MetricsRollup(
         return lookedBack == watermark ? watermark - overlap : watermark - overlap - every;
     }
 
-    /// <summary>(b): every dirty minute before the edge, per team and hour.</summary>
+    /// <summary>(b): every dirty minute before the edge, per team and day (the hours and the day they touch).</summary>
     private async Task<RollupRun> RecomputeDirtyAsync(DateTimeOffset rolledThrough, CancellationToken ct)
     {
         List<MetricDirtyMinute> marks;
@@ -110,27 +110,22 @@ public sealed partial class MetricsRollup(
 
         int done = 0, failed = 0;
         long traces = 0;
-        var hours = marks.GroupBy(m => (m.TeamId, Hour: MetricInterval.Hour.Floor(m.Minute))).OrderBy(g => g.Key.Hour).ToList();
-        // A day is rebuilt once, with the last of its hours this run recomputes (a month's catch-up would otherwise
-        // rebuild each day 24 times). Until then the day still holds that hour's dirty marks, so no reader uses it.
-        var lastOfDay = hours
-            .GroupBy(h => (h.Key.TeamId, Day: MetricInterval.Day.Floor(h.Key.Hour)))
-            .Select(d => d.Last().Key)
-            .ToHashSet();
-        foreach (var hour in hours)
+        foreach (var day in marks.GroupBy(m => (m.TeamId, Day: MetricInterval.Day.Floor(m.Minute))).OrderBy(g => g.Key.Day))
         {
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.GetTimestamp();
+            var dayMarks = day.ToList();
+            var hours = dayMarks.Select(m => MetricInterval.Hour.Floor(m.Minute)).Distinct().Count();
             try
             {
-                traces += await RecomputeHourAsync(hour.Key.TeamId, hour.Key.Hour, hour.ToList(), lastOfDay.Contains(hour.Key), ct);
-                done++;
-                LogHour(hour.Key.TeamId, hour.Key.Hour, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                traces += await RecomputeDayAsync(day.Key.TeamId, day.Key.Day, dayMarks, ct);
+                done += hours;
+                LogDay(day.Key.TeamId, day.Key.Day, hours, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                failed++;
-                LogHourFailed(e, hour.Key.TeamId, hour.Key.Hour);
+                failed += hours;
+                LogDayFailed(e, day.Key.TeamId, day.Key.Day);
             }
         }
 
@@ -138,10 +133,12 @@ public sealed partial class MetricsRollup(
     }
 
     /// <summary>
-    /// One team's hour: its dirty minutes from the raw rows, the hour from its minutes and (when this is the run's last
-    /// hour of that day) the day from its hours; one transaction.
+    /// One team's day, in one transaction: its dirty minutes from the raw rows (one grouped read), each hour they touch
+    /// as the merge of its minutes (those just computed, in memory, and the clean ones stored), and the day as the merge
+    /// of its hours. A month's catch-up is 30 of these, not 720 hourly transactions; in steady state a day holds the
+    /// last minute or two.
     /// </summary>
-    private async Task<long> RecomputeHourAsync(Guid teamId, DateTimeOffset hour, List<MetricDirtyMinute> marks, bool rebuildDay, CancellationToken ct)
+    private async Task<long> RecomputeDayAsync(Guid teamId, DateTimeOffset day, List<MetricDirtyMinute> marks, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -150,25 +147,33 @@ public sealed partial class MetricsRollup(
 
         var stale = TimeRanges.Within<MetricRollup>(r => r.Bucket, TimeRanges.Merge(minutes, MetricInterval.Minute.Length()));
         await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Minute).Where(stale).ExecuteDeleteAsync(ct);
-        // The hour is the merge of its minutes: the ones just computed (in memory) and the clean ones already stored
-        // (read before the new rows go in; none when the whole hour was dirty, as in a catch-up).
-        var end = hour + MetricInterval.Hour.Length();
+        // Each touched hour is the merge of its minutes: the ones just computed and the clean ones still stored (read
+        // before the new rows go in; none when the whole hour was dirty, as in a catch-up).
+        var touched = minutes.Select(m => MetricInterval.Hour.Floor(m)).Distinct().ToList();
+        var hourRanges = TimeRanges.Merge(touched, MetricInterval.Hour.Length());
         var clean = await AcrossTeams.Rollups(db).AsNoTracking()
-            .Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Minute && r.Bucket >= hour && r.Bucket < end)
+            .Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Minute)
+            .Where(TimeRanges.Within<MetricRollup>(r => r.Bucket, hourRanges))
             .ToListAsync(ct);
         await raw.InsertAsync(db, db.MetricRollups, cells.Select(c => MetricRollup.From(teamId, MetricInterval.Minute, c.Bucket, c.Dimensions, c.Aggregate)).ToList(), ct);
-        var parts = clean.Select(r => (r.Dimensions, Aggregate: r.ToAggregate())).Concat(cells.Select(c => (c.Dimensions, c.Aggregate)));
-        await ReplaceAsync(db, teamId, MetricInterval.Hour, hour, parts, ct);
+        var hourCells = Merge(
+            clean.Select(r => (MetricInterval.Hour.Floor(r.Bucket), r.Dimensions, r.ToAggregate()))
+                .Concat(cells.Select(c => (MetricInterval.Hour.Floor(c.Bucket), c.Dimensions, c.Aggregate))));
+        await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Hour)
+            .Where(TimeRanges.Within<MetricRollup>(r => r.Bucket, hourRanges)).ExecuteDeleteAsync(ct);
+        await raw.InsertAsync(db, db.MetricRollups, Rows(teamId, MetricInterval.Hour, hourCells), ct);
 
-        if (rebuildDay)
-        {
-            var day = MetricInterval.Day.Floor(hour);
-            var dayEnd = day + MetricInterval.Day.Length();
-            var hours = await AcrossTeams.Rollups(db).AsNoTracking()
+        // The day: the hours just built and the untouched ones stored.
+        var dayEnd = day + MetricInterval.Day.Length();
+        var touchedSet = touched.ToHashSet();
+        var untouched = (await AcrossTeams.Rollups(db).AsNoTracking()
                 .Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Hour && r.Bucket >= day && r.Bucket < dayEnd)
-                .ToListAsync(ct);
-            await ReplaceAsync(db, teamId, MetricInterval.Day, day, hours.Select(r => (r.Dimensions, Aggregate: r.ToAggregate())), ct);
-        }
+                .ToListAsync(ct))
+            .Where(r => !touchedSet.Contains(r.Bucket));
+        var dayCells = Merge(
+            untouched.Select(r => (day, r.Dimensions, r.ToAggregate())).Concat(hourCells.Select(c => (day, c.Key.Dimensions, c.Value))));
+        await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == MetricInterval.Day && r.Bucket == day).ExecuteDeleteAsync(ct);
+        await raw.InsertAsync(db, db.MetricRollups, Rows(teamId, MetricInterval.Day, dayCells), ct);
 
         var ids = marks.Select(m => m.Id).ToList();
         await AcrossTeams.DirtyMinutes(db).Where(m => m.TeamId == teamId && ids.Contains(m.Id)).ExecuteDeleteAsync(ct);
@@ -176,25 +181,27 @@ public sealed partial class MetricsRollup(
         return cells.Sum(c => c.Aggregate.Traces);
     }
 
-    /// <summary>The rows of one bucket of <paramref name="interval"/> replaced by the merge of <paramref name="parts"/> per dimensions.</summary>
-    private async Task ReplaceAsync(
-        IEvalDbContext db, Guid teamId, MetricInterval interval, DateTimeOffset bucket,
-        IEnumerable<(RollupDimensions Dimensions, MetricAggregate Aggregate)> parts, CancellationToken ct)
+    /// <summary>The merge of <paramref name="parts"/> per bucket and dimensions (the parts are left as they are).</summary>
+    private static Dictionary<(DateTimeOffset Bucket, RollupDimensions Dimensions), MetricAggregate> Merge(
+        IEnumerable<(DateTimeOffset Bucket, RollupDimensions Dimensions, MetricAggregate Aggregate)> parts)
     {
-        var merged = new Dictionary<RollupDimensions, MetricAggregate>();
-        foreach (var (dimensions, aggregate) in parts)
+        var merged = new Dictionary<(DateTimeOffset Bucket, RollupDimensions Dimensions), MetricAggregate>();
+        foreach (var (bucket, dimensions, aggregate) in parts)
         {
-            if (!merged.TryGetValue(dimensions, out var into))
+            if (!merged.TryGetValue((bucket, dimensions), out var into))
             {
-                merged[dimensions] = into = new MetricAggregate();
+                merged[(bucket, dimensions)] = into = new MetricAggregate();
             }
 
             into.Merge(aggregate);
         }
 
-        await AcrossTeams.Rollups(db).Where(r => r.TeamId == teamId && r.Interval == interval && r.Bucket == bucket).ExecuteDeleteAsync(ct);
-        await raw.InsertAsync(db, db.MetricRollups, merged.Select(p => MetricRollup.From(teamId, interval, bucket, p.Key, p.Value)).ToList(), ct);
+        return merged;
     }
+
+    private static List<MetricRollup> Rows(
+        Guid teamId, MetricInterval interval, Dictionary<(DateTimeOffset Bucket, RollupDimensions Dimensions), MetricAggregate> cells) =>
+        cells.Select(p => MetricRollup.From(teamId, interval, p.Key.Bucket, p.Key.Dimensions, p.Value)).ToList();
 
     /// <summary>
     /// The rollup's reads across teams: the one place that opts out of the team filter. Every query through these
@@ -207,9 +214,9 @@ public sealed partial class MetricsRollup(
         public static IQueryable<MetricDirtyMinute> DirtyMinutes(IEvalDbContext db) => db.MetricDirtyMinutes.IgnoreQueryFilters();
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Metrics rollup: team {TeamId} hour {Hour:O} recomputed in {Milliseconds:0} ms")]
-    private partial void LogHour(Guid teamId, DateTimeOffset hour, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Metrics rollup: team {TeamId} day {Day:O} ({Hours} hours) recomputed in {Milliseconds:0} ms")]
+    private partial void LogDay(Guid teamId, DateTimeOffset day, int hours, double milliseconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Metrics rollup: team {TeamId} hour {Hour:O} failed; it stays dirty for the next run")]
-    private partial void LogHourFailed(Exception e, Guid teamId, DateTimeOffset hour);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Metrics rollup: team {TeamId} day {Day:O} failed; its minutes stay dirty for the next run")]
+    private partial void LogDayFailed(Exception e, Guid teamId, DateTimeOffset day);
 }

@@ -35,6 +35,7 @@ internal sealed class BenchSettings
           --analytics-days N     over how many days                                   (default 30)
           --query-repeats N      timed repeats of each dashboard query                (default 100)
           --live-samples N       traces timed until the summary counts them           (default 40)
+          --analytics-rounds N   rounds of ingestion alone / beside the rollup         (default 3)
         """;
 
     /// <summary>The developer's test services: never touched by the bench.</summary>
@@ -73,6 +74,9 @@ internal sealed class BenchSettings
     public int QueryRepeats { get; init; } = 100;
 
     public int AnalyticsLiveSamples { get; init; } = 40;
+
+    /// <summary>Rounds of ingestion alone and beside the rollup (the median ratio is the figure).</summary>
+    public int AnalyticsRounds { get; init; } = 3;
 
     /// <summary>The app's (and the COPY's) connection string: the bench database on the bench cluster.</summary>
     public string AppPostgres => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
@@ -129,6 +133,7 @@ internal sealed class BenchSettings
             AnalyticsDays = Int("analytics-days", 30),
             QueryRepeats = Math.Max(1, Int("query-repeats", 100)),
             AnalyticsLiveSamples = Math.Max(1, Int("live-samples", 40)),
+            AnalyticsRounds = Math.Max(1, Int("analytics-rounds", 3)),
         };
         if (values.Count > 0)
         {

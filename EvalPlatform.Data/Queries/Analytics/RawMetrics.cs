@@ -49,7 +49,7 @@ internal class RawMetrics : IRawMetrics
 
 /// <summary>
 /// PostgreSQL: set-based. The change scan groups to (team, minute) in the database over the <c>UpdatedAt</c> index; a
-/// minute's aggregation is four grouped queries over the (TeamId, StartedAt) index — sums and counts, histogram bucket
+/// minute's aggregation is four grouped folds in one statement over the (TeamId, StartedAt) index — sums and counts, histogram bucket
 /// counts (the bucket index ⌈ln x / ln γ⌉ computed in SQL, as <see cref="LatencyHistogram"/> does), rejection reasons,
 /// named scores — so a busy minute's traces never travel to the app one by one.
 /// </summary>
@@ -72,21 +72,21 @@ internal sealed class PostgresRawMetrics : RawMetrics
             return [];
         }
 
-        var set = minutes.Select(m => m.ToUniversalTime()).Distinct().ToArray();
-        // The team's traces of those minutes (an index range over the hour, then the minutes kept), each with its
-        // minute and its dimensions ("" for none).
+        // The team's traces of those minutes: one index range per run of adjacent minutes (a day's catch-up is one
+        // range, a late trace's minute its own), each with its minute and its dimensions ("" for none).
+        var ranges = TimeRanges.Merge(minutes, MetricInterval.Minute.Length());
         const string Source = $"""
-            (SELECT * FROM (
-                SELECT date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket",
-                       coalesce("Model", '') AS "Model", coalesce("Provider", '') AS "Provider", coalesce("Environment", '') AS "Environment",
-                       coalesce("Experiment", '') AS "Experiment", coalesce("Variant", '') AS "Variant", {PostgresAggregation.TraceColumns}
-                FROM traces WHERE "TeamId" = @team AND "StartedAt" >= @lo AND "StartedAt" < @hi) AS m
-             WHERE "Bucket" = ANY(@minutes)) AS t
+            (SELECT date_bin('1 minute', "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket",
+                    coalesce("Model", '') AS "Model", coalesce("Provider", '') AS "Provider", coalesce("Environment", '') AS "Environment",
+                    coalesce("Experiment", '') AS "Experiment", coalesce("Variant", '') AS "Variant", {PostgresAggregation.TraceColumns}
+             FROM unnest(@froms, @tos) AS r(lo, hi)
+             JOIN traces ON "TeamId" = @team AND "StartedAt" >= r.lo AND "StartedAt" < r.hi) AS t
             """;
         var cells = await PostgresAggregation.AggregateAsync(db, Source,
             ["\"Bucket\"", "\"Model\"", "\"Provider\"", "\"Environment\"", "\"Experiment\"", "\"Variant\""],
             r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), new RollupDimensions(r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5))),
-            [("team", teamId), ("lo", set.Min()), ("hi", set.Max() + MetricInterval.Minute.Length()), ("minutes", set)], teamId, ct);
+            [("team", teamId), ("froms", ranges.Select(r => r.From.ToUniversalTime()).ToArray()), ("tos", ranges.Select(r => r.To.ToUniversalTime()).ToArray())],
+            teamId, ct);
         return cells.Select(c => new RollupCell(c.Key.Item1, c.Key.Item2, c.Value)).ToList();
     }
 

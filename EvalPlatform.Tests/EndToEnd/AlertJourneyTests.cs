@@ -110,14 +110,14 @@ public sealed class AlertJourneyTests(AlertKestrelAppFactory app, BrowserFixture
         await Assertions.Expect(page.Locator("[data-testid=evaluations] [data-testid=evaluation-decision]").First).ToContainTextAsync("clear → Resolved");
         await page.ScreenshotAsync("164-alert-rule-resolved-light-1440");
 
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.AssertAccessibleAsync("rule resolved dark 1440");
         await page.ScreenshotAsync("165-alert-rule-resolved-dark-1440");
         await page.SetViewportSizeAsync(390, 844);
         await page.AssertAccessibleAsync("rule resolved dark 390");
         await page.ScreenshotAsync("166-alert-rule-resolved-dark-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "The rule's page scrolls sideways at 390 px.");
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.AssertAccessibleAsync("rule resolved light 390");
         await page.ScreenshotAsync("167-alert-rule-resolved-light-390");
         await page.GotoAsync("/settings/alerts/new");

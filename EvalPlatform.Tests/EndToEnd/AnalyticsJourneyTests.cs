@@ -99,14 +99,14 @@ public sealed class AnalyticsJourneyTests(KestrelAppFactory app, BrowserFixture 
         await page.GotoAsync("/analytics");
         await page.WaitUntilInteractiveAsync();
         await Assertions.Expect(traces).ToHaveTextAsync("5");
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.AssertAccessibleAsync("dark 1440");
         await page.ScreenshotAsync("105-analytics-dark-1440");
         await page.SetViewportSizeAsync(390, 844);
         await page.AssertAccessibleAsync("dark 390");
         await page.ScreenshotAsync("106-analytics-dark-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "The dashboard scrolls sideways at 390 px.");
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.AssertAccessibleAsync("light 390");
         await page.ScreenshotAsync("107-analytics-light-390");
         Assert.Empty(consoleErrors);
@@ -204,7 +204,7 @@ public sealed class AnalyticsJourneyTests(KestrelAppFactory app, BrowserFixture 
         await page.GoBackAsync();
         await page.WaitUntilInteractiveAsync();
 
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.AssertAccessibleAsync("new charts dark 1440");
         await page.ScreenshotAsync("112-analytics-new-charts-dark-1440");
         await page.SetViewportSizeAsync(390, 844);
@@ -212,7 +212,7 @@ public sealed class AnalyticsJourneyTests(KestrelAppFactory app, BrowserFixture 
         await page.AssertAccessibleAsync("new charts dark 390");
         await page.ScreenshotAsync("113-analytics-new-charts-dark-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "The dashboard scrolls sideways at 390 px.");
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.Locator("[data-testid=chart-stacked]").ScrollIntoViewIfNeededAsync();
         await page.AssertAccessibleAsync("new charts light 390");
         await page.ScreenshotAsync("114-analytics-stacked-light-390");

@@ -97,6 +97,21 @@ public static class PageExtensions
         static string Cut(string? text) => text is { Length: > 300 } ? text[..300] + "…" : text ?? "";
     }
 
+    /// <summary>
+    /// Switches between light and dark with the app bar's toggle and returns once the page shows the new theme: the
+    /// switch is a round trip to the circuit, so the colours' transitions start only after the click has returned. The
+    /// pointer then leaves the toggle, whose tooltip would otherwise be caught fading in.
+    /// </summary>
+    public static async Task ToggleThemeAsync(this IPage page)
+    {
+        const string Background = "() => getComputedStyle(document.body).backgroundColor";
+        var before = await page.EvaluateAsync<string>(Background);
+        await page.ClickAsync("[data-testid=theme-toggle]", new() { Timeout = 10_000 });
+        await page.WaitForFunctionAsync($"b => ({Background})() !== b", before, new() { Timeout = 10_000 });
+        await page.Mouse.MoveAsync(1, 1);
+        await page.WaitForAnimationsAsync();
+    }
+
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });
 

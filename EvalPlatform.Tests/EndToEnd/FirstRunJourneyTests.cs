@@ -43,7 +43,7 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
         await page.ScreenshotAsync("03-traces-empty-light");
 
         var lightBackground = await page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.WaitForFunctionAsync("light => getComputedStyle(document.body).backgroundColor !== light", lightBackground);
         await page.ScreenshotAsync("04-traces-empty-dark");
 

@@ -103,7 +103,7 @@ public sealed class ReviewJourneyTests(KestrelAppFactory app, BrowserFixture bro
         await reviewer.Keyboard.PressAsync("Escape");
         await Assertions.Expect(reviewer.Locator("[data-testid=shortcuts-dialog]")).ToHaveCountAsync(0);
 
-        await reviewer.ClickAsync("[data-testid=theme-toggle]");
+        await reviewer.ToggleThemeAsync();
         await reviewer.ScreenshotAsync("32-review-panel-dark-1440");
         await reviewer.SetViewportSizeAsync(390, 844);
         await reviewer.ReloadAsync();

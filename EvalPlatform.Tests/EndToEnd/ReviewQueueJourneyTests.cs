@@ -167,7 +167,7 @@ public sealed class ReviewQueueJourneyTests(KestrelAppFactory app, BrowserFixtur
         await Assertions.Expect(page.Locator("[data-testid=queue-done]")).ToHaveTextAsync("4");
         await page.Locator(".mud-snackbar").GetByRole(AriaRole.Button).ClickAsync();
         await Assertions.Expect(page.Locator(".mud-snackbar")).ToHaveCountAsync(0);
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.GetByRole(AriaRole.Tab, new() { Name = "Progress" }).ClickAsync();
         await page.Locator("[data-testid=agreement]").WaitForAsync();
         await page.ScreenshotAsync("48-queue-progress-dark-1440");

@@ -66,7 +66,7 @@ public sealed class TraceExplorerJourneyTests(KestrelAppFactory app, BrowserFixt
         await Assertions.Expect(page.Locator("[data-testid=previous-trace]")).Not.ToBeDisabledAsync();
 
         // Dark mode and a phone, on both pages.
-        await page.ClickAsync("[data-testid=theme-toggle]");
+        await page.ToggleThemeAsync();
         await page.ScreenshotAsync("22-trace-metadata-dark-1440");
         await page.SetViewportSizeAsync(390, 844);
         await page.Locator("[data-testid=metadata]").WaitForAsync();

@@ -9,7 +9,10 @@ namespace EvalPlatform.Web.Notifications;
 /// After a commit with notifications: tells the members' open pages (their bells recount) and nudges the delivery
 /// worker, so a notification leaves in well under the delivery job's period. Never blocks the committing code.
 /// </summary>
-public sealed partial class NotificationCommitObserver(ILiveBus liveBus, DeliveryNudge nudge, ILogger<NotificationCommitObserver> logger) : INotificationCommitObserver
+// The live bus is looked up at the first publish, not injected: the database's options hold this observer (through the
+// commit interceptor), and the live bus connects to Redis when built, so injecting it made the first database use (the
+// migration at start) connect to Redis and crash with an unhandled exception instead of the start-up probe's one line.
+public sealed partial class NotificationCommitObserver(IServiceProvider services, DeliveryNudge nudge, ILogger<NotificationCommitObserver> logger) : INotificationCommitObserver
 {
     public void Committed(bool deliveries, IReadOnlyList<(Guid TeamId, string UserId)> inApp)
     {
@@ -28,7 +31,7 @@ public sealed partial class NotificationCommitObserver(ILiveBus liveBus, Deliver
     {
         try
         {
-            await liveBus.PublishAsync(change, CancellationToken.None);
+            await services.GetRequiredService<ILiveBus>().PublishAsync(change, CancellationToken.None);
         }
 #pragma warning disable CA1031 // A bell that misses one push recounts at the next; the commit already happened.
         catch (Exception e)

@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 trap '"$ROOT/scripts/services.sh" stop >/dev/null 2>&1 || true' EXIT
 dotnet build "$ROOT/bench/EvalPlatform.ExplorerBench" -c Release -nologo -v q
-"$ROOT/scripts/services.sh" start >/dev/null
+"$ROOT/scripts/services.sh" restart >/dev/null
 # shellcheck disable=SC1091
 source "$EVAL_SERVICES_DIR/env"
 dotnet "$ROOT/bench/EvalPlatform.ExplorerBench/bin/Release/net10.0/EvalPlatform.ExplorerBench.dll" --postgres "$EVALPLATFORM_TEST_POSTGRES" "$@"

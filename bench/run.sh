@@ -39,7 +39,7 @@ echo "bench: building (Release)" >&2
 dotnet build "$ROOT/bench/EvalPlatform.Bench" -c Release -nologo -v q
 
 echo "bench: starting PostgreSQL (durable) on 127.0.0.1:$EVAL_PG_PORT and Redis on 127.0.0.1:$EVAL_REDIS_PORT in $EVAL_SERVICES_DIR" >&2
-"$ROOT/scripts/services.sh" start >/dev/null
+"$ROOT/scripts/services.sh" restart >/dev/null
 # shellcheck disable=SC1091
 source "$EVAL_SERVICES_DIR/env"
 POSTMASTER_PID=$(head -n 1 "$EVAL_SERVICES_DIR/pg/postmaster.pid" | tr -dc '0-9')

@@ -141,7 +141,7 @@ main() {
 
     local src rc
     echo "== services"
-    if ! _services start; then
+    if ! _services restart; then
         echo "FAILED: could not start PostgreSQL/Redis (scripts/services.sh start failed; see its messages above)"
         finish 0 1
     fi

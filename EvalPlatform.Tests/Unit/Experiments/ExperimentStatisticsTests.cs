@@ -3,6 +3,7 @@ using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Experiments.Statistics;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
 
 namespace EvalPlatform.Tests.Unit.Experiments;
 
@@ -12,7 +13,7 @@ namespace EvalPlatform.Tests.Unit.Experiments;
 /// file, which computes the same definitions with mpmath at 40 digits (normal and t from erfc and the incomplete beta
 /// function, quantiles by root finding: nothing of MathNet.Numerics), or is worked out by hand in the comment above it.
 /// </summary>
-public sealed class ExperimentStatisticsTests
+public sealed class ExperimentStatisticsTests(ITestOutputHelper output)
 {
     private const double Tolerance = 1e-6;
     private readonly ExperimentStatistics _statistics = new();
@@ -551,6 +552,7 @@ public sealed class ExperimentStatisticsTests
 
         var fixedRate = (double)fixedPositives / Runs;
         var sequentialRate = (double)sequentialPositives / Runs;
+        output.WriteLine($"{kind}: A/A false positives over {Looks} looks: fixed horizon {fixedRate:P1}, sequential {sequentialRate:P1}");
         Assert.True(sequentialRate <= 0.05, $"sequential false positives {sequentialRate:P1}");
         Assert.True(fixedRate > 0.10, $"fixed-horizon false positives {fixedRate:P1}");
     }

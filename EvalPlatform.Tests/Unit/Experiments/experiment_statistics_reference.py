@@ -55,14 +55,19 @@ def proportions(x1, n1, x2, n2, alpha=mpf("0.05"), sequential_mde=None):
     show("  z pooled", zs)
     show("  p pooled", erfc(abs(zs) / sqrt(2)))
     if sequential_mde is not None:
-        tau2 = mixing(sequential_mde * p1, alpha)
-        show("  seq p", min(1, 1 / lam(d, v0, tau2)))
-        h = half(v, tau2, alpha)
-        show("  seq abs low", d - h)
-        show("  seq abs high", d + h)
-        hr = half(vr, mixing(sequential_mde, alpha), alpha)
-        show("  seq rel low", r - hr)
-        show("  seq rel high", r + hr)
+        sequential(d, v0, v, r, vr, p1, sequential_mde, alpha)
+
+
+def sequential(d, test_variance, variance, r, relative_variance, baseline, mde, alpha):
+    """The mSPRT's p-value (from the test's variance) and intervals, the mixture tuned to the MDE."""
+    tau2 = mixing(mde * baseline, alpha)
+    show("  seq p", min(1, 1 / lam(d, test_variance, tau2)))
+    h = half(variance, tau2, alpha)
+    show("  seq abs low", d - h)
+    show("  seq abs high", d + h)
+    hr = half(relative_variance, mixing(mde, alpha), alpha)
+    show("  seq rel low", r - hr)
+    show("  seq rel high", r + hr)
 
 
 def mixing(delta, alpha, power=mpf("0.8")):
@@ -102,14 +107,7 @@ def means(n1, m1, s1, n2, m2, s2, alpha=mpf("0.05"), sequential_mde=None):
     show("  rel low", r - q * sqrt(vr))
     show("  rel high", r + q * sqrt(vr))
     if sequential_mde is not None:
-        tau2 = mixing(sequential_mde * abs(m1), alpha)
-        show("  seq p", min(1, 1 / lam(d, v, tau2)))
-        h = half(v, tau2, alpha)
-        show("  seq abs low", d - h)
-        show("  seq abs high", d + h)
-        hr = half(vr, mixing(sequential_mde, alpha), alpha)
-        show("  seq rel low", r - hr)
-        show("  seq rel high", r + hr)
+        sequential(d, v, v, r, vr, abs(m1), sequential_mde, alpha)
 
 
 def chi_square(observed, weights):

@@ -133,7 +133,7 @@ public sealed class ExperimentStatistics : IExperimentStatistics
                 throw new DomainValidationException("minimumDetectableEffect", "The baseline rate raised by the effect must stay below 100 %.");
             }
 
-            // Fleiss, Levin and Paik, Statistical Methods for Rates and Proportions (3rd ed., 2003), eq. 4.14 without the
+            // Fleiss, Levin and Paik, Statistical Methods for Rates and Proportions (3rd ed., 2003), chapter 4, without the
             // continuity correction: the null's pooled variance beside z₁₋α/₂, the alternative's beside z_power.
             var mean = (p1 + p2) / 2;
             var root = (zAlpha * Math.Sqrt(2 * mean * (1 - mean))) + (zPower * Math.Sqrt((p1 * (1 - p1)) + (p2 * (1 - p2))));

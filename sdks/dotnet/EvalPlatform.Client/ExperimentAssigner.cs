@@ -73,9 +73,10 @@ public sealed class ExperimentAssigner : IExperimentAssigner, IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private Dictionary<string, ExperimentDefinition>? _experiments;
+    // Read without the gate on the fast path: a reference and a long (UTC ticks) are read whole.
+    private volatile Dictionary<string, ExperimentDefinition>? _experiments;
     private string? _etag;
-    private DateTimeOffset _expires = DateTimeOffset.MinValue;
+    private long _expiresTicks = long.MinValue;
     private bool _failing;
 
     public ExperimentAssigner(HttpClient httpClient, EvalPlatformOptions options, ILogger<ExperimentAssigner>? logger = null, TimeProvider? timeProvider = null)
@@ -145,7 +146,7 @@ public sealed class ExperimentAssigner : IExperimentAssigner, IDisposable
 
     private async Task<Dictionary<string, ExperimentDefinition>?> DefinitionsAsync(CancellationToken cancellationToken)
     {
-        if (_time.GetUtcNow() < _expires)
+        if (!Expired())
         {
             return _experiments;
         }
@@ -154,7 +155,7 @@ public sealed class ExperimentAssigner : IExperimentAssigner, IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_time.GetUtcNow() >= _expires)
+            if (Expired())
             {
                 await RefreshAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -215,7 +216,7 @@ public sealed class ExperimentAssigner : IExperimentAssigner, IDisposable
             problem = e.Message;
         }
 
-        _expires = _time.GetUtcNow() + DefaultMaxAge;
+        ExpireAfter(DefaultMaxAge);
         if (!_failing)
         {
             _failing = true;
@@ -228,9 +229,13 @@ public sealed class ExperimentAssigner : IExperimentAssigner, IDisposable
 
     private void Fresh(HttpResponseMessage response)
     {
-        _expires = _time.GetUtcNow() + (response.Headers.CacheControl?.MaxAge ?? DefaultMaxAge);
+        ExpireAfter(response.Headers.CacheControl?.MaxAge ?? DefaultMaxAge);
         _failing = false;
     }
+
+    private bool Expired() => _time.GetUtcNow().UtcTicks >= Volatile.Read(ref _expiresTicks);
+
+    private void ExpireAfter(TimeSpan age) => Volatile.Write(ref _expiresTicks, (_time.GetUtcNow() + age).UtcTicks);
 
     private sealed record DefinitionList(IReadOnlyList<ExperimentDefinition>? Experiments);
 }

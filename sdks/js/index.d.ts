@@ -237,6 +237,8 @@ export declare class Trace implements TraceFields {
   messages?: Array<Record<string, unknown>>;
   spans?: Array<Record<string, unknown>>;
   update(fields: TraceFields): this;
+  /** Carries an assignment's experiment and variant; a unit not in the experiment leaves the trace out of it. */
+  useAssignment(assignment: Assignment | null | undefined): this;
   setUsage(promptTokens?: number, completionTokens?: number, totalTokens?: number): this;
   addFunctionCall(call: FunctionCall): this;
   toJSON(): TraceFields;
@@ -266,7 +268,48 @@ export declare class Client {
   score(trace: Trace | string, name: string, value: number | string | boolean, options?: ScoreOptions): Promise<Score[] | null>;
   getTrace(trace: Trace | string): Promise<StoredTrace | null>;
   getReview(trace: Trace | string): Promise<Review | null>;
+  /**
+   * The unit's variant by local evaluation (GrowthBook v2 hashing) from the cached definitions
+   * (GET /api/v1/experiments/definitions, max-age and ETag honoured). Follows the current weights; the
+   * server's POST /api/v1/experiments/{key}/assign is the sticky one. Never rejects: without definitions
+   * the unit is not in the experiment (warned once).
+   */
+  assign(experiment: string, unitId: string, attributes?: Record<string, unknown>): Promise<Assignment>;
 }
 
 /** Milliseconds to wait from a Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
 export declare function parseRetryAfter(value: string | null | undefined, nowMs?: number): number | null;
+
+/** An assignment, as the platform's assign endpoint answers it. */
+export interface Assignment {
+  experiment: string;
+  /** null when the unit is not in the experiment. */
+  variant: string | null;
+  /** The variant's JSON config (model, system prompt, parameters), or null. */
+  config: Record<string, unknown> | null;
+  in_experiment: boolean;
+}
+
+/** One running experiment as GET /api/v1/experiments/definitions lists it. */
+export interface ExperimentDefinition {
+  key: string;
+  seed?: string;
+  hash_version?: number;
+  unit?: 'user_id' | 'session_id' | 'trace';
+  coverage?: number;
+  status?: string;
+  variants: { key: string; weight: number; config?: Record<string, unknown> | null }[];
+  filters?: Record<string, unknown>;
+}
+
+/** GrowthBook's hash in [0, 1) (version 2 by default, 1 the legacy one); null for an unknown version. */
+export declare function hashUnit(seed: string, value: string, version?: number): number | null;
+/** Each variant's [start, end) from the count, coverage and weights, as GrowthBook computes them. */
+export declare function bucketRanges(variants: number, coverage?: number, weights?: number[]): [number, number][];
+/** The index of the range holding n, or -1 when it falls outside every range. */
+export declare function chooseVariant(n: number, ranges: [number, number][]): number;
+/** The client's cached copy of the definitions (exported for tests that control its clock). */
+export declare class ExperimentDefinitions {
+  constructor(client: Client, options?: { clock?: () => number; retryIntervalMs?: number });
+  get(): Promise<Map<string, ExperimentDefinition>>;
+}

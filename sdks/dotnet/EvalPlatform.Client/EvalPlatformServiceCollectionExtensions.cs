@@ -13,9 +13,9 @@ public static class EvalPlatformServiceCollectionExtensions
     public const string HttpClientName = "EvalPlatform";
 
     /// <summary>
-    /// Registers <see cref="IEvalPlatformClient"/> (explicit calls) and <see cref="IEvalPlatformBatcher"/>
+    /// Registers <see cref="IEvalPlatformClient"/> (explicit calls), <see cref="IEvalPlatformBatcher"/>
     /// (a singleton that sends traces in the background and flushes when the container is disposed,
-    /// i.e. at host shutdown). Options come from the configuration section <c>EvalPlatform</c>, then
+    /// i.e. at host shutdown) and <see cref="IExperimentAssigner"/> (a singleton keeping the experiment definitions). Options come from the configuration section <c>EvalPlatform</c>, then
     /// from <paramref name="configure"/>; they are validated at start.
     /// </summary>
     public static IServiceCollection AddEvalPlatform(this IServiceCollection services, Action<EvalPlatformOptions>? configure = null)
@@ -61,6 +61,18 @@ public static class EvalPlatformServiceCollectionExtensions
                 sp.GetService<TimeProvider>());
         });
         services.TryAddSingleton<IEvalPlatformBatcher>(sp => sp.GetRequiredService<EvalPlatformBatcher>());
+
+        // One copy of the experiment definitions per process, shared by every caller of AssignAsync.
+        services.TryAddSingleton(sp =>
+        {
+            var factory = sp.GetRequiredService<IHttpClientFactory>();
+            return new ExperimentAssigner(
+                () => factory.CreateClient(HttpClientName),
+                sp.GetRequiredService<IOptions<EvalPlatformOptions>>().Value,
+                sp.GetService<ILogger<ExperimentAssigner>>(),
+                sp.GetService<TimeProvider>());
+        });
+        services.TryAddSingleton<IExperimentAssigner>(sp => sp.GetRequiredService<ExperimentAssigner>());
         return services;
     }
 

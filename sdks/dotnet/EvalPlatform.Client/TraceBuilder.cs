@@ -202,6 +202,13 @@ public sealed class TraceBuilder
         return this;
     }
 
+    /// <summary>Carries an assignment's experiment and variant; a unit not in the experiment leaves the trace out of it.</summary>
+    public TraceBuilder WithAssignment(ExperimentAssignment assignment)
+    {
+        ArgumentNullException.ThrowIfNull(assignment);
+        return assignment is { InExperiment: true, Variant: { } variant } ? WithExperiment(assignment.Experiment, variant) : this;
+    }
+
     /// <summary>Adds one entry to the trace's free metadata (any JSON-serializable value).</summary>
     public TraceBuilder WithMetadata(string key, object? value)
     {

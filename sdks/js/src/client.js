@@ -4,6 +4,7 @@
 import { Trace, wrapTraced, runTraced } from './trace.js';
 import { parseRetryAfter } from './retry-after.js';
 import { toJson } from './json.js';
+import { ExperimentDefinitions, evaluate, notInExperiment } from './experiments.js';
 
 export const ENDPOINT_ENV = 'EVALPLATFORM_ENDPOINT';
 export const API_KEY_ENV = 'EVALPLATFORM_API_KEY';
@@ -73,6 +74,7 @@ export class Client {
     this._closed = false;
     this._aborted = false; // shutdown gave up waiting: stop retrying
     this._wakeSleepers = new Set();
+    this._definitions = null;
     this._counts = { sent: 0, adjusted: 0, droppedOverflow: 0, droppedInvalid: 0, droppedConflict: 0, failed: 0 };
     this._unhook = this.enabled && options.registerExitHandlers !== false ? this._hookExit() : () => {};
   }
@@ -197,6 +199,24 @@ export class Client {
       this._warn(`could not read a trace: ${e}`);
     }
     return null;
+  }
+
+  /**
+   * The unit's variant by local evaluation (GrowthBook v2 hashing) from the cached definitions
+   * (GET /api/v1/experiments/definitions): {experiment, variant, config, in_experiment}. Follows the
+   * current weights; the server's POST /api/v1/experiments/{key}/assign is the sticky one. Never
+   * rejects: without definitions (platform unreachable, no key) the unit is not in the experiment.
+   */
+  async assign(experiment, unitId, attributes = undefined) {
+    try {
+      if (!this.enabled) return notInExperiment(experiment);
+      this._definitions ??= new ExperimentDefinitions(this);
+      const definition = (await this._definitions.get()).get(experiment);
+      return definition ? evaluate(definition, unitId, attributes) : notInExperiment(experiment);
+    } catch (e) {
+      this._warn(`could not assign ${unitId} in '${experiment}': ${e}`);
+      return notInExperiment(experiment);
+    }
   }
 
   /** The trace's review (status, reason, score, note, history), or null. */
@@ -445,7 +465,7 @@ export class Client {
   }
 
   _request(method, path, body, extra = {}) {
-    const headers = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
+    const headers = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json', ...extra.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let signal;
     let timer;
@@ -454,7 +474,7 @@ export class Client {
       timer = setTimeout(() => controller.abort(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
       signal = controller.signal;
     }
-    return this._fetch(this.endpoint + path, { method, headers, body, signal, ...extra }).finally(() => clearTimeout(timer));
+    return this._fetch(this.endpoint + path, { method, body, signal, ...extra, headers }).finally(() => clearTimeout(timer));
   }
 
   /** One call outside the batcher, retried only when certainly not processed (429, 503, refused): a score has no idempotency key. */

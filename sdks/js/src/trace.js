@@ -81,6 +81,15 @@ export class Trace {
     return this;
   }
 
+  /** Carries an assignment's experiment and variant (client.assign or the server's); a unit not in the experiment leaves the trace out of it. */
+  useAssignment(assignment) {
+    if (assignment?.in_experiment && assignment.variant != null) {
+      this.experiment = assignment.experiment;
+      this.variant = assignment.variant;
+    }
+    return this;
+  }
+
   setUsage(promptTokens, completionTokens, totalTokens) {
     const usage = {};
     if (promptTokens != null) usage.prompt_tokens = promptTokens;

@@ -37,11 +37,12 @@ class Response(object):
         return "HTTP %d%s" % (self.status, ": " + str(detail) if detail else "")
 
 
-def request(method, url, api_key, body=None, timeout=10.0):
-    # type: (str, str, str, Optional[bytes], float) -> Response
+def request(method, url, api_key, body=None, timeout=10.0, extra_headers=None):
+    # type: (str, str, str, Optional[bytes], float, Optional[Dict[str, str]]) -> Response
     """Sends one request. Any HTTP status is a Response; network failures raise OSError
     (connection refused, timeout, DNS) or http.client.HTTPException (broken answer)."""
     headers = {"Authorization": "Bearer " + api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
+    headers.update(extra_headers or {})
     if body is not None:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=body, headers=headers, method=method)

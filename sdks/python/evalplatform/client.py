@@ -111,6 +111,7 @@ class Client(object):
         self._abort = threading.Event()  # set when close() gives up waiting: stop retrying
         self._counts = {"sent": 0, "adjusted": 0, "dropped_overflow": 0, "dropped_invalid": 0, "dropped_conflict": 0, "failed": 0}
         self._thread = None  # type: Optional[threading.Thread]
+        self._definitions = None  # type: Any
         if self.enabled:
             self._thread = threading.Thread(target=self._run, name="evalplatform-batcher", daemon=True)
             self._thread.start()
@@ -239,6 +240,27 @@ class Client(object):
         except Exception as e:
             logger.warning("evalplatform: could not read a trace: %r", e)
         return None
+
+    def assign(self, experiment, unit_id, attributes=None):
+        # type: (str, Any, Optional[Dict[str, Any]]) -> Dict[str, Any]
+        """The unit's variant by local evaluation (GrowthBook v2 hashing) from the cached
+        definitions (``GET /api/v1/experiments/definitions``): ``{"experiment", "variant",
+        "config", "in_experiment"}``. Follows the current weights; the server's ``POST
+        /api/v1/experiments/{key}/assign`` is the sticky one. Never raises: without definitions
+        (platform unreachable, no key) the unit is not in the experiment (logged once)."""
+        from .experiments import ExperimentDefinitions, evaluate, not_in_experiment
+        try:
+            if not self.enabled:
+                return not_in_experiment(experiment)
+            with self._cond:
+                if self._definitions is None:
+                    self._definitions = ExperimentDefinitions(self)
+                definitions = self._definitions
+            definition = definitions.get().get(experiment)
+            return evaluate(definition, unit_id, attributes) if definition is not None else not_in_experiment(experiment)
+        except Exception as e:  # assignment never breaks the host app
+            logger.warning("evalplatform: could not assign %r in '%s': %r", unit_id, experiment, e)
+            return not_in_experiment(experiment)
 
     def get_review(self, trace, timeout=None):
         # type: (Any, Optional[float]) -> Optional[Dict[str, Any]]

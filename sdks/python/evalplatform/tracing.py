@@ -55,6 +55,12 @@ def get_client():
         return _default_client
 
 
+def assign(experiment, unit_id, attributes=None):
+    # type: (str, Any, Optional[Dict[str, Any]]) -> Dict[str, Any]
+    """:meth:`Client.assign` on the default client."""
+    return get_client().assign(experiment, unit_id, attributes)
+
+
 def current_trace():
     # type: () -> Optional[Trace]
     """The trace of the enclosing ``@trace`` function or ``with trace()`` block, or None."""
@@ -135,6 +141,15 @@ class Trace(object):
                 setattr(self, key, value)
             else:
                 logger.warning("evalplatform: '%s' is not a trace field (put custom data in metadata); ignored", key)
+        return self
+
+    def use_assignment(self, assignment):
+        # type: (Optional[Dict[str, Any]]) -> Trace
+        """Carries an assignment's ``experiment`` and ``variant`` (from :meth:`Client.assign` or the
+        server's assign endpoint); a unit not in the experiment leaves the trace out of it."""
+        if assignment and assignment.get("in_experiment") and assignment.get("variant") is not None:
+            self.experiment = assignment.get("experiment")
+            self.variant = assignment.get("variant")
         return self
 
     def set_usage(self, prompt_tokens=None, completion_tokens=None, total_tokens=None):

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -35,6 +36,8 @@ class FakePlatform(object):
     def __init__(self, port=0):
         self.requests = []
         self.answers = []  # (status, headers, body) tuples, used first in, first out
+        self.definitions = {"experiments": []}  # what GET /api/v1/experiments/definitions lists
+        self.max_age = 30
         self._cond = threading.Condition()
         platform = self
 
@@ -76,6 +79,14 @@ class FakePlatform(object):
     def _answer(self, req):
         if self.answers:
             return self.answers.pop(0)
+        if req.method == "GET" and req.path == "/api/v1/experiments/definitions":
+            # As the platform answers: a strong ETag of the content, max-age, and 304 for a match.
+            body = json.dumps(self.definitions, sort_keys=True)
+            etag = '"%08x"' % (zlib.crc32(body.encode("utf-8")))
+            headers = {"ETag": etag, "Cache-Control": "private, max-age=%d" % self.max_age}
+            if req.headers.get("If-None-Match") == etag:
+                return 304, headers, None
+            return 200, headers, self.definitions
         if req.path == "/api/v1/traces/batch":
             items = [{"index": i, "id": str(uuid.uuid4()), "external_id": t.get("external_id"), "status": "created"}
                      for i, t in enumerate(req.traces)]

@@ -1,7 +1,7 @@
 // A scripted stand-in for EvalPlatform's API on a loopback port, for the unit tests.
 import http from 'node:http';
 import net from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 export async function freePort() {
   const server = net.createServer();
@@ -30,6 +30,8 @@ export class FakePlatform {
     this.requests = [];
     this.answers = [];
     this.waiters = [];
+    this.definitions = { experiments: [] }; // what GET /api/v1/experiments/definitions lists
+    this.maxAge = 30;
     this.server = http.createServer((req, res) => {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
@@ -54,6 +56,13 @@ export class FakePlatform {
   }
 
   defaultAnswer(req) {
+    if (req.method === 'GET' && req.path === '/api/v1/experiments/definitions') {
+      // As the platform answers: a strong ETag of the content, max-age, and 304 for a match.
+      const etag = `"${createHash('sha256').update(JSON.stringify(this.definitions)).digest('hex').slice(0, 16)}"`;
+      const headers = { etag, 'cache-control': `private, max-age=${this.maxAge}` };
+      if (req.headers['if-none-match'] === etag) return [304, headers, undefined];
+      return [200, headers, this.definitions];
+    }
     if (req.path === '/api/v1/traces/batch') {
       return [201, {}, { items: req.traces.map((t, index) => ({ index, id: randomUUID(), external_id: t.external_id ?? null, status: 'created' })) }];
     }

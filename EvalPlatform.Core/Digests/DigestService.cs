@@ -63,10 +63,13 @@ public sealed class DigestService(IEvalDbContextFactory dbFactory, ITeamContext 
         return await builder.BuildAsync(LocalDays.DateAt(clock.GetUtcNow(), zone).AddDays(-1), zone, ct);
     }
 
-    /// <summary>"HH:mm", 00:00 to 23:59; else a 400 naming <c>time</c>.</summary>
+    /// <summary>
+    /// "HH:mm", 00:00 to 23:59 (a browser's time input may add seconds, "08:30:00": they are dropped); else a 400 naming
+    /// <c>time</c>.
+    /// </summary>
     public static TimeOnly ParseTime(string text) =>
-        TimeOnly.TryParseExact(text?.Trim(), ["HH:mm", "H:mm"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)
-            ? time
+        TimeOnly.TryParseExact(text?.Trim(), ["HH:mm", "H:mm", "HH:mm:ss", "HH:mm:ss.FFFFFFF"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)
+            ? new TimeOnly(time.Hour, time.Minute)
             : throw new DomainValidationException("time", "A local time of day as HH:mm, such as 09:00 or 17:30.");
 
     public static string FormatTime(TimeOnly time) => time.ToString("HH:mm", CultureInfo.InvariantCulture);

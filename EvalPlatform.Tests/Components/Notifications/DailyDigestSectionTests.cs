@@ -117,6 +117,21 @@ public sealed class DailyDigestSectionTests : BunitTestBase
     }
 
     [Fact]
+    public async Task EveryMember_IsOfferedTheDigestInTheirPreferences_OnByDefault()
+    {
+        var owner = await TestData.CreateTeamAsync(Services);
+        var (userId, email) = await TestData.CreateMemberAsync(Services, owner.Id, TeamRole.Viewer);
+        Services.GetRequiredService<TeamContext>().SetMember(owner.Id, userId, TeamRole.Viewer);
+        var team = new CurrentTeam(userId, email, new Membership(owner.Id, owner.Name, TeamRole.Viewer, null), []);
+        var cut = Render<TestHost>(p => p.Add(h => h.Team, team).AddChildContent<Web.Components.Pages.Notifications.NotificationPreferencesSection>());
+
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid='pref-digest.daily'], [data-testid='pref-digest.daily'] input")));
+        var box = cut.Find("input[data-testid='pref-digest.daily'], [data-testid='pref-digest.daily'] input");
+        Assert.True(box.HasAttribute("checked") || box.GetAttribute("aria-checked") == "true");
+        Assert.Contains("Daily digest", cut.Markup, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AReviewer_SeesTheSettingsReadOnly_WithoutSaveOrPreview()
     {
         var (cut, _) = await RenderAsync(TeamRole.Reviewer);

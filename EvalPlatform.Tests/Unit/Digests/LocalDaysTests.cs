@@ -110,4 +110,21 @@ public sealed class LocalDaysTests
         Assert.Equal("Europe/Berlin", LocalDays.FindZone(" Europe/Berlin ").Id);
         Assert.Equal("UTC", LocalDays.FindZone("UTC").Id);
     }
+
+    [Theory]
+    [InlineData("09:00", 9, 0)]
+    [InlineData("7:05", 7, 5)]
+    [InlineData(" 23:59 ", 23, 59)]
+    [InlineData("08:30:00", 8, 30)]
+    [InlineData("08:30:45.123", 8, 30)]
+    public void ParseTime_ReadsHoursAndMinutes_DroppingSecondsABrowserAdds(string text, int hour, int minute) =>
+        Assert.Equal(new TimeOnly(hour, minute), DigestService.ParseTime(text));
+
+    [Theory]
+    [InlineData("24:00")]
+    [InlineData("9am")]
+    [InlineData("")]
+    [InlineData("12:60")]
+    public void ParseTime_RefusesAnythingElse_NamingTheField(string text) =>
+        Assert.Equal("time", Assert.Throws<DomainValidationException>(() => DigestService.ParseTime(text)).Field);
 }

@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
+using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Experiments.Statistics;
 using EvalPlatform.Core.Ingestion;
@@ -41,6 +42,7 @@ public static class CoreServiceCollectionExtensions
         services.AddNotifications();
         services.AddAlerts();
         services.AddExperimentStatistics();
+        services.AddDigests();
         return services;
     }
 
@@ -79,6 +81,18 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<AlertService>();
         services.AddScoped<AlertRuleEvaluation>();
         services.AddSingleton<AlertRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// The daily digest (ADR 24): the team-scoped settings and preview, one day's digest (scoped: it reads as the team in
+    /// context) and the runner across teams (the <c>daily-digest</c> job's call).
+    /// </summary>
+    private static IServiceCollection AddDigests(this IServiceCollection services)
+    {
+        services.AddScoped<DigestBuilder>();
+        services.AddScoped<DigestService>();
+        services.AddSingleton<DigestRunner>();
         return services;
     }
 

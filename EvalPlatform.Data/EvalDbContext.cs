@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
@@ -61,6 +62,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<AlertState> AlertStates => Set<AlertState>();
     public DbSet<AlertEvaluation> AlertEvaluations => Set<AlertEvaluation>();
     public DbSet<AlertEvent> AlertEvents => Set<AlertEvent>();
+    public DbSet<TeamDigest> TeamDigests => Set<TeamDigest>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

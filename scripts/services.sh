@@ -66,7 +66,9 @@ pkg_installed() {
 
 ensure_packages() {
     local missing=() p
-    for p in postgresql redis-server chromium; do
+    # tzdata: the IANA time zones the daily digest's team time zones are checked against (Debian 13 no longer
+    # treats it as required, so a minimal image may lack it).
+    for p in postgresql redis-server chromium tzdata; do
         pkg_installed "$p" || missing+=("$p")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0

@@ -16,5 +16,14 @@ public sealed class Team
     /// </summary>
     public List<string> IngestionOrigins { get; set; } = [];
 
+    /// <summary>The team's IANA time zone (<c>Europe/Berlin</c>): its days, for the daily digest. UTC until an Admin chooses.</summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>Whether the team gets a daily digest (Slack channels subscribed to <c>digest.daily</c>, and in-app).</summary>
+    public bool DigestEnabled { get; set; }
+
+    /// <summary>The local time of day (in <see cref="TimeZone"/>) from which yesterday's digest is sent.</summary>
+    public TimeOnly DigestTime { get; set; } = new(9, 0);
+
     public static string Normalize(string name) => name.Trim().ToUpperInvariant();
 }

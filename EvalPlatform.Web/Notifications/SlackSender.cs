@@ -107,6 +107,11 @@ public static class SlackMessages
     public static JsonObject Build(StoredNotification n, string? link)
     {
         ArgumentNullException.ThrowIfNull(n);
+        if (n.Type == NotificationEventTypes.DailyDigest)
+        {
+            return SlackDigest.Build(n, link);
+        }
+
         var blocks = new JsonArray
         {
             new JsonObject
@@ -189,10 +194,10 @@ public static class SlackMessages
         _ => ":bell:",
     };
 
-    private static JsonObject Mrkdwn(string text) => new() { ["type"] = "mrkdwn", ["text"] = text };
+    internal static JsonObject Mrkdwn(string text) => new() { ["type"] = "mrkdwn", ["text"] = text };
 
     /// <summary>Slack's three control characters in mrkdwn.</summary>
     public static string Escape(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
 
-    private static string Clip(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+    internal static string Clip(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
 }

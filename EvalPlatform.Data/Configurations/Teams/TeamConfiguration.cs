@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Teams;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -15,5 +16,10 @@ internal sealed class TeamConfiguration : IEntityTypeConfiguration<Team>
         builder.HasIndex(t => t.NormalizedName).IsUnique();
         // A handful of browser origins (ingestion CORS); read with the team's key, never queried by.
         builder.Property(t => t.IngestionOrigins);
+        // The daily digest (ADR 24): an IANA zone, on or off, a local time of day. Existing teams get UTC, off, 09:00.
+        builder.Property(t => t.TimeZone).HasMaxLength(LocalDays.MaxTimeZoneLength).HasDefaultValue(LocalDays.DefaultTimeZone);
+        // The store default is for the rows that exist when the column is added; the sentinel is a time no one can
+        // choose (HH:mm), so EF always writes the team's own time, 00:00 included.
+        builder.Property(t => t.DigestTime).HasDefaultValue(new TimeOnly(9, 0)).HasSentinel(TimeOnly.MaxValue);
     }
 }

@@ -414,6 +414,43 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.ToTable("metric_rollup_state", (string)null);
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.Digests.TeamDigest", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("EventId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("From")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("LocalDate")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("SentAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("To")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TeamId", "LocalDate")
+                        .IsUnique();
+
+                    b.ToTable("team_digests", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.Ingestion.IngestionIssue", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1216,6 +1253,14 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("DigestEnabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<TimeOnly>("DigestTime")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue(new TimeOnly(9, 0, 0));
+
                     b.PrimitiveCollection<string>("IngestionOrigins")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -1229,6 +1274,13 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("UTC");
 
                     b.HasKey("Id");
 
@@ -1836,6 +1888,15 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasOne("EvalPlatform.Core.Alerts.AlertRule", null)
                         .WithMany()
                         .HasForeignKey("RuleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Digests.TeamDigest", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
+using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.LangSmith;
@@ -38,6 +39,7 @@ public static class CoreServiceCollectionExtensions
         services.AddTrends();
         services.AddNotifications();
         services.AddAlerts();
+        services.AddExperiments();
         return services;
     }
 
@@ -69,6 +71,21 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<AlertService>();
         services.AddScoped<AlertRuleEvaluation>();
         services.AddSingleton<AlertRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// Experiments (ADR 27): the team-scoped management, assignment (the one door for the assign endpoint and the LLM proxy)
+    /// and results; one experiment's analysis (scoped: it writes through the scope's <c>IEvalDbContext</c>, with the outbox)
+    /// and the runner across teams (the 15-minute job's call). The statistics (<see cref="IExperimentStatistics"/>) are registered beside them.
+    /// </summary>
+    private static IServiceCollection AddExperiments(this IServiceCollection services)
+    {
+        services.AddScoped<ExperimentService>();
+        services.AddScoped<ExperimentAssignments>();
+        services.AddScoped<ExperimentResults>();
+        services.AddScoped<ExperimentAnalysis>();
+        services.AddSingleton<ExperimentAnalysisRunner>();
         return services;
     }
 

@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
@@ -61,6 +62,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<AlertState> AlertStates => Set<AlertState>();
     public DbSet<AlertEvaluation> AlertEvaluations => Set<AlertEvaluation>();
     public DbSet<AlertEvent> AlertEvents => Set<AlertEvent>();
+    public DbSet<Experiment> Experiments => Set<Experiment>();
+    public DbSet<ExperimentChange> ExperimentChanges => Set<ExperimentChange>();
+    public DbSet<ExperimentAssignment> ExperimentAssignments => Set<ExperimentAssignment>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

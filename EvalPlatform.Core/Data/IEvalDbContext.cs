@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
@@ -47,6 +48,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<AlertState> AlertStates { get; }
     DbSet<AlertEvaluation> AlertEvaluations { get; }
     DbSet<AlertEvent> AlertEvents { get; }
+    DbSet<Experiment> Experiments { get; }
+    DbSet<ExperimentChange> ExperimentChanges { get; }
+    DbSet<ExperimentAssignment> ExperimentAssignments { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

@@ -2,6 +2,7 @@ using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Experiments;
+using EvalPlatform.Core.Experiments.Statistics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.LangSmith;
@@ -40,6 +41,7 @@ public static class CoreServiceCollectionExtensions
         services.AddNotifications();
         services.AddAlerts();
         services.AddExperiments();
+        services.AddExperimentStatistics();
         return services;
     }
 
@@ -59,6 +61,13 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<NotificationDeliverer>();
         services.AddScoped<NotificationChannelService>();
         services.AddScoped<InAppNotificationService>();
+        return services;
+    }
+
+    /// <summary>The experiments' statistics (ADR 28): pure, so one instance serves every request.</summary>
+    private static IServiceCollection AddExperimentStatistics(this IServiceCollection services)
+    {
+        services.AddSingleton<IExperimentStatistics, ExperimentStatistics>();
         return services;
     }
 

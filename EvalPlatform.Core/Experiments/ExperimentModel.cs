@@ -202,6 +202,12 @@ public sealed class Experiment : ITeamOwned
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>
+    /// Counts the experiment's changes (its history's last <see cref="ExperimentChange.Sequence"/>); a concurrency token, so
+    /// two changes made at once from the same version cannot both commit (the second gets a conflict).
+    /// </summary>
+    public int Version { get; set; }
+
     /// <summary>The analysis job announced a significant primary result (once per experiment).</summary>
     public bool SignificanceNotified { get; set; }
 
@@ -223,6 +229,9 @@ public sealed class ExperimentChange : ITeamOwned
     public Guid TeamId { get; set; }
     public Guid ExperimentId { get; set; }
     public DateTimeOffset At { get; set; }
+
+    /// <summary>The experiment's <see cref="Experiment.Version"/> this change made: the history's order, even within one tick.</summary>
+    public int Sequence { get; set; }
 
     /// <summary>A member's display name, "API key {id}", or the job's name.</summary>
     public required string Actor { get; set; }

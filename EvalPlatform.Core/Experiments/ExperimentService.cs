@@ -56,7 +56,7 @@ public sealed partial class ExperimentService(IEvalDbContextFactory dbFactory, I
         RequireView();
         await using var db = await dbFactory.CreateAsync(ct);
         var id = await db.Experiments.Where(e => e.Key == key).Select(e => (Guid?)e.Id).SingleOrDefaultAsync(ct) ?? throw NotFound();
-        return await db.ExperimentChanges.AsNoTracking().Where(c => c.ExperimentId == id).OrderByDescending(c => c.At).ThenByDescending(c => c.Id).ToListAsync(ct);
+        return await db.ExperimentChanges.AsNoTracking().Where(c => c.ExperimentId == id).OrderByDescending(c => c.Sequence).ToListAsync(ct);
     }
 
     public async Task<Experiment> CreateAsync(ExperimentDefinition definition, CancellationToken ct = default)
@@ -151,7 +151,7 @@ public sealed partial class ExperimentService(IEvalDbContextFactory dbFactory, I
             db.ExperimentChanges.Add(Change(experiment, "updated", string.Join("; ", changes), await ActorAsync(ct), now));
         }
 
-        await db.SaveChangesAsync(ct);
+        await SaveChangeAsync(db, ct);
         return experiment;
     }
 
@@ -277,7 +277,7 @@ public sealed partial class ExperimentService(IEvalDbContextFactory dbFactory, I
         var (action, detail) = change(experiment, now);
         experiment.UpdatedAt = now;
         db.ExperimentChanges.Add(Change(experiment, action, detail, await ActorAsync(ct), now));
-        await db.SaveChangesAsync(ct);
+        await SaveChangeAsync(db, ct);
         return experiment;
     }
 
@@ -406,17 +406,7 @@ public sealed partial class ExperimentService(IEvalDbContextFactory dbFactory, I
         }
     }
 
-    private static string? Filter(string field, string? value)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return null;
-        }
-
-        return value.Length > IngestionLimits.MaxShortText
-            ? throw new DomainValidationException($"filters.{field}", $"At most {IngestionLimits.MaxShortText} characters.")
-            : value.Trim();
-    }
+    private static string? Filter(string field, string? value) => Require.Filter(field, value, IngestionLimits.MaxShortText);
 
     private static void Fill(Experiment e, ExperimentDefinition d, DateTimeOffset now)
     {
@@ -454,11 +444,25 @@ public sealed partial class ExperimentService(IEvalDbContextFactory dbFactory, I
     private static string Weights(IEnumerable<ExperimentVariant> variants) =>
         string.Join("/", variants.Select(v => v.Weight.ToString("0.###", CultureInfo.InvariantCulture)));
 
+    /// <summary>The history row of a change, numbered by the experiment's next version.</summary>
     private static ExperimentChange Change(Experiment e, string action, string? detail, string actor, DateTimeOffset now) => new()
     {
-        Id = Uuid7.Create(now), TeamId = e.TeamId, ExperimentId = e.Id, At = now, Actor = actor, Action = action,
+        Id = Uuid7.Create(now), TeamId = e.TeamId, ExperimentId = e.Id, At = now, Sequence = ++e.Version, Actor = actor, Action = action,
         Detail = detail is { Length: > 4000 } ? detail[..4000] : detail,
     };
+
+    /// <summary>Saves a change; a concurrent change of the same experiment (same version) committed first is a conflict.</summary>
+    private static async Task SaveChangeAsync(IEvalDbContext db, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            throw new ConflictException("The experiment changed meanwhile; reload it and try again.");
+        }
+    }
 
     private async Task<string> ActorAsync(CancellationToken ct) =>
         team.UserId is { } user ? await members.FindNameAsync(user, ct) ?? user

@@ -154,6 +154,7 @@ public static class WebApplicationExtensions
         api.MapTrendEndpoints();
         api.MapNotificationChannelEndpoints();
         api.MapAlertEndpoints();
+        api.MapExperimentEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

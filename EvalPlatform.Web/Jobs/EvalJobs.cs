@@ -18,6 +18,9 @@ public static class EvalJobs
             AlertsJob.Key, "Alerts", "Evaluates every enabled alert rule of every team and notifies what fires or resolves.", JobSchedule.EveryMinute),
         JobDefinition.Of<AlertEvaluationPurgeJob>(
             AlertEvaluationPurgeJob.Key, "Alert evaluation retention", "Deletes alert evaluations older than 7 days.", JobSchedule.Daily(hour: 3, minute: 25)),
+        JobDefinition.Of<ExperimentsJob>(
+            ExperimentsJob.Key, "Experiments", "Analyses every running experiment and notifies a result that first becomes significant or a sample ratio mismatch.",
+            JobSchedule.EveryMinutes(15)),
         JobDefinition.Of<IngestionIssuePurgeJob>(
             IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
         JobDefinition.Of<JobRunPurgeJob>(

@@ -10,6 +10,9 @@ public sealed record JobSchedule(string Cron, string Text)
     /// <summary>Every <paramref name="seconds"/> seconds (a divisor of 60).</summary>
     public static JobSchedule EverySeconds(int seconds) => new($"0/{seconds} * * * * ?", $"Every {seconds} seconds");
 
+    /// <summary>Every <paramref name="minutes"/> minutes from the hour (a divisor of 60).</summary>
+    public static JobSchedule EveryMinutes(int minutes) => new($"0 0/{minutes} * * * ?", $"Every {minutes} minutes");
+
     /// <summary>Once an hour, at <paramref name="minute"/> past.</summary>
     public static JobSchedule Hourly(int minute = 0) => new($"0 {minute} * * * ?", minute == 0 ? "Every hour" : $"Every hour at {minute:00} past");
 

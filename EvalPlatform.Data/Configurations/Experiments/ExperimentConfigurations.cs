@@ -20,6 +20,7 @@ internal sealed class ExperimentConfiguration : IEntityTypeConfiguration<Experim
         builder.Property(e => e.ShippedVariant).HasMaxLength(ExperimentService.MaxKeyLength);
         builder.Property(e => e.DecisionNote).HasMaxLength(ExperimentService.MaxNoteLength);
         builder.Property(e => e.CreatedBy).HasMaxLength(450);
+        builder.Property(e => e.Version).IsConcurrencyToken();
         builder.Ignore(e => e.Variants);
         builder.Ignore(e => e.Filters);
         builder.Ignore(e => e.Guardrails);
@@ -41,7 +42,8 @@ internal sealed class ExperimentChangeConfiguration : IEntityTypeConfiguration<E
         builder.Property(c => c.Action).HasMaxLength(20);
         builder.Property(c => c.Detail).HasMaxLength(4_000);
         builder.HasOne<Experiment>().WithMany().HasForeignKey(c => c.ExperimentId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasIndex(c => new { c.TeamId, c.ExperimentId, c.At });
+        // An experiment's history, newest first.
+        builder.HasIndex(c => new { c.TeamId, c.ExperimentId, c.Sequence });
     }
 }
 

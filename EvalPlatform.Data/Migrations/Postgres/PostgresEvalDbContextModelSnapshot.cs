@@ -513,6 +513,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Status");
@@ -585,6 +589,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<Guid>("ExperimentId")
                         .HasColumnType("uuid");
 
+                    b.Property<int>("Sequence")
+                        .HasColumnType("integer");
+
                     b.Property<Guid>("TeamId")
                         .HasColumnType("uuid");
 
@@ -592,7 +599,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("ExperimentId");
 
-                    b.HasIndex("TeamId", "ExperimentId", "At");
+                    b.HasIndex("TeamId", "ExperimentId", "Sequence");
 
                     b.ToTable("experiment_changes", (string)null);
                 });

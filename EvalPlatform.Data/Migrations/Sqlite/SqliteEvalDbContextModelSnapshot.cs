@@ -507,6 +507,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Status");
@@ -579,6 +583,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<Guid>("ExperimentId")
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
+
                     b.Property<Guid>("TeamId")
                         .HasColumnType("TEXT");
 
@@ -586,7 +593,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasIndex("ExperimentId");
 
-                    b.HasIndex("TeamId", "ExperimentId", "At");
+                    b.HasIndex("TeamId", "ExperimentId", "Sequence");
 
                     b.ToTable("experiment_changes", (string)null);
                 });

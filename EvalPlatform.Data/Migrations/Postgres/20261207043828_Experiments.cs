@@ -37,6 +37,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     CreatedBy = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: true),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    Version = table.Column<int>(type: "integer", nullable: false),
                     SignificanceNotified = table.Column<bool>(type: "boolean", nullable: false),
                     SrmNotified = table.Column<bool>(type: "boolean", nullable: false)
                 },
@@ -83,6 +84,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     TeamId = table.Column<Guid>(type: "uuid", nullable: false),
                     ExperimentId = table.Column<Guid>(type: "uuid", nullable: false),
                     At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    Sequence = table.Column<int>(type: "integer", nullable: false),
                     Actor = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
                     Action = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
                     Detail = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: true)
@@ -109,9 +111,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 column: "ExperimentId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_experiment_changes_TeamId_ExperimentId_At",
+                name: "IX_experiment_changes_TeamId_ExperimentId_Sequence",
                 table: "experiment_changes",
-                columns: new[] { "TeamId", "ExperimentId", "At" });
+                columns: new[] { "TeamId", "ExperimentId", "Sequence" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_experiments_Status",

@@ -37,6 +37,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     CreatedBy = table.Column<string>(type: "TEXT", maxLength: 450, nullable: true),
                     CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
                     UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    Version = table.Column<int>(type: "INTEGER", nullable: false),
                     SignificanceNotified = table.Column<bool>(type: "INTEGER", nullable: false),
                     SrmNotified = table.Column<bool>(type: "INTEGER", nullable: false)
                 },
@@ -83,6 +84,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     TeamId = table.Column<Guid>(type: "TEXT", nullable: false),
                     ExperimentId = table.Column<Guid>(type: "TEXT", nullable: false),
                     At = table.Column<long>(type: "INTEGER", nullable: false),
+                    Sequence = table.Column<int>(type: "INTEGER", nullable: false),
                     Actor = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
                     Action = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
                     Detail = table.Column<string>(type: "TEXT", maxLength: 4000, nullable: true)
@@ -109,9 +111,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                 column: "ExperimentId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_experiment_changes_TeamId_ExperimentId_At",
+                name: "IX_experiment_changes_TeamId_ExperimentId_Sequence",
                 table: "experiment_changes",
-                columns: new[] { "TeamId", "ExperimentId", "At" });
+                columns: new[] { "TeamId", "ExperimentId", "Sequence" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_experiments_Status",

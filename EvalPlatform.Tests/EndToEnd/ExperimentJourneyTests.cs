@@ -53,6 +53,8 @@ public sealed class ExperimentJourneyTests(ExperimentKestrelAppFactory app, Brow
         await page.FillAsync("input[data-testid=experiment-name]", "Shorter prompt");
         await page.FillAsync("input[data-testid=experiment-key]", "short-prompt");
         await page.FillAsync("textarea[data-testid=experiment-hypothesis] >> nth=0", "A shorter system prompt is accepted more often.");
+        // A large planned effect (50 %): the sequential test's mixture is tuned to it, so a few hundred reviews can decide.
+        await page.FillAsync("input[data-testid=experiment-mde]", "0.5");
         await page.Locator("textarea[data-testid=variant-config]").Nth(1).FillAsync("""{"model": "gpt-4o-mini", "system_prompt": "Be brief."}""");
         await Assertions.Expect(page.Locator("[data-testid=weights-message]")).ToHaveTextAsync("The weights add up to 1.");
         await page.AssertAccessibleAsync("experiment form light 1440");
@@ -64,8 +66,7 @@ public sealed class ExperimentJourneyTests(ExperimentKestrelAppFactory app, Brow
         await page.ClickAsync("[data-testid=start-experiment]");
         await Assertions.Expect(page.Locator("[data-testid=experiment-status]")).ToHaveTextAsync("running");
 
-        // 300 users assigned through the API; each sends a trace with its variant; 60 of each variant are reviewed:
-        // control accepted 1 in 3, the short prompt 9 in 10.
+        // 300 users assigned through the API; each sends a trace with its variant; some of each variant are reviewed.
         var users = Enumerable.Range(0, 300).Select(i => $"user-{i}").ToArray();
         using var assigned = await http.PostAsJsonAsync("/api/v1/experiments/short-prompt/assign", new { unit_ids = users });
         Assert.True(assigned.IsSuccessStatusCode, await assigned.Content.ReadAsStringAsync());
@@ -76,10 +77,14 @@ public sealed class ExperimentJourneyTests(ExperimentKestrelAppFactory app, Brow
         using var sent = await http.PostAsync("/api/v1/traces/batch", new StringContent($"{{\"traces\":[{string.Join(",", items)}]}}", Encoding.UTF8, "application/json"));
         Assert.True(sent.IsSuccessStatusCode, await sent.Content.ReadAsStringAsync());
         var ids = (await sent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()).ToList();
-        foreach (var group in variants.Select((v, i) => (v.Variant, Id: ids[i])).GroupBy(x => x.Variant))
+        // The same number of reviews in each variant, a multiple of 30 so the rates are exact: control 1 in 3, treatment 9 in 10.
+        var byVariant = variants.Select((v, i) => (v.Variant, Id: ids[i])).GroupBy(x => x.Variant).ToList();
+        var reviewedPerVariant = byVariant.Min(g => g.Count()) / 30 * 30;
+        Assert.True(reviewedPerVariant >= 120, $"{reviewedPerVariant} reviews per variant");
+        foreach (var group in byVariant)
         {
             var n = 0;
-            foreach (var (variant, id) in group.Take(60))
+            foreach (var (variant, id) in group.Take(reviewedPerVariant))
             {
                 var accept = variant == "control" ? n % 3 == 0 : n % 10 != 0;
                 n++;

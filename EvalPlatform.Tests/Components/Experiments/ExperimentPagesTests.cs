@@ -57,7 +57,7 @@ public sealed class ExperimentPagesTests : BunitTestBase
         cut.FindAll("[data-testid=remove-variant]")[^1].Click();
         Assert.Equal(2, cut.FindAll("[data-testid=variant-row]").Count);
 
-        Field(cut, "variant-weight", 1).Change("0.7");
+        Field(cut, "variant-weight", 1).Input("0.7");
         cut.WaitForAssertion(() => Assert.Equal("The weights must add up to 1; they add up to 1.2.", cut.Find("[data-testid=weights-message]").TextContent.Trim()));
         Field(cut, "variant-config", 1).Input("{\"model\": ");
         cut.WaitForAssertion(() => Assert.Contains("Not valid JSON", cut.Find("[data-testid=variant-row]:nth-of-type(2)").TextContent + cut.Markup, StringComparison.Ordinal));
@@ -67,7 +67,7 @@ public sealed class ExperimentPagesTests : BunitTestBase
         cut.WaitForAssertion(() => Assert.Contains("must add up to 1", cut.Markup, StringComparison.Ordinal));
         Assert.Empty(await Services.GetRequiredService<ExperimentService>().ListAsync());
 
-        Field(cut, "variant-weight", 0).Change("0.3");
+        Field(cut, "variant-weight", 0).Input("0.3");
         Field(cut, "variant-config", 1).Input("[1, 2]");
         cut.Find("[data-testid=save-experiment]").Click();
         cut.WaitForAssertion(() => Assert.Contains("Must be a JSON object", cut.Markup, StringComparison.Ordinal));

@@ -41,6 +41,7 @@ public static class CoreServiceCollectionExtensions
         services.AddTrends();
         services.AddNotifications();
         services.AddAlerts();
+        services.AddExperiments();
         services.AddExperimentStatistics();
         services.AddDigests();
         return services;
@@ -93,6 +94,21 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<DigestBuilder>();
         services.AddScoped<DigestService>();
         services.AddSingleton<DigestRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// Experiments (ADR 27): the team-scoped management, assignment (the one door for the assign endpoint and the LLM proxy)
+    /// and results; one experiment's analysis (scoped: it writes through the scope's <c>IEvalDbContext</c>, with the outbox)
+    /// and the runner across teams (the 15-minute job's call). The statistics (<see cref="IExperimentStatistics"/>) are registered beside them.
+    /// </summary>
+    private static IServiceCollection AddExperiments(this IServiceCollection services)
+    {
+        services.AddScoped<ExperimentService>();
+        services.AddScoped<ExperimentAssignments>();
+        services.AddScoped<ExperimentResults>();
+        services.AddScoped<ExperimentAnalysis>();
+        services.AddSingleton<ExperimentAnalysisRunner>();
         return services;
     }
 

@@ -3,6 +3,7 @@ using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Digests;
+using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
@@ -63,6 +64,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<AlertEvaluation> AlertEvaluations => Set<AlertEvaluation>();
     public DbSet<AlertEvent> AlertEvents => Set<AlertEvent>();
     public DbSet<TeamDigest> TeamDigests => Set<TeamDigest>();
+    public DbSet<Experiment> Experiments => Set<Experiment>();
+    public DbSet<ExperimentChange> ExperimentChanges => Set<ExperimentChange>();
+    public DbSet<ExperimentAssignment> ExperimentAssignments => Set<ExperimentAssignment>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

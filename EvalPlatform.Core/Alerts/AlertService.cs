@@ -316,6 +316,8 @@ public sealed class AlertService(
         return state;
     }
 
+    private static string? Filter(string field, string? value) => Require.Filter(field, value, IngestionLimits.MaxShortText);
+
     private static void Fill(AlertRule rule, AlertRuleDefinition d, DateTimeOffset now)
     {
         rule.Name = d.Name ?? rule.Name;
@@ -382,18 +384,6 @@ public sealed class AlertService(
         }
 
         return d with { Name = name, MetricKey = key, Filters = f, ChannelIds = channels };
-    }
-
-    private static string? Filter(string field, string? value)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return null;
-        }
-
-        return value.Length > IngestionLimits.MaxShortText
-            ? throw new DomainValidationException($"filters.{field}", $"At most {IngestionLimits.MaxShortText} characters.")
-            : value.Trim();
     }
 
     private static void Range(string field, int value, int min, int max)

@@ -19,4 +19,17 @@ public static class Require
 
         return trimmed;
     }
+
+    /// <summary>An optional filter value: null when blank, else trimmed and at most <paramref name="maxLength"/> characters (the error names <c>filters.{field}</c>).</summary>
+    public static string? Filter(string field, string? value, int maxLength)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        return value.Length > maxLength
+            ? throw new DomainValidationException($"filters.{field}", $"At most {maxLength} characters.")
+            : value.Trim();
+    }
 }

@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Digests;
+using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
@@ -49,6 +50,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<AlertEvaluation> AlertEvaluations { get; }
     DbSet<AlertEvent> AlertEvents { get; }
     DbSet<TeamDigest> TeamDigests { get; }
+    DbSet<Experiment> Experiments { get; }
+    DbSet<ExperimentChange> ExperimentChanges { get; }
+    DbSet<ExperimentAssignment> ExperimentAssignments { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

@@ -12,8 +12,11 @@ public static class NotificationEventTypes
     public const string QueueCompleted = "queue.completed";
     public const string DailyDigest = "digest.daily";
 
+    /// <summary>An experiment's primary result first became significant, or its sample ratio mismatch check first fired.</summary>
+    public const string ExperimentResult = "experiment.result";
+
     public static readonly IReadOnlyList<string> All =
-        [AlertFiring, AlertResolved, TraceCreated, TraceReviewed, QueueCompleted, DailyDigest];
+        [AlertFiring, AlertResolved, TraceCreated, TraceReviewed, QueueCompleted, DailyDigest, ExperimentResult];
 }
 
 /// <summary>How loud a notification is (an alert rule's severity; everything else is <see cref="Info"/>).</summary>

@@ -17,4 +17,7 @@ public enum Permission
 
     /// <summary>Create, change and delete the team's alert rules; acknowledge and snooze its alerts.</summary>
     ManageAlerts,
+
+    /// <summary>Create and change the team's experiments, start, pause and stop them (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageExperiments,
 }

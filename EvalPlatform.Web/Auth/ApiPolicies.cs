@@ -17,6 +17,9 @@ public static class ApiPolicies
     /// <summary>Any scope the permission table says may view the team's traces and settings (<c>read</c>, <c>admin</c>).</summary>
     public const string View = "api:view";
 
+    /// <summary>A key that ingests or one that views (<c>ingest</c>, <c>read</c>, <c>admin</c>): the experiment definitions SDKs fetch.</summary>
+    public const string IngestOrView = "api:ingest-or-view";
+
     public static AuthorizationBuilder AddApiPolicies(this AuthorizationBuilder builder)
     {
         builder.AddPolicy(AnyKey, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser());
@@ -39,6 +42,13 @@ public static class ApiPolicies
             .AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
             .RequireAuthenticatedUser()
             .RequireClaim(ApiKeyDefaults.ScopeClaim, viewScopes));
+
+        var ingestOrViewScopes = TeamPermissions.ScopesGranting(Permission.IngestTraces).Concat(TeamPermissions.ScopesGranting(Permission.ViewTraces))
+            .Distinct().Select(ApiKeyScopesText.Format).ToArray();
+        builder.AddPolicy(IngestOrView, p => p
+            .AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
+            .RequireAuthenticatedUser()
+            .RequireClaim(ApiKeyDefaults.ScopeClaim, ingestOrViewScopes));
         return builder;
     }
 }

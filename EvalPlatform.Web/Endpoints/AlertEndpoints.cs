@@ -186,7 +186,8 @@ public static class AlertEndpoints
             groupBy, severity, body.ChannelIds ?? [], body.Enabled ?? true);
     }
 
-    private static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct)
+    /// <summary>A JSON object body as <typeparamref name="T"/> (snake_case): an unknown field or a wrong type is a 400 naming it (experiments read theirs through it too).</summary>
+    internal static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct)
     {
         using var document = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
         if (document.RootElement.ValueKind != JsonValueKind.Object)

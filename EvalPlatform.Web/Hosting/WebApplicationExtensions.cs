@@ -155,6 +155,7 @@ public static class WebApplicationExtensions
         api.MapNotificationChannelEndpoints();
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
+        api.MapExperimentEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

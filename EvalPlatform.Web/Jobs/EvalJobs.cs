@@ -21,6 +21,9 @@ public static class EvalJobs
         JobDefinition.Of<DailyDigestJob>(
             DailyDigestJob.Key, "Daily digest", "Sends each team's digest of yesterday (its time zone) once its chosen time has passed: Slack and in-app.",
             JobSchedule.EveryMinutes(5)),
+        JobDefinition.Of<ExperimentsJob>(
+            ExperimentsJob.Key, "Experiments", "Analyses every running experiment and notifies a result that first becomes significant or a sample ratio mismatch.",
+            JobSchedule.EveryMinutes(15)),
         JobDefinition.Of<IngestionIssuePurgeJob>(
             IngestionIssuePurgeJob.Key, "Ingestion log retention", "Deletes ingestion issue log rows older than 7 days.", JobSchedule.Hourly(minute: 5)),
         JobDefinition.Of<JobRunPurgeJob>(

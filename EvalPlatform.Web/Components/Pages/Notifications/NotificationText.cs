@@ -13,6 +13,7 @@ public static class NotificationText
         NotificationEventTypes.TraceReviewed => "Trace reviewed",
         NotificationEventTypes.QueueCompleted => "Review queue completed",
         NotificationEventTypes.DailyDigest => "Daily digest",
+        NotificationEventTypes.ExperimentResult => "Experiment result (significant, or sample ratio mismatch)",
         _ => type,
     };
 

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Email;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Queues;
@@ -96,6 +97,16 @@ public static class WebApplicationExtensions
                     database.Describe(), e.GetBaseException().Message, database.SettingName, database.SettingName.Replace(":", "__", StringComparison.Ordinal));
                 return false;
             }
+        }
+
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<SmtpOptions>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            app.Logger.LogCritical("Cannot use the SMTP settings: {Reason}", string.Join(" ", e.Failures));
+            return false;
         }
 
         if (RedisConnection.IsConfigured(app.Configuration))

@@ -670,7 +670,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
-                    b.Property<Guid>("ChannelId")
+                    b.Property<Guid?>("ChannelId")
                         .HasColumnType("uuid");
 
                     b.Property<DateTimeOffset>("CreatedAt")
@@ -704,6 +704,14 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("RecipientEmail")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
                     b.Property<int?>("ResponseCode")
                         .HasColumnType("integer");
 
@@ -727,6 +735,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasFilter("\"Status\" = 'Pending'");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "RecipientUserId", "Id")
+                        .HasDatabaseName("IX_notification_deliveries_recipient")
+                        .HasFilter("\"RecipientUserId\" IS NOT NULL");
 
                     b.ToTable("notification_deliveries", (string)null);
                 });
@@ -1884,8 +1896,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>

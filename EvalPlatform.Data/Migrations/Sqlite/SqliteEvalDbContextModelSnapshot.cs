@@ -664,7 +664,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<int>("Attempts")
                         .HasColumnType("INTEGER");
 
-                    b.Property<Guid>("ChannelId")
+                    b.Property<Guid?>("ChannelId")
                         .HasColumnType("TEXT");
 
                     b.Property<long>("CreatedAt")
@@ -698,6 +698,14 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("RecipientEmail")
+                        .HasMaxLength(320)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
                     b.Property<int?>("ResponseCode")
                         .HasColumnType("INTEGER");
 
@@ -721,6 +729,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasFilter("\"Status\" = 'Pending'");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "RecipientUserId", "Id")
+                        .HasDatabaseName("IX_notification_deliveries_recipient")
+                        .HasFilter("\"RecipientUserId\" IS NOT NULL");
 
                     b.ToTable("notification_deliveries", (string)null);
                 });
@@ -1872,8 +1884,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>

@@ -74,6 +74,17 @@ public static class WebApplicationExtensions
     /// </summary>
     public static async Task<bool> PrepareInfrastructureAsync(this WebApplication app)
     {
+        // Settings first: a half-configured Smtp section is one line, before the database is touched.
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<SmtpOptions>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            app.Logger.LogCritical("Cannot use the SMTP settings: {Reason}", string.Join(" ", e.Failures));
+            return false;
+        }
+
         var database = app.Services.GetRequiredService<DatabaseTarget>();
         await using (var scope = app.Services.CreateAsyncScope())
         {
@@ -97,16 +108,6 @@ public static class WebApplicationExtensions
                     database.Describe(), e.GetBaseException().Message, database.SettingName, database.SettingName.Replace(":", "__", StringComparison.Ordinal));
                 return false;
             }
-        }
-
-        try
-        {
-            _ = app.Services.GetRequiredService<IOptions<SmtpOptions>>().Value;
-        }
-        catch (OptionsValidationException e)
-        {
-            app.Logger.LogCritical("Cannot use the SMTP settings: {Reason}", string.Join(" ", e.Failures));
-            return false;
         }
 
         if (RedisConnection.IsConfigured(app.Configuration))

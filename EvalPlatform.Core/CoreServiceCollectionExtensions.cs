@@ -63,6 +63,8 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<NotificationDeliverer>();
         services.AddScoped<NotificationChannelService>();
         services.AddScoped<InAppNotificationService>();
+        services.AddScoped<MemberEmailService>();
+        services.AddOptions<Email.SmtpOptions>();
         return services;
     }
 

@@ -74,6 +74,7 @@ public static class DataServiceCollectionExtensions
         services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddScoped<DatabaseMigrator>();
         services.AddScoped<IMemberDirectory, MemberDirectory>();
+        services.AddScoped<IMemberEmails, MemberEmails>();
         services.AddScoped<IMetricsReader, MetricsReader>();
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")

@@ -33,7 +33,7 @@ public sealed record ChannelInfo(
 public sealed record CreatedChannel(ChannelInfo Channel, string? Secret);
 
 public sealed record DeliveryInfo(
-    Guid Id, Guid ChannelId, Guid EventId, string EventType, string Status, int Attempts, DateTimeOffset NextAttemptAt,
+    Guid Id, Guid? ChannelId, Guid EventId, string EventType, string Status, int Attempts, DateTimeOffset NextAttemptAt,
     int? ResponseCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? DeliveredAt);
 
 public sealed record DeliveryPage(IReadOnlyList<DeliveryInfo> Items, string? NextCursor);

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Email;
 using EvalPlatform.Core.Outbound;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -47,6 +48,8 @@ public sealed record DeliveryRun(int Claimed, int Delivered, int Retrying, int F
 public sealed partial class NotificationDeliverer(
     IEvalDbContextFactory dbFactory,
     IEnumerable<INotificationSender> senders,
+    IEmailSender email,
+    INotificationEmailComposer emailComposer,
     INotificationSecretProtector secrets,
     IOptions<NotificationOptions> options,
     IOptionsMonitor<OutboundOptions> outbound,
@@ -67,14 +70,14 @@ public sealed partial class NotificationDeliverer(
         Dictionary<Guid, NotificationChannel> channels;
         await using (var db = await dbFactory.CreateAsync(ct))
         {
-            var ids = claimed.Select(d => d.ChannelId).Distinct().ToList();
+            var ids = claimed.Where(d => d.ChannelId != null).Select(d => d.ChannelId!.Value).Distinct().ToList();
             channels = await AcrossTeams.Channels(db).AsNoTracking().Where(c => ids.Contains(c.Id)).ToDictionaryAsync(c => c.Id, ct);
         }
 
         int delivered = 0, retrying = 0, failed = 0;
         await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = o.Parallelism, CancellationToken = ct }, async (row, token) =>
         {
-            var status = await DeliverOneAsync(row, channels.GetValueOrDefault(row.ChannelId), o, token);
+            var status = await DeliverOneAsync(row, row.ChannelId is { } channelId ? channels.GetValueOrDefault(channelId) : null, o, token);
             switch (status)
             {
                 case DeliveryStatus.Delivered: Interlocked.Increment(ref delivered); break;
@@ -110,7 +113,11 @@ public sealed partial class NotificationDeliverer(
     private async Task<DeliveryStatus> DeliverOneAsync(NotificationDelivery row, NotificationChannel? channel, NotificationOptions o, CancellationToken ct)
     {
         SendOutcome outcome;
-        if (channel is null)
+        if (row.RecipientEmail is { } to)
+        {
+            outcome = await SendEmailAsync(emailComposer.Compose(StoredNotification.FromJson(row.Payload), to), ct);
+        }
+        else if (channel is null)
         {
             outcome = new SendOutcome(false, null, "The channel was deleted.", Permanent: true);
         }
@@ -216,6 +223,21 @@ public sealed partial class NotificationDeliverer(
         }
     }
 
+    /// <summary>
+    /// One e-mail attempt with the SMTP timeout (ADR 25): the reply code stands where an HTTP status would, 5xx replies
+    /// fail at once, 4xx replies, refused connections and timeouts are retried like any delivery.
+    /// </summary>
+    public async Task<SendOutcome> SendEmailAsync(EmailMessage message, CancellationToken ct)
+    {
+        if (!email.IsConfigured)
+        {
+            return new SendOutcome(false, null, "E-mail is not configured on this server (Smtp:Host).", Permanent: true);
+        }
+
+        var result = await email.SendAsync(message, ct);
+        return new SendOutcome(result.Sent, result.ReplyCode, result.Error, Permanent: !result.Sent && result.Permanent);
+    }
+
     /// <summary>The receiver's Retry-After when it gave one (capped at the maximum); else first × 2^(n-1), capped, with jitter down to half.</summary>
     public static TimeSpan RetryDelay(int attempts, TimeSpan? retryAfter, NotificationOptions o)
     {
@@ -264,5 +286,5 @@ public sealed partial class NotificationDeliverer(
     private partial void LogRecordFailed(Exception e, Guid deliveryId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Notification delivery {DeliveryId} to channel {ChannelId} of team {TeamId} failed after {Attempts} attempts: {Error}")]
-    private partial void LogGaveUp(Guid deliveryId, Guid channelId, Guid teamId, int attempts, string? error);
+    private partial void LogGaveUp(Guid deliveryId, Guid? channelId, Guid teamId, int attempts, string? error);
 }

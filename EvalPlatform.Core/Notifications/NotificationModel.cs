@@ -97,7 +97,8 @@ public enum DeliveryStatus
 }
 
 /// <summary>
-/// One event for one channel: the outbox row. Written in the transaction of the change that caused the event; the
+/// One event for one channel, or for one member's e-mail (ADR 25: <see cref="ChannelId"/> null, <see cref="RecipientEmail"/>
+/// set): the outbox row. Written in the transaction of the change that caused the event; the
 /// delivery job claims due rows (<see cref="LeaseUntil"/>), sends, and either marks them delivered, schedules the next
 /// attempt (<see cref="NextAttemptAt"/>) or, after <see cref="NotificationDeliverer.GiveUpAfter"/>, marks them failed.
 /// </summary>
@@ -105,7 +106,15 @@ public sealed class NotificationDelivery : ITeamOwned
 {
     public Guid Id { get; set; }
     public Guid TeamId { get; set; }
-    public Guid ChannelId { get; set; }
+
+    /// <summary>The channel it goes to; null for an e-mail to a member (<see cref="RecipientEmail"/>).</summary>
+    public Guid? ChannelId { get; set; }
+
+    /// <summary>For an e-mail: the member it is for (their delivery log).</summary>
+    public string? RecipientUserId { get; set; }
+
+    /// <summary>For an e-mail: the member's address when the event was enqueued.</summary>
+    public string? RecipientEmail { get; set; }
 
     /// <summary>The event's id: the same for every channel of one event; the receiver's idempotency key.</summary>
     public Guid EventId { get; set; }

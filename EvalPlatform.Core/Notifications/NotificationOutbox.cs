@@ -2,8 +2,11 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Email;
+using EvalPlatform.Core.Teams;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Core.Notifications;
 
@@ -20,11 +23,13 @@ public sealed record StoredNotification(
 }
 
 /// <summary>
-/// The outbox (ADR 22): an event becomes one <see cref="NotificationDelivery"/> per channel that wants it and one
-/// <see cref="InAppNotification"/> per member who wants it, added to the caller's unit of work and committed with it.
+/// The outbox (ADR 22): an event becomes one <see cref="NotificationDelivery"/> per channel that wants it, one
+/// <see cref="InAppNotification"/> per member who wants it in-app and, when SMTP is configured, one e-mail delivery per
+/// member who wants it by e-mail (ADR 25: the address resolved now), added to the caller's unit of work and committed with it.
 /// Channels and members are read for the event's team explicitly (the caller may be a job outside any team's scope).
 /// </summary>
-public sealed class NotificationOutbox(IServiceProvider services, TimeProvider clock, TraceCreatedSubscribers traceCreated) : INotificationOutbox
+public sealed class NotificationOutbox(
+    IServiceProvider services, TimeProvider clock, TraceCreatedSubscribers traceCreated, IOptionsMonitor<SmtpOptions> smtp) : INotificationOutbox
 {
     /// <inheritdoc />
     public Task EnqueueAsync(NotificationEvent notification, CancellationToken cancellationToken) =>
@@ -70,19 +75,7 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
 
         foreach (var channel in channels.Where(c => Wants(c, notification)))
         {
-            db.NotificationDeliveries.Add(new NotificationDelivery
-            {
-                Id = Uuid7.Create(now),
-                TeamId = notification.TeamId,
-                ChannelId = channel.Id,
-                EventId = stored.EventId,
-                EventType = notification.Type,
-                Payload = payload,
-                Status = DeliveryStatus.Pending,
-                NextAttemptAt = now,
-                CreatedAt = now,
-                UpdatedAt = now,
-            });
+            db.NotificationDeliveries.Add(NewDelivery(notification.TeamId, channel.Id, stored, payload, now));
         }
 
         if (!NotificationPreferences.CanBeInApp(notification.Type) || (notification.Type == NotificationEventTypes.TraceReviewed && !IsRejection(notification.Data)))
@@ -92,9 +85,11 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
 
         var members = await ForTeam.MemberIds(db, notification.TeamId).ToListAsync(cancellationToken);
         var preferences = await ForTeam.Preferences(db, notification.TeamId).AsNoTracking().ToDictionaryAsync(p => p.UserId, cancellationToken);
+        var byEmail = new List<string>();
         foreach (var userId in members)
         {
-            var inApp = preferences.TryGetValue(userId, out var p) ? NotificationChannel.Split(p.InAppTypes) : NotificationPreferences.DefaultInApp;
+            preferences.TryGetValue(userId, out var p);
+            var inApp = p is null ? NotificationPreferences.DefaultInApp : NotificationChannel.Split(p.InAppTypes);
             if (inApp.Contains(notification.Type))
             {
                 db.InAppNotifications.Add(new InAppNotification
@@ -111,8 +106,46 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
                     CreatedAt = now,
                 });
             }
+
+            if (p is not null && NotificationChannel.Split(p.EmailTypes).Contains(notification.Type))
+            {
+                byEmail.Add(userId);
+            }
+        }
+
+        // E-mail only when the server has SMTP: without it nothing is queued that could never be sent.
+        if (byEmail.Count == 0 || !smtp.CurrentValue.IsConfigured)
+        {
+            return;
+        }
+
+        var addresses = await services.GetRequiredService<IMemberEmails>().FindAsync(notification.TeamId, byEmail, cancellationToken);
+        foreach (var userId in byEmail)
+        {
+            if (addresses.TryGetValue(userId, out var address))
+            {
+                db.NotificationDeliveries.Add(NewDelivery(notification.TeamId, null, stored, payload, now, userId, address));
+            }
         }
     }
+
+    /// <summary>A pending outbox row for a channel, or (<paramref name="channelId"/> null) for a member's e-mail.</summary>
+    internal static NotificationDelivery NewDelivery(
+        Guid teamId, Guid? channelId, StoredNotification stored, string payload, DateTimeOffset now, string? recipientUserId = null, string? recipientEmail = null) => new()
+    {
+        Id = Uuid7.Create(now),
+        TeamId = teamId,
+        ChannelId = channelId,
+        RecipientUserId = recipientUserId,
+        RecipientEmail = recipientEmail,
+        EventId = stored.EventId,
+        EventType = stored.Type,
+        Payload = payload,
+        Status = DeliveryStatus.Pending,
+        NextAttemptAt = now,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<Guid>> UnknownChannelsAsync(IReadOnlyCollection<Guid> channelIds, CancellationToken cancellationToken)
@@ -177,7 +210,7 @@ public sealed class NotificationOutbox(IServiceProvider services, TimeProvider c
     }
 }
 
-/// <summary>Which events reach a member in-app by default, and which can.</summary>
+/// <summary>Which events reach a member in-app by default, and which can (by e-mail: the same, none by default).</summary>
 public static class NotificationPreferences
 {
     /// <summary>Every event but <c>trace.created</c> (one per trace: a webhook's business, not a person's).</summary>

@@ -39,3 +39,12 @@ public interface INotificationCommitObserver
 {
     void Committed(bool deliveries, IReadOnlyList<(Guid TeamId, string UserId)> inApp);
 }
+
+/// <summary>
+/// Renders an event as an e-mail to one member (in Web, where the public base URL for absolute links is known). Every
+/// piece of event content in the HTML part is HTML-encoded: titles carry trace names, which are untrusted.
+/// </summary>
+public interface INotificationEmailComposer
+{
+    Email.EmailMessage Compose(StoredNotification notification, string recipient);
+}

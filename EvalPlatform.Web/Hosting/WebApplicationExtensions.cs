@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Email;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Queues;
@@ -73,6 +74,17 @@ public static class WebApplicationExtensions
     /// </summary>
     public static async Task<bool> PrepareInfrastructureAsync(this WebApplication app)
     {
+        // Settings first: a half-configured Smtp section is one line, before the database is touched.
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<SmtpOptions>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            app.Logger.LogCritical("Cannot use the SMTP settings: {Reason}", string.Join(" ", e.Failures));
+            return false;
+        }
+
         var database = app.Services.GetRequiredService<DatabaseTarget>();
         await using (var scope = app.Services.CreateAsyncScope())
         {

@@ -1,5 +1,8 @@
+using EvalPlatform.Core.Email;
 using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Outbound;
+using EvalPlatform.Web.Email;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Web.Notifications;
 
@@ -23,6 +26,7 @@ public static class NotificationsServiceCollectionExtensions
                 "App:PublicBaseUrl must be an absolute URL such as https://eval.example.com.")
             .ValidateOnStart();
 
+        services.AddEvalEmail();
         AddSender<SlackSender>(services);
         AddSender<WebhookSender>(services);
         services.AddSingleton<DeliveryNudge>();
@@ -31,10 +35,31 @@ public static class NotificationsServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// E-mail (ADR 25): the <c>Smtp</c> section (checked at start: a host without a sender is one line naming the
+    /// setting), the MailKit sender every feature mails through, and how a notification reads as an e-mail.
+    /// </summary>
+    public static IServiceCollection AddEvalEmail(this IServiceCollection services)
+    {
+        services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SmtpOptions>, SmtpOptionsValidator>();
+        services.AddOptions<AppOptions>();
+        services.AddSingleton<IEmailSender, MailKitEmailSender>();
+        services.AddSingleton<INotificationEmailComposer, NotificationEmailComposer>();
+        return services;
+    }
+
     private static void AddSender<TSender>(IServiceCollection services) where TSender : class, INotificationSender
     {
         services.AddHttpClient<TSender>(http => http.Timeout = Timeout.InfiniteTimeSpan) // the deliverer's own timeout applies
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundGuard>().CreateHandler());
         services.AddTransient<INotificationSender>(sp => sp.GetRequiredService<TSender>());
     }
+}
+
+/// <summary>Refuses a half-configured <c>Smtp</c> section with one line naming the setting (<see cref="SmtpOptions.Problem"/>).</summary>
+internal sealed class SmtpOptionsValidator : IValidateOptions<SmtpOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SmtpOptions options) =>
+        options.Problem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }

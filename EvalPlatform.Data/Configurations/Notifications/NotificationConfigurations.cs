@@ -35,11 +35,16 @@ internal sealed class NotificationDeliveryConfiguration : IEntityTypeConfigurati
         builder.Property(d => d.EventType).HasMaxLength(40);
         builder.Property(d => d.Status).HasConversion<string>().HasMaxLength(12);
         builder.Property(d => d.LastError).HasMaxLength(1_000);
-        builder.HasOne<NotificationChannel>().WithMany().HasForeignKey(d => d.ChannelId).OnDelete(DeleteBehavior.Cascade);
+        // An e-mail to a member has no channel (ADR 25): the recipient columns say whom it is for.
+        builder.Property(d => d.RecipientUserId).HasMaxLength(450);
+        builder.Property(d => d.RecipientEmail).HasMaxLength(320);
+        builder.HasOne<NotificationChannel>().WithMany().HasForeignKey(d => d.ChannelId).IsRequired(false).OnDelete(DeleteBehavior.Cascade);
         // The delivery job's claim: due pending rows across teams, oldest due first (a partial index keeps it small).
         builder.HasIndex(d => d.NextAttemptAt).HasFilter("\"Status\" = 'Pending'").HasDatabaseName("IX_notification_deliveries_due");
         // The delivery log per channel, newest first.
         builder.HasIndex(d => new { d.TeamId, d.ChannelId, d.Id });
+        // A member's e-mail log, newest first.
+        builder.HasIndex(d => new { d.TeamId, d.RecipientUserId, d.Id }).HasFilter("\"RecipientUserId\" IS NOT NULL").HasDatabaseName("IX_notification_deliveries_recipient");
     }
 }
 

@@ -891,7 +891,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
-                    b.Property<Guid>("ChannelId")
+                    b.Property<Guid?>("ChannelId")
                         .HasColumnType("uuid");
 
                     b.Property<DateTimeOffset>("CreatedAt")
@@ -925,6 +925,14 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("RecipientEmail")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
                     b.Property<int?>("ResponseCode")
                         .HasColumnType("integer");
 
@@ -948,6 +956,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasFilter("\"Status\" = 'Pending'");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "RecipientUserId", "Id")
+                        .HasDatabaseName("IX_notification_deliveries_recipient")
+                        .HasFilter("\"RecipientUserId\" IS NOT NULL");
 
                     b.ToTable("notification_deliveries", (string)null);
                 });
@@ -2156,8 +2168,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>

@@ -885,7 +885,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<int>("Attempts")
                         .HasColumnType("INTEGER");
 
-                    b.Property<Guid>("ChannelId")
+                    b.Property<Guid?>("ChannelId")
                         .HasColumnType("TEXT");
 
                     b.Property<long>("CreatedAt")
@@ -919,6 +919,14 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("RecipientEmail")
+                        .HasMaxLength(320)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
                     b.Property<int?>("ResponseCode")
                         .HasColumnType("INTEGER");
 
@@ -942,6 +950,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasFilter("\"Status\" = 'Pending'");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "RecipientUserId", "Id")
+                        .HasDatabaseName("IX_notification_deliveries_recipient")
+                        .HasFilter("\"RecipientUserId\" IS NOT NULL");
 
                     b.ToTable("notification_deliveries", (string)null);
                 });
@@ -2144,8 +2156,7 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>

@@ -60,6 +60,8 @@ public sealed record VariantResult(
 public sealed record SampleRatioMismatch(double ChiSquare, int DegreesOfFreedom, double PValue, bool Mismatch);
 
 /// <summary>The analysis of one metric.</summary>
+/// <param name="Variants">One result per variant, the control first.</param>
+/// <param name="Srm">The sample ratio mismatch check of the units.</param>
 /// <param name="Method">Says which tests and corrections were used, for the page ("mSPRT, pooled two-proportion z, Holm").</param>
 public sealed record ExperimentAnalysisResult(
     IReadOnlyList<VariantResult> Variants,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throw-away PostgreSQL + Redis for the test suite, on their own ports, without systemd.
 #
-#   scripts/services.sh start    (re)start both from a clean state, write $DIR/env
+#   scripts/services.sh start    reuse both if they are up (from this folder), else start them clean; write $DIR/env
+#   scripts/services.sh restart  stop what runs and start both from a clean state (the test script, the bench)
 #   scripts/services.sh stop     stop both (by their pid files); idempotent
 #   scripts/services.sh status   print whether each is up (exit 0 only if both are)
 #
@@ -280,12 +281,23 @@ cmd_status() {
     return "$rc"
 }
 
+# start: reuse services from this folder that are up and answering (so several sessions of work can share them
+# without wiping each other's databases); restart: always from scratch (the test script and the bench).
+cmd_ensure() {
+    if [ -f "$ENV_FILE" ] && cmd_status >/dev/null 2>&1; then
+        log "reusing PostgreSQL on 127.0.0.1:$PG_PORT and Redis on 127.0.0.1:$REDIS_PORT; env: $ENV_FILE"
+        return 0
+    fi
+    cmd_start
+}
+
 case "${1:-}" in
-    start) cmd_start ;;
+    start) cmd_ensure ;;
+    restart) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     *)
-        echo "usage: $0 {start|stop|status}" >&2
+        echo "usage: $0 {start|restart|stop|status}" >&2
         exit 2
         ;;
 esac

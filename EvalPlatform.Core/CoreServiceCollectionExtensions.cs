@@ -57,6 +57,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<NotificationDeliverer>();
         services.AddScoped<NotificationChannelService>();
         services.AddScoped<InAppNotificationService>();
+        services.AddScoped<NotificationRetention>();
         return services;
     }
 

@@ -65,6 +65,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<InAppNotificationService>();
         services.AddScoped<MemberEmailService>();
         services.AddOptions<Email.SmtpOptions>();
+        services.AddScoped<NotificationRetention>();
         return services;
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
@@ -19,15 +20,17 @@ namespace EvalPlatform.Core.Notifications;
 /// <param name="EventTypes">The event types it is subscribed to.</param>
 /// <param name="RejectedOnly">For <c>trace.reviewed</c>: only rejections.</param>
 /// <param name="RejectionReasons">With <paramref name="RejectedOnly"/>: only these reason keys (none: any).</param>
+/// <param name="Filters">For <c>trace.created</c>: which new traces (<see cref="TraceCreatedFilter"/>; none: every one).</param>
 public sealed record ChannelInput(
     string? Name, string? Type, string? Url, string? Token, string? Channel, string? Secret,
-    IReadOnlyList<string>? EventTypes, bool RejectedOnly = false, IReadOnlyList<string>? RejectionReasons = null);
+    IReadOnlyList<string>? EventTypes, bool RejectedOnly = false, IReadOnlyList<string>? RejectionReasons = null,
+    IReadOnlyDictionary<string, JsonElement>? Filters = null);
 
 /// <summary>A channel as listed: never its secret.</summary>
 public sealed record ChannelInfo(
     Guid Id, string Name, string Type, string? Url, string? Channel, string SecretHint, IReadOnlyList<string> EventTypes,
     bool RejectedOnly, IReadOnlyList<string> RejectionReasons, DateTimeOffset CreatedAt,
-    string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? LastDeliveredAt);
+    string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? LastDeliveredAt, JsonObject? Filters = null);
 
 /// <summary>A channel just created: <see cref="Secret"/> (a webhook's signing secret) is shown this once.</summary>
 public sealed record CreatedChannel(ChannelInfo Channel, string? Secret);
@@ -77,6 +80,7 @@ public sealed class NotificationChannelService(
         }
 
         var (eventTypes, reasons) = ReadSubscription(input);
+        var filter = ReadFilter(input, eventTypes);
         var (url, slackChannel, secret) = await ReadTargetAsync(type, input, creating: true, ct);
         var shown = type == ChannelType.Webhook ? secret : null;
         var now = clock.GetUtcNow();
@@ -99,6 +103,7 @@ public sealed class NotificationChannelService(
             EventTypes = string.Join(',', eventTypes),
             RejectedOnly = input.RejectedOnly,
             RejectionReasons = reasons.Count == 0 ? null : string.Join(',', reasons),
+            TraceFilter = filter?.ToJson().ToJsonString(),
             CreatedAt = now,
             CreatedByUserId = team.UserId,
         };
@@ -122,6 +127,7 @@ public sealed class NotificationChannelService(
 
         var name = RequireName(input.Name);
         var (eventTypes, reasons) = ReadSubscription(input);
+        var filter = ReadFilter(input, eventTypes);
         await ValidateReasonsAsync(db, reasons, ct);
         channel.Name = name;
         var (url, slackChannel, secret) = await ReadTargetAsync(channel.Type, input, creating: false, ct);
@@ -136,6 +142,7 @@ public sealed class NotificationChannelService(
         channel.EventTypes = string.Join(',', eventTypes);
         channel.RejectedOnly = input.RejectedOnly;
         channel.RejectionReasons = reasons.Count == 0 ? null : string.Join(',', reasons);
+        channel.TraceFilter = filter?.ToJson().ToJsonString();
         channel.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         traceCreated.Invalidate(teamId);
@@ -318,6 +325,14 @@ public sealed class NotificationChannelService(
         return (NotificationEventTypes.All.Where(types.Contains).ToList(), reasons);
     }
 
+    private static TraceCreatedFilter? ReadFilter(ChannelInput input, List<string> eventTypes)
+    {
+        var filter = TraceCreatedFilter.Read(input.Filters);
+        return filter is not null && !eventTypes.Contains(NotificationEventTypes.TraceCreated)
+            ? throw new DomainValidationException("filters", "Filters choose which new traces are sent: only with the trace.created event.")
+            : filter;
+    }
+
     private async Task ValidateReasonsAsync(IEvalDbContext db, List<string> reasons, CancellationToken ct)
     {
         if (reasons.Count == 0)
@@ -353,7 +368,25 @@ public sealed class NotificationChannelService(
 
     public static ChannelInfo ToInfo(NotificationChannel c) => new(
         c.Id, c.Name, ChannelTypes.Format(c.Type), c.Url, c.SlackChannel, c.SecretHint, c.EventTypeList, c.RejectedOnly, c.RejectionReasonList,
-        c.CreatedAt, c.LastError, c.LastErrorAt, c.LastDeliveredAt);
+        c.CreatedAt, c.LastError, c.LastErrorAt, c.LastDeliveredAt, StoredFilter(c.TraceFilter));
+
+    /// <summary>The stored filter as the API shows it; one that does not read is shown as it is stored, never thrown.</summary>
+    private static JsonObject? StoredFilter(string? stored)
+    {
+        if (stored is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(stored) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return new JsonObject { ["unreadable"] = stored };
+        }
+    }
 
     public static DeliveryInfo ToInfo(NotificationDelivery d) => new(
         d.Id, d.ChannelId, d.EventId, d.EventType, d.Status.ToString().ToLowerInvariant(), d.Attempts, d.NextAttemptAt, d.ResponseCode, d.LastError,

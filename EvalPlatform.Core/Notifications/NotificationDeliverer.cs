@@ -32,6 +32,22 @@ public sealed class NotificationOptions
 
     [Range(1, 86_400)]
     public int MaxRetryDelaySeconds { get; set; } = 3_600;
+
+    /// <summary>Delivered outbox rows (the delivery log) are kept this many days after delivery (<c>notification-retention</c>).</summary>
+    [Range(1, 3_650)]
+    public int DeliveredRetentionDays { get; set; } = 30;
+
+    /// <summary>Failed outbox rows are kept longer, for Redeliver and for finding out why.</summary>
+    [Range(1, 3_650)]
+    public int FailedRetentionDays { get; set; } = 90;
+
+    /// <summary>Read in-app notifications are kept this many days after they were read; unread ones are kept.</summary>
+    [Range(1, 3_650)]
+    public int ReadInAppRetentionDays { get; set; } = 90;
+
+    /// <summary>Rows deleted per statement by the retention job: short transactions, whatever the backlog.</summary>
+    [Range(1, 100_000)]
+    public int RetentionBatchSize { get; set; } = 5_000;
 }
 
 /// <summary>What one delivery run did.</summary>

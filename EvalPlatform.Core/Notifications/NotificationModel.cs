@@ -69,6 +69,9 @@ public sealed class NotificationChannel : ITeamOwned
     /// <summary>For <c>trace.reviewed</c> with <see cref="RejectedOnly"/>: only these reason codes (comma-separated); null for any.</summary>
     public string? RejectionReasons { get; set; }
 
+    /// <summary>For <c>trace.created</c>: which new traces it wants (<see cref="TraceCreatedFilter"/> as JSON); null for every one.</summary>
+    public string? TraceFilter { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
     public string? CreatedByUserId { get; set; }
     public DateTimeOffset? UpdatedAt { get; set; }

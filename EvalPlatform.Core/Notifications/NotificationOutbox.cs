@@ -1,9 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Email;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -44,20 +46,49 @@ public sealed class NotificationOutbox(
     }
 
     /// <summary>
-    /// Many events into <paramref name="db"/>, each team's channels read once (the ingestion group's <c>trace.created</c>
-    /// events: thousands per commit).
+    /// <c>trace.created</c> for one team's new traces, into the ingestion group's <paramref name="db"/>: one event per trace
+    /// that at least one subscribed channel's filter (<see cref="TraceCreatedFilter"/>) matches, sent to those channels only.
+    /// A stored filter that does not read throws: the group commit drops this team's events and keeps everyone's traces.
     /// </summary>
-    public async Task EnqueueManyAsync(IEvalDbContext db, IReadOnlyList<NotificationEvent> notifications, CancellationToken cancellationToken)
+    public async Task EnqueueTraceCreatedAsync(IEvalDbContext db, Guid teamId, IReadOnlyList<Trace> traces, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(notifications);
-        foreach (var team in notifications.GroupBy(n => n.TeamId))
+        ArgumentNullException.ThrowIfNull(traces);
+        var channels = await ForTeam.Channels(db, teamId).AsNoTracking().ToListAsync(cancellationToken);
+        var subscribed = channels.Where(c => c.IsSubscribedTo(NotificationEventTypes.TraceCreated))
+            .Select(c => (c.Id, Filter: TraceCreatedFilter.Parse(c.TraceFilter))).ToList();
+        foreach (var trace in traces)
         {
-            var channels = await ForTeam.Channels(db, team.Key).AsNoTracking().ToListAsync(cancellationToken);
-            foreach (var notification in team)
+            var wanted = subscribed.Where(c => c.Filter is null || c.Filter.Matches(trace)).Select(c => c.Id).ToList();
+            if (wanted.Count > 0)
             {
-                await EnqueueAsync(db, notification, channels, cancellationToken);
+                await EnqueueAsync(db, TraceCreated(trace) with { ChannelIds = wanted }, channels, cancellationToken);
             }
         }
+    }
+
+    /// <summary>The <c>trace.created</c> event: the trace's identity and the fields its receivers filter and route on.</summary>
+    public static NotificationEvent TraceCreated(Trace t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        return new NotificationEvent(
+            t.TeamId, NotificationEventTypes.TraceCreated, $"Trace created: {t.Name ?? t.ExternalId ?? t.Id.ToString()}", "A trace was ingested.",
+            $"/traces/{t.Id}",
+            new JsonObject
+            {
+                ["trace_id"] = t.Id.ToString(),
+                ["external_id"] = t.ExternalId,
+                ["name"] = t.Name,
+                ["model"] = t.Model,
+                ["provider"] = t.Provider,
+                ["environment"] = t.Environment,
+                ["tags"] = new JsonArray(t.Tags.Select(tag => (JsonNode?)JsonValue.Create(tag)).ToArray()),
+                ["user_id"] = t.UserId,
+                ["session_id"] = t.SessionId,
+                ["experiment"] = t.Experiment,
+                ["variant"] = t.Variant,
+                ["error"] = t.Error,
+                ["started_at"] = t.StartedAt.ToString("O", CultureInfo.InvariantCulture),
+            });
     }
 
     private async Task EnqueueAsync(IEvalDbContext db, NotificationEvent notification, List<NotificationChannel> channels, CancellationToken cancellationToken)

@@ -254,6 +254,14 @@ public sealed partial class QueueService
             throw;
         }
 
+        // The settled item may have been the queue's last: announced once the trace took the verdict (a failed review
+        // above reopens the item, so the queue is not complete).
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            await AnnounceIfCompletedAsync(db, await LoadQueueAsync(db, item.QueueId, ct), ct);
+            await tx.CommitAsync(ct);
+        }
+
         return await ResultAsync(db, itemId, ct);
     }
 

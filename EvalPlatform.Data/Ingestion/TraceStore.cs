@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Notifications;
@@ -176,40 +174,40 @@ internal abstract class TraceStore(
     }
 
     /// <summary>
-    /// <c>trace.created</c> outbox rows, in the group's transaction, for the teams that have a channel for it. A team
-    /// without one costs a lookup in a per-node cache per group (<see cref="TraceCreatedSubscribers"/>), nothing more.
+    /// <c>trace.created</c> outbox rows, in the group's transaction, for the teams that have a channel for it, filtered per
+    /// channel (<see cref="NotificationOutbox.EnqueueTraceCreatedAsync"/>). A team without one costs a lookup in a per-node
+    /// cache per group (<see cref="TraceCreatedSubscribers"/>), nothing more. Each team apart: a failure while announcing one
+    /// team's traces (a stored filter that does not read, any exception) drops that team's rows, is logged, and neither
+    /// fails the group nor touches another team's traces or events (ADR 26).
     /// </summary>
     private async Task AnnounceCreatedAsync(EvalDbContext db, List<Trace> inserted, CancellationToken ct)
     {
-        List<Trace>? wanted = null;
-        foreach (var teamId in inserted.Select(t => t.TeamId).Distinct())
+        var announced = false;
+        foreach (var team in inserted.GroupBy(t => t.TeamId))
         {
-            if (await subscribers.AnyAsync(teamId, ct))
+            try
             {
-                (wanted ??= []).AddRange(inserted.Where(t => t.TeamId == teamId));
+                if (await subscribers.AnyAsync(team.Key, ct))
+                {
+                    await outbox.EnqueueTraceCreatedAsync(db, team.Key, team.ToList(), ct);
+                    announced = true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                foreach (var entry in db.ChangeTracker.Entries<NotificationDelivery>().Where(d => d.State == EntityState.Added && d.Entity.TeamId == team.Key).ToList())
+                {
+                    entry.State = EntityState.Detached;
+                }
+
+                logger.LogError(e, "trace.created for {Count} traces of team {TeamId} could not be enqueued; the traces are stored, these events are dropped", team.Count(), team.Key);
             }
         }
 
-        if (wanted is null)
+        if (announced)
         {
-            return;
+            await db.SaveChangesAsync(ct);
         }
-
-        var events = wanted.Select(t => new NotificationEvent(
-            t.TeamId, NotificationEventTypes.TraceCreated, $"Trace created: {t.Name ?? t.ExternalId ?? t.Id.ToString()}", "A trace was ingested.",
-            $"/traces/{t.Id}",
-            new JsonObject
-            {
-                ["trace_id"] = t.Id.ToString(),
-                ["external_id"] = t.ExternalId,
-                ["name"] = t.Name,
-                ["model"] = t.Model,
-                ["environment"] = t.Environment,
-                ["error"] = t.Error,
-                ["started_at"] = t.StartedAt.ToString("O", CultureInfo.InvariantCulture),
-            })).ToList();
-        await outbox.EnqueueManyAsync(db, events, ct);
-        await db.SaveChangesAsync(ct);
     }
 
     private static async Task<Dictionary<(Guid Team, string ExternalId), (Guid Id, byte[] Hash)>> LoadKnownAsync(

@@ -16,9 +16,10 @@ public static class NotificationChannelEndpoints
     /// <summary>A channel to create or edit; on an edit, secret fields left out keep the stored secret.</summary>
     public sealed record ChannelRequest(
         string? Name, string? Type, string? Url, string? Token, string? Channel, string? Secret,
-        IReadOnlyList<string>? EventTypes, bool? RejectedOnly, IReadOnlyList<string>? RejectionReasons)
+        IReadOnlyList<string>? EventTypes, bool? RejectedOnly, IReadOnlyList<string>? RejectionReasons,
+        Dictionary<string, System.Text.Json.JsonElement>? Filters = null)
     {
-        public ChannelInput ToInput() => new(Name, Type, Url, Token, Channel, Secret, EventTypes, RejectedOnly ?? false, RejectionReasons);
+        public ChannelInput ToInput() => new(Name, Type, Url, Token, Channel, Secret, EventTypes, RejectedOnly ?? false, RejectionReasons, Filters);
     }
 
     public sealed record ChannelsResponse(IReadOnlyList<ChannelInfo> Items);

@@ -31,5 +31,9 @@ public static class EvalJobs
         JobDefinition.Of<NotificationDeliveryJob>(
             NotificationDeliveryJob.Key, "Notification delivery", "Sends due notifications (Slack, webhooks) and retries failed ones with backoff for up to 24 hours; only failed runs are logged here.",
             JobSchedule.EverySeconds(5), recordOnlyFailures: true),
+        JobDefinition.Of<NotificationRetentionJob>(
+            NotificationRetentionJob.Key, "Notification retention",
+            "Deletes delivered notifications after 30 days, failed ones after 90, and in-app notifications read more than 90 days ago (Notifications:*RetentionDays).",
+            JobSchedule.Daily(hour: 3, minute: 35)),
     ];
 }

@@ -165,8 +165,9 @@ public static class SlackMessages
                 Add("Reviewed by", Text(n.Data["reviewed_by"]));
                 break;
             case NotificationEventTypes.AlertFiring or NotificationEventTypes.AlertResolved:
-                Add("Value", Text(n.Data["value"]));
-                Add("Threshold", Text(n.Data["threshold"]));
+                // As people read them (60 %, 1.20 s), from events that carry them; raw numbers otherwise.
+                Add("Value", Text(n.Data["value_text"]) ?? Text(n.Data["value"]));
+                Add("Threshold", Text(n.Data["threshold_text"]) ?? Text(n.Data["threshold"]));
                 Add("Severity", n.Severity.ToString());
                 break;
             case NotificationEventTypes.QueueCompleted:

@@ -18,6 +18,7 @@ internal sealed class NotificationChannelConfiguration : IEntityTypeConfiguratio
         builder.Property(c => c.SecretHint).HasMaxLength(8);
         builder.Property(c => c.EventTypes).HasMaxLength(500);
         builder.Property(c => c.RejectionReasons).HasMaxLength(2_000);
+        builder.Property(c => c.TraceFilter).HasMaxLength(4_000);
         builder.Property(c => c.CreatedByUserId).HasMaxLength(450);
         builder.Property(c => c.LastError).HasMaxLength(1_000);
         builder.Ignore(c => c.EventTypeList);
@@ -45,6 +46,8 @@ internal sealed class NotificationDeliveryConfiguration : IEntityTypeConfigurati
         builder.HasIndex(d => new { d.TeamId, d.ChannelId, d.Id });
         // A member's e-mail log, newest first.
         builder.HasIndex(d => new { d.TeamId, d.RecipientUserId, d.Id }).HasFilter("\"RecipientUserId\" IS NOT NULL").HasDatabaseName("IX_notification_deliveries_recipient");
+        // Retention across teams (notification-retention): finished rows by status and age.
+        builder.HasIndex(d => new { d.Status, d.UpdatedAt }).HasDatabaseName("IX_notification_deliveries_retention");
     }
 }
 
@@ -63,6 +66,8 @@ internal sealed class InAppNotificationConfiguration : IEntityTypeConfiguration<
         // A member's list (newest first) and unread count.
         builder.HasIndex(n => new { n.TeamId, n.UserId, n.Id });
         builder.HasIndex(n => new { n.TeamId, n.UserId }).HasFilter("\"ReadAt\" IS NULL").HasDatabaseName("IX_in_app_notifications_unread");
+        // Retention across teams (notification-retention): read notifications by age.
+        builder.HasIndex(n => n.ReadAt).HasFilter("\"ReadAt\" IS NOT NULL").HasDatabaseName("IX_in_app_notifications_read");
     }
 }
 

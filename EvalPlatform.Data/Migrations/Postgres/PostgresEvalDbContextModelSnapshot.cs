@@ -797,6 +797,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ReadAt")
+                        .HasDatabaseName("IX_in_app_notifications_read")
+                        .HasFilter("\"ReadAt\" IS NOT NULL");
+
                     b.HasIndex("TeamId", "UserId")
                         .HasDatabaseName("IX_in_app_notifications_unread")
                         .HasFilter("\"ReadAt\" IS NULL");
@@ -862,6 +866,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.Property<Guid>("TeamId")
                         .HasColumnType("uuid");
+
+                    b.Property<string>("TraceFilter")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
 
                     b.Property<string>("Type")
                         .IsRequired()
@@ -954,6 +962,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
+
+                    b.HasIndex("Status", "UpdatedAt")
+                        .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
 

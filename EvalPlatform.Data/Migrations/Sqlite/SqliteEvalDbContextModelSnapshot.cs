@@ -791,6 +791,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ReadAt")
+                        .HasDatabaseName("IX_in_app_notifications_read")
+                        .HasFilter("\"ReadAt\" IS NOT NULL");
+
                     b.HasIndex("TeamId", "UserId")
                         .HasDatabaseName("IX_in_app_notifications_unread")
                         .HasFilter("\"ReadAt\" IS NULL");
@@ -855,6 +859,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TraceFilter")
+                        .HasMaxLength(4000)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Type")
@@ -948,6 +956,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
+
+                    b.HasIndex("Status", "UpdatedAt")
+                        .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
 

@@ -122,16 +122,55 @@ public sealed class AlertPagesTests : BunitTestBase
     }
 
     [Fact]
-    public void TheDraft_TypesRatesInPercent_AndReadsChannelIds()
+    public void TheDraft_TypesRatesInPercent_AndKeepsItsChannels()
     {
         var channel = Guid.NewGuid();
-        var draft = new AlertRuleDraft { Name = "x", Metric = Metric.ErrorRate, Op = AlertConditionOp.Above, Value = 20, ChannelIds = $" {channel}, " };
+        var draft = new AlertRuleDraft { Name = "x", Metric = Metric.ErrorRate, Op = AlertConditionOp.Above, Value = 20, ChannelIds = [channel, channel] };
 
         var d = draft.ToDefinition();
 
         Assert.Equal((0.2, channel), (d.Value, Assert.Single(d.ChannelIds!)));
-        var rule = new AlertRule { Name = "x", Metric = Metric.ErrorRate, ConditionOp = AlertConditionOp.Above, ConditionValue = 0.35 };
+        var rule = new AlertRule { Name = "x", Metric = Metric.ErrorRate, ConditionOp = AlertConditionOp.Above, ConditionValue = 0.35, ChannelIds = [channel] };
         Assert.Equal(35, AlertRuleDraft.From(rule).Value, 9);
-        Assert.Throws<Core.Common.DomainValidationException>(() => new AlertRuleDraft { Name = "x", ChannelIds = "slack" }.ToDefinition());
+        Assert.Equal([channel], AlertRuleDraft.From(rule).ChannelIds);
+    }
+
+    [Fact]
+    public async Task TheForm_WithoutChannels_LinksToSettingsNotifications()
+    {
+        var (_, current) = await OwnerAsync();
+        var cut = Render<TestHost>(p => p.Add(h => h.Team, current).AddChildContent<AlertRuleEditPage>());
+
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=rule-channels-empty]")));
+        Assert.Equal("/settings/notifications", cut.Find("[data-testid=rule-channels-add]").GetAttribute("href"));
+        Assert.Empty(cut.FindAll("[data-testid=rule-channel]"));
+    }
+
+    [Fact]
+    public async Task TheForm_ListsChannelsByNameAndType_AndSavesTheTickedOnes()
+    {
+        var (_, current) = await OwnerAsync();
+        var channels = Services.GetRequiredService<Core.Notifications.NotificationChannelService>();
+        var slack = (await channels.CreateAsync(new Core.Notifications.ChannelInput(
+            "#alerts", "slack_bot", null, "xoxb-abc-1234", "#alerts", null, [Core.Notifications.NotificationEventTypes.AlertFiring]))).Channel;
+        _notifications.Channels[current.Active.TeamId] = [slack.Id];
+        await channels.CreateAsync(new Core.Notifications.ChannelInput(
+            "On-call", "slack_bot", null, "xoxb-def-5678", "#oncall", null, [Core.Notifications.NotificationEventTypes.AlertFiring]));
+        var cut = Render<TestHost>(p => p.Add(h => h.Team, current).AddChildContent<AlertRuleEditPage>());
+
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll("[data-testid=rule-channel]").Count));
+        var labels = cut.FindAll("[data-testid=rule-channel]").Select(c => c.TextContent.Trim()).ToList();
+        Assert.Equal(["#alerts (Slack bot)", "On-call (Slack bot)"], labels);
+        Assert.DoesNotContain(slack.Id.ToString(), string.Join(" ", labels), StringComparison.Ordinal);
+        Assert.Empty(cut.FindAll("[data-testid=rule-channels-empty]"));
+
+        Input(cut, "rule-name").Change("To Slack");
+        cut.Find($"[data-testid=rule-channel][data-channel-id='{slack.Id}'] input").Change(true);
+        await cut.Find("[data-testid=save-rule]").ClickAsync(new());
+
+        var nav = Services.GetRequiredService<NavigationManager>();
+        cut.WaitForAssertion(() => Assert.Matches("/settings/alerts/[0-9a-f-]{36}$", nav.Uri));
+        var rule = (await Services.GetRequiredService<AlertService>().ListAsync()).Single().Rule;
+        Assert.Equal([slack.Id], rule.ChannelIds);
     }
 }

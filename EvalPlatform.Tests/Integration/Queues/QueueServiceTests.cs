@@ -7,6 +7,7 @@ using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -385,6 +386,7 @@ public abstract class QueueServiceTests(EvalAppFactory app)
         Assert.Equal(1.0 / 3, progress.Agreement.CohensKappa!.Value, 10);
         Assert.Null(progress.Agreement.FleissKappa);
 
+        Assert.Equal(0, await QueueCompletedEventsAsync(team));
         await Assert.ThrowsAsync<PermissionDeniedException>(() => AsAsync(team, team.A, q => q.SettleAsync(listed.ItemId, QueueVerdictInput.Accept())));
         var settled = await AsAsync(team, team.Admin, q => q.SettleAsync(listed.ItemId, QueueVerdictInput.Reject("hallucination", "Agreed with B.")));
 
@@ -395,6 +397,36 @@ public abstract class QueueServiceTests(EvalAppFactory app)
         await Assert.ThrowsAsync<ConflictException>(() => AsAsync(team, team.Owner, q => q.SettleAsync(listed.ItemId, QueueVerdictInput.Accept())));
         Assert.Empty(await AsAsync(team, team.Admin, q => q.ListDisagreementsAsync(queue.Id)));
         Assert.Equal(new QueueCounts(2, 0, 0), (await AsAsync(team, team.Owner, q => q.GetProgressAsync(queue.Id))).Counts);
+        // Settling the last disagreement completes the queue: announced once (the refused second settle adds nothing).
+        Assert.Equal(1, await QueueCompletedEventsAsync(team));
+    }
+
+    [Fact]
+    public async Task CompletingTheLastItem_AnnouncesQueueCompleted_Once()
+    {
+        var team = await NewTeamAsync();
+        await SendManyAsync(team, 2);
+        var queue = await AsAsync(team, team.Admin, q => q.CreateAsync(Everything("Two traces")));
+        var first = await AsAsync(team, team.A, q => q.NextAsync(queue.Id));
+        await AsAsync(team, team.A, q => q.CompleteAsync(first!.ItemId, QueueVerdictInput.Accept()));
+        Assert.Equal(0, await QueueCompletedEventsAsync(team));
+
+        var last = await AsAsync(team, team.A, q => q.NextAsync(queue.Id));
+        await AsAsync(team, team.A, q => q.CompleteAsync(last!.ItemId, QueueVerdictInput.Accept()));
+
+        Assert.Equal(1, await QueueCompletedEventsAsync(team));
+        Assert.Null(await AsAsync(team, team.A, q => q.NextAsync(queue.Id)));
+        Assert.Equal(1, await QueueCompletedEventsAsync(team));
+    }
+
+    /// <summary>Distinct <c>queue.completed</c> events of the team's outbox (one in-app row per member per event).</summary>
+    private async Task<int> QueueCompletedEventsAsync(Team team)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await using var db = await scope.ServiceProvider.GetRequiredService<Core.Data.IEvalDbContextFactory>().CreateAsync();
+        return await db.InAppNotifications.IgnoreQueryFilters()
+            .Where(n => n.TeamId == team.Info.Id && n.EventType == Core.Notifications.NotificationEventTypes.QueueCompleted)
+            .Select(n => n.EventId).Distinct().CountAsync();
     }
 
     [Fact]

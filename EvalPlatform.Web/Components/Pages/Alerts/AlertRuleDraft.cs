@@ -1,7 +1,5 @@
-using System.Globalization;
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
-using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Notifications;
 
 namespace EvalPlatform.Web.Components.Pages.Alerts;
@@ -31,8 +29,8 @@ public sealed class AlertRuleDraft
     public AlertGroupBy GroupBy { get; set; }
     public NotificationSeverity Severity { get; set; } = NotificationSeverity.Warning;
 
-    /// <summary>Channel ids, comma separated (until the team's channels can be listed here).</summary>
-    public string? ChannelIds { get; set; }
+    /// <summary>The chosen channels (none: every channel subscribed to alerts).</summary>
+    public IReadOnlyList<Guid> ChannelIds { get; set; } = [];
 
     public bool Enabled { get; set; } = true;
 
@@ -48,7 +46,7 @@ public sealed class AlertRuleDraft
             Name = rule.Name, Metric = rule.Metric, MetricKey = rule.MetricKey, Model = f.Model, Provider = f.Provider, Environment = f.Environment,
             Tag = f.Tag, Experiment = f.Experiment, Variant = f.Variant, UserId = f.UserId, WindowMinutes = rule.WindowMinutes, Op = rule.ConditionOp,
             ForEvaluations = rule.ForEvaluations, MinSamples = rule.MinSamples, CooldownMinutes = rule.CooldownMinutes, GroupBy = rule.GroupBy,
-            Severity = rule.Severity, ChannelIds = string.Join(", ", rule.ChannelIds), Enabled = rule.Enabled,
+            Severity = rule.Severity, ChannelIds = rule.ChannelIds.ToList(), Enabled = rule.Enabled,
         };
         draft.Value = draft.InPercent ? Math.Round(rule.ConditionValue * 100, 6) : rule.ConditionValue;
         return draft;
@@ -56,16 +54,10 @@ public sealed class AlertRuleDraft
 
     public AlertRuleDefinition ToDefinition()
     {
-        var channels = new List<Guid>();
-        foreach (var part in (ChannelIds ?? "").Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            channels.Add(Guid.TryParse(part, CultureInfo.InvariantCulture, out var id) ? id : throw new DomainValidationException("channel_ids", $"'{part}' is not a channel id."));
-        }
-
         return new AlertRuleDefinition(
             Name, Metric, Metric.NeedsKey() ? MetricKey : null,
             new AlertFilters(Blank(Model), Blank(Provider), Blank(Environment), Blank(Tag), Blank(Experiment), Blank(Variant), Blank(UserId)),
-            WindowMinutes, Op, InPercent ? Value / 100 : Value, ForEvaluations, MinSamples, CooldownMinutes, GroupBy, Severity, channels, Enabled);
+            WindowMinutes, Op, InPercent ? Value / 100 : Value, ForEvaluations, MinSamples, CooldownMinutes, GroupBy, Severity, ChannelIds.Distinct().ToList(), Enabled);
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -26,19 +26,25 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
     /// <summary>Concurrent first assignments of the same units: each lost insert re-reads the winner's rows, at most this often.</summary>
     private const int MaxInsertAttempts = 4;
 
-    /// <summary>The assignment of one unit; an experiment not running (draft, paused, stopped) answers not in the experiment.</summary>
-    public async Task<ExperimentAssignmentResult> AssignAsync(string experimentKey, string unitId, CancellationToken ct = default)
+    /// <summary>
+    /// The assignment of one unit; an experiment not running (draft, paused, stopped) answers not in the experiment. With
+    /// <paramref name="attributes"/> (the unit's environment, model, provider, tag), a unit the experiment's targeting
+    /// filters do not match is not in it either (and nothing is stored); without them the filters are not checked, as in the SDKs.
+    /// </summary>
+    public async Task<ExperimentAssignmentResult> AssignAsync(
+        string experimentKey, string unitId, IReadOnlyDictionary<string, string?>? attributes = null, CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(unitId))
         {
             throw new DomainValidationException("unit_id", "Required: the user id, session id or trace id the experiment splits on.");
         }
 
-        return (await AssignCoreAsync(experimentKey, [unitId], "unit_id", ct))[0];
+        return (await AssignCoreAsync(experimentKey, [unitId], "unit_id", attributes, ct))[0];
     }
 
-    /// <summary>The assignments of up to <see cref="MaxBatch"/> units, in the order given (a repeated id answers alike, counted once).</summary>
-    public Task<IReadOnlyList<ExperimentAssignmentResult>> AssignManyAsync(string experimentKey, IReadOnlyList<string?> unitIds, CancellationToken ct = default)
+    /// <summary>The assignments of up to <see cref="MaxBatch"/> units, in the order given (a repeated id answers alike, counted once); <paramref name="attributes"/> as in <see cref="AssignAsync"/>, for all of them.</summary>
+    public Task<IReadOnlyList<ExperimentAssignmentResult>> AssignManyAsync(
+        string experimentKey, IReadOnlyList<string?> unitIds, IReadOnlyDictionary<string, string?>? attributes = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(unitIds);
         if (unitIds.Count is 0 or > MaxBatch)
@@ -54,7 +60,7 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
             }
         }
 
-        return AssignCoreAsync(experimentKey, unitIds!, "unit_ids", ct);
+        return AssignCoreAsync(experimentKey, unitIds!, "unit_ids", attributes, ct);
     }
 
     /// <summary>The running experiments of the team, for SDKs that assign locally (the definitions endpoint).</summary>
@@ -78,7 +84,16 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
         return GrowthBookHash.ChooseVariant(GrowthBookHash.HashV2(experiment.Key, unitId), ranges);
     }
 
-    private async Task<IReadOnlyList<ExperimentAssignmentResult>> AssignCoreAsync(string key, IReadOnlyList<string> unitIds, string field, CancellationToken ct)
+    /// <summary>Whether the unit's <paramref name="attributes"/> match every targeting filter of the experiment (a filter the attributes lack does not).</summary>
+    public static bool IsTargeted(Experiment experiment, IReadOnlyDictionary<string, string?>? attributes)
+    {
+        ArgumentNullException.ThrowIfNull(experiment);
+        return attributes is null || experiment.Filters.ToDictionary()
+            .All(f => attributes.TryGetValue(f.Key, out var value) && string.Equals(value, f.Value, StringComparison.Ordinal));
+    }
+
+    private async Task<IReadOnlyList<ExperimentAssignmentResult>> AssignCoreAsync(
+        string key, IReadOnlyList<string> unitIds, string field, IReadOnlyDictionary<string, string?>? attributes, CancellationToken ct)
     {
         var teamId = team.Can(Permission.IngestTraces) && team.TeamId is { } id
             ? id
@@ -98,7 +113,7 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
                 ?? throw new NotFoundException("No such experiment in this team.");
         }
 
-        if (experiment.Status != ExperimentStatus.Running)
+        if (experiment.Status != ExperimentStatus.Running || !IsTargeted(experiment, attributes))
         {
             return unitIds.Select(u => new ExperimentAssignmentResult(experiment.Key, u, null, null, false)).ToList();
         }

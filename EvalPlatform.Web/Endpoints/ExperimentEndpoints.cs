@@ -35,7 +35,7 @@ public static class ExperimentEndpoints
 
     public sealed record StopRequest(string? Decision, string? Variant, string? Note);
 
-    public sealed record AssignRequest(string? UnitId, IReadOnlyList<string?>? UnitIds);
+    public sealed record AssignRequest(string? UnitId, IReadOnlyList<string?>? UnitIds, Dictionary<string, string?>? Attributes = null);
 
     public sealed record AssignmentResponse(string Experiment, string? Variant, JsonElement? Config, bool InExperiment);
 
@@ -96,7 +96,7 @@ public static class ExperimentEndpoints
         experiments.MapPost("/{key}/stop", StopAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<StopRequest>("application/json")
             .WithName("StopExperiment").WithSummary("Stop for good with a decision: {\"decision\": \"ship\"|\"rollback\"|\"inconclusive\", \"variant\", \"note\"}");
         experiments.MapPost("/{key}/assign", AssignAsync).RequireAuthorization(ApiPolicies.Ingest).Accepts<AssignRequest>("application/json")
-            .WithName("AssignExperimentUnits").WithSummary("Assign a unit ({\"unit_id\"}) or up to 1000 ({\"unit_ids\"}); sticky, logs an exposure");
+            .WithName("AssignExperimentUnits").WithSummary("Assign a unit ({\"unit_id\"}) or up to 1000 ({\"unit_ids\"}), optionally with the units' \"attributes\" for the targeting filters; sticky, logs an exposure");
         experiments.MapGet("/{key}/results", ResultsAsync).RequireAuthorization(ApiPolicies.View)
             .WithName("ExperimentResults").WithSummary("Per variant: units, traces, value with CI, lift with CI, p-value, significance; SRM check; guardrails; the method");
         experiments.MapGet("/{key}/results/lift", LiftAsync).RequireAuthorization(ApiPolicies.View)
@@ -151,10 +151,10 @@ public static class ExperimentEndpoints
             case { UnitId: not null, UnitIds: not null }:
                 throw new InputValidationException([new FieldError("unit_ids", "Send either unit_id or unit_ids, not both.")]);
             case { UnitIds: { } ids }:
-                var many = await assignments.AssignManyAsync(key, ids, ct);
+                var many = await assignments.AssignManyAsync(key, ids, body.Attributes, ct);
                 return TypedResults.Ok(new BatchResponse(many.Select(a => new BatchAssignmentResponse(a.UnitId, a.Experiment, a.Variant, Config(a.Config), a.InExperiment)).ToList()));
             default:
-                var one = await assignments.AssignAsync(key, body.UnitId ?? "", ct);
+                var one = await assignments.AssignAsync(key, body.UnitId ?? "", body.Attributes, ct);
                 return TypedResults.Ok(new AssignmentResponse(one.Experiment, one.Variant, Config(one.Config), one.InExperiment));
         }
     }

@@ -274,6 +274,33 @@ public abstract class ExperimentTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task Assign_WithAttributes_AppliesTheTargetingFilters_AndStoresNoUnitOutsideThem()
+    {
+        var (api, team) = await ApiClient.ForNewTeamAsync(app, All);
+        await CreateAsync(api, new
+        {
+            key = "targeted", name = "Production only", unit = "user_id", coverage = 1.0,
+            variants = new[] { new { key = "a", weight = 0.5 }, new { key = "b", weight = 0.5 } },
+            primary_metric = "acceptance_rate", filters = new { environment = "production" },
+        });
+        await PostOkAsync(api, "/api/v1/experiments/targeted/start");
+
+        var staging = await PostOkAsync(api, "/api/v1/experiments/targeted/assign", new { unit_id = "u-staging", attributes = new { environment = "staging" } });
+        Assert.False(staging.GetProperty("in_experiment").GetBoolean());
+        var missing = await PostOkAsync(api, "/api/v1/experiments/targeted/assign", new { unit_ids = new[] { "u-none" }, attributes = new { model = "gpt-4o" } });
+        Assert.False(missing.GetProperty("assignments")[0].GetProperty("in_experiment").GetBoolean());
+        var production = await PostOkAsync(api, "/api/v1/experiments/targeted/assign", new { unit_id = "u-prod", attributes = new { environment = "production", model = "gpt-4o" } });
+        Assert.True(production.GetProperty("in_experiment").GetBoolean());
+        // Without attributes the filters are not checked (the SDKs' rule too).
+        Assert.True((await PostOkAsync(api, "/api/v1/experiments/targeted/assign", new { unit_id = "u-plain" })).GetProperty("in_experiment").GetBoolean());
+
+        await using var scope = app.Services.CreateAsyncScope();
+        await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+        var stored = await db.ExperimentAssignments.IgnoreQueryFilters().Where(a => a.TeamId == team.Id).Select(a => a.UnitId).OrderBy(u => u).ToListAsync();
+        Assert.Equal(["u-plain", "u-prod"], stored);
+    }
+
+    [Fact]
     public async Task Assign_BadInput_Is400NamingTheField()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app, All);

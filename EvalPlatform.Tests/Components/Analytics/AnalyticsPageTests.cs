@@ -126,6 +126,12 @@ public sealed class AnalyticsPageTests : BunitTestBase
         Assert.EndsWith("/analytics?range=7d&interval=hour&model=gpt-4o&environment=prod&compare=previous&by=provider", navigation.Uri, StringComparison.Ordinal);
         cut.WaitForAssertion(() => Assert.Equal("prod", _reader.Queries[^1].Filter.Environment));
 
+        // The compare switch: off leaves the address, on comes back to it.
+        await cut.Find("input[data-testid=analytics-compare], [data-testid=analytics-compare] input").ChangeAsync(new() { Value = false });
+        Assert.EndsWith("/analytics?range=7d&interval=hour&model=gpt-4o&environment=prod&by=provider", navigation.Uri, StringComparison.Ordinal);
+        await cut.Find("input[data-testid=analytics-compare], [data-testid=analytics-compare] input").ChangeAsync(new() { Value = true });
+        Assert.EndsWith("/analytics?range=7d&interval=hour&model=gpt-4o&environment=prod&compare=previous&by=provider", navigation.Uri, StringComparison.Ordinal);
+
         // Back: the address decides again.
         navigation.NavigateTo("/analytics?range=1h");
         cut.WaitForAssertion(() => Assert.Equal(TimeSpan.FromHours(1), _reader.Queries[^1].Filter.Length));

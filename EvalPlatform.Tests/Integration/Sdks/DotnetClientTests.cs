@@ -106,6 +106,55 @@ public abstract class DotnetClientTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Assign_FromTheServersDefinitions_EqualsTheServersAssignment_AndTheTraceCarriesIt()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var key = await TestData.CreateKeyAsync(app.Services, team.Id, ApiKeyScopes.Ingest | ApiKeyScopes.Read | ApiKeyScopes.Admin, "sdk");
+        using var http = new HttpClient { BaseAddress = app.ServerAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
+        using var created = await http.PostAsJsonAsync(new Uri("/api/v1/experiments", UriKind.Relative), new
+        {
+            key = "checkout-test", name = "Shorter answers", unit = "user_id", coverage = 0.9, primary_metric = "acceptance_rate",
+            variants = new object[]
+            {
+                new { key = "control", weight = 0.5, config = new { model = "gpt-4o" } },
+                new { key = "short", weight = 0.3, config = new { model = "gpt-4o-mini" } },
+                new { key = "terse", weight = 0.2, config = new { model = "gpt-4o-mini", temperature = 0.2 } },
+            },
+        });
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        using var started = await http.PostAsync(new Uri("/api/v1/experiments/checkout-test/start", UriKind.Relative), null);
+        Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+
+        var options = new EvalPlatformOptions { Endpoint = app.ServerAddress, ApiKey = key.Key };
+        using var assigner = new ExperimentAssigner(new HttpClient(), options);
+        var units = Enumerable.Range(0, 200).Select(i => $"user-{i}").Append("usér-é").ToArray();
+        using var server = await http.PostAsJsonAsync(new Uri("/api/v1/experiments/checkout-test/assign", UriKind.Relative), new { unit_ids = units });
+        var serverBody = JsonDocument.Parse(await server.Content.ReadAsStringAsync()).RootElement;
+        var expected = serverBody.GetProperty("assignments").EnumerateArray()
+            .Select(a => (a.GetProperty("variant").GetString(), a.GetProperty("in_experiment").GetBoolean())).ToList();
+        var local = new List<(string?, bool)>();
+        foreach (var unit in units)
+        {
+            var a = await assigner.AssignAsync("checkout-test", unit);
+            local.Add((a.Variant, a.InExperiment));
+        }
+
+        Assert.Equal(expected, local);
+        Assert.Contains(local, a => a.Item1 == "terse");
+        Assert.Contains(local, a => !a.Item2);
+
+        // user-1 is "short" in the reference's vectors (weights 0.5/0.3/0.2, coverage 0.9); its trace carries the assignment.
+        var assignment = await assigner.AssignAsync("checkout-test", "user-1");
+        Assert.Equal(("short", "gpt-4o-mini"), (assignment.Variant, assignment.Config?["model"]?.GetValue<string>()));
+        var client = new EvalPlatformClient(http, options);
+        var receipt = await client.SendTraceAsync(new TraceBuilder().WithUser("user-1").WithAssignment(assignment)
+            .WithUserInput("Where is my order?").WithResponse("Shipped.").Build());
+        var trace = await GetJsonAsync(http, $"/api/v1/traces/{receipt.Id}");
+        Assert.Equal(("checkout-test", "short"), (trace.GetProperty("experiment").GetString(), trace.GetProperty("variant").GetString()));
+    }
+
+    [Fact]
     public async Task Scores_ArePosted_AndTheReviewIsReadAfterAReview()
     {
         var (options, http) = await TeamAsync();

@@ -186,10 +186,13 @@ public static class AlertEndpoints
             groupBy, severity, body.ChannelIds ?? [], body.Enabled ?? true);
     }
 
-    /// <summary>A JSON object body as <typeparamref name="T"/> (snake_case): an unknown field or a wrong type is a 400 naming it (experiments read theirs through it too).</summary>
-    internal static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct)
+    /// <summary>
+    /// A JSON object body of at most <paramref name="maxBytes"/> (this API's <see cref="MaxBodyBytes"/> when not given) as
+    /// <typeparamref name="T"/> (snake_case): an unknown field or a wrong type is a 400 naming it (experiments read theirs through it too).
+    /// </summary>
+    internal static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct, int maxBytes = MaxBodyBytes)
     {
-        using var document = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        using var document = await JsonBody.ReadAsync(request, maxBytes, ct);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             throw new InputValidationException([new FieldError("$", "The body must be a JSON object.")]);

@@ -130,7 +130,7 @@ public static class ExperimentEndpoints
 
     private static async Task<Ok<ExperimentResponse>> StopAsync(string key, HttpRequest request, ExperimentService experiments, CancellationToken ct)
     {
-        var body = await AlertEndpoints.ReadAsync<StopRequest>(request, ct);
+        var body = await AlertEndpoints.ReadAsync<StopRequest>(request, ct, MaxBodyBytes);
         ExperimentDecision? decision = null;
         if (body.Decision is not null)
         {
@@ -145,7 +145,7 @@ public static class ExperimentEndpoints
     private static async Task<Results<Ok<AssignmentResponse>, Ok<BatchResponse>>> AssignAsync(
         string key, HttpRequest request, ExperimentAssignments assignments, CancellationToken ct)
     {
-        var body = await AlertEndpoints.ReadAsync<AssignRequest>(request, ct);
+        var body = await AlertEndpoints.ReadAsync<AssignRequest>(request, ct, MaxBodyBytes);
         switch (body)
         {
             case { UnitId: not null, UnitIds: not null }:
@@ -212,7 +212,7 @@ public static class ExperimentEndpoints
     /// <summary>The body as a definition; every unreadable or missing field is a 400 naming it (the service checks the values).</summary>
     private static async Task<ExperimentDefinition> ReadDefinitionAsync(HttpRequest request, CancellationToken ct)
     {
-        var body = await AlertEndpoints.ReadAsync<ExperimentRequest>(request, ct);
+        var body = await AlertEndpoints.ReadAsync<ExperimentRequest>(request, ct, MaxBodyBytes);
         var errors = new List<FieldError>();
         var unit = ExperimentUnit.UserId;
         if (body.Unit is not null && !ExperimentService.TryParseUnit(body.Unit, out unit))

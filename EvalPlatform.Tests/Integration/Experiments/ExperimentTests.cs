@@ -301,6 +301,19 @@ public abstract class ExperimentTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task Assign_AFullBatchOfLongIds_FitsTheBodyLimit()
+    {
+        var (api, _) = await ApiClient.ForNewTeamAsync(app, All);
+        await CreateAsync(api, Definition());
+        await PostOkAsync(api, "/api/v1/experiments/checkout-test/start");
+
+        // 1000 ids of 200 characters: about 205 KB, over the alert API's 64 KB, within the experiments API's 256 KB.
+        var ids = Enumerable.Range(0, 1000).Select(i => $"{i:D6}".PadRight(200, 'x')).ToArray();
+        var batch = await PostOkAsync(api, "/api/v1/experiments/checkout-test/assign", new { unit_ids = ids });
+        Assert.Equal(1000, batch.GetProperty("assignments").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Assign_BadInput_Is400NamingTheField()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app, All);

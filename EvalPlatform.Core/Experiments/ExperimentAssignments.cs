@@ -1,3 +1,4 @@
+using System.Data.Common;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
@@ -144,8 +145,18 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
             if (stored.Count > 0)
             {
                 var storedIds = stored.Select(s => s.UnitId).ToList();
-                await db.ExperimentAssignments.Where(a => a.ExperimentId == experiment.Id && storedIds.Contains(a.UnitId))
-                    .ExecuteUpdateAsync(s => s.SetProperty(a => a.Exposures, a => a.Exposures + 1).SetProperty(a => a.LastExposedAt, now), ct);
+                try
+                {
+                    await db.ExperimentAssignments.Where(a => a.ExperimentId == experiment.Id && storedIds.Contains(a.UnitId))
+                        .ExecuteUpdateAsync(s => s.SetProperty(a => a.Exposures, a => a.Exposures + 1).SetProperty(a => a.LastExposedAt, now), ct);
+                }
+                catch (Exception e) when (attempt < MaxInsertAttempts && IsTransient(e))
+                {
+                    // Two calls counting overlapping units lock their rows in the order each scan meets them, which can
+                    // deadlock; the database cancels one statement, whose count then never happened: do this attempt again.
+                    continue;
+                }
+
                 foreach (var s in stored)
                 {
                     result[s.UnitId] = s.Variant;
@@ -154,7 +165,7 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
 
             var variants = experiment.Variants;
             var fresh = new List<ExperimentAssignment>();
-            foreach (var unit in pending.Where(u => !result.ContainsKey(u)))
+            foreach (var unit in pending.Where(u => !result.ContainsKey(u)).Order(StringComparer.Ordinal))
             {
                 var index = HashVariant(experiment, unit);
                 if (index >= 0)
@@ -192,4 +203,7 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
 
         return result;
     }
+
+    private static bool IsTransient(Exception e) =>
+        e is DbException { IsTransient: true } || (e.InnerException is { } inner && IsTransient(inner));
 }

@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Assembly;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Experiments.Statistics;
@@ -30,6 +31,7 @@ public static class CoreServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddScoped<TeamContext>();
         services.AddScoped<ITeamContext>(sp => sp.GetRequiredService<TeamContext>());
+        services.AddScoped<AuditLog>();
         services.AddTeams();
         services.AddTraces();
         services.AddReviews();

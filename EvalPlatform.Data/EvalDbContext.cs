@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Experiments;
@@ -67,6 +68,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Experiment> Experiments => Set<Experiment>();
     public DbSet<ExperimentChange> ExperimentChanges => Set<ExperimentChange>();
     public DbSet<ExperimentAssignment> ExperimentAssignments => Set<ExperimentAssignment>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>
@@ -83,6 +85,27 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
         foreach (var entity in builder.Model.GetEntityTypes().Where(e => typeof(ITeamOwned).IsAssignableFrom(e.ClrType)))
         {
             builder.Entity(entity.ClrType).HasQueryFilter(TeamFilter(entity.ClrType));
+        }
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        RefuseAuditRewrites();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        RefuseAuditRewrites();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    // The audit log is append-only (ADR 0034): an entry is added, never changed or removed, whoever asks.
+    private void RefuseAuditRewrites()
+    {
+        if (ChangeTracker.Entries<AuditEntry>().Any(e => e.State is EntityState.Modified or EntityState.Deleted))
+        {
+            throw new InvalidOperationException("Audit log entries are append-only: they cannot be changed or deleted.");
         }
     }
 

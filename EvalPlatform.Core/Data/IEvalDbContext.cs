@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
@@ -53,6 +54,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Experiment> Experiments { get; }
     DbSet<ExperimentChange> ExperimentChanges { get; }
     DbSet<ExperimentAssignment> ExperimentAssignments { get; }
+
+    /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
+    DbSet<AuditEntry> AuditEntries { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

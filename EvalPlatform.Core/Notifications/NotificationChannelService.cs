@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Outbound;
@@ -47,7 +48,7 @@ public sealed record DeliveryPage(IReadOnlyList<DeliveryInfo> Items, string? Nex
 /// </summary>
 public sealed class NotificationChannelService(
     IEvalDbContextFactory dbFactory, ITeamContext team, INotificationSecretProtector protector, OutboundGuard guard,
-    NotificationDeliverer deliverer, TraceCreatedSubscribers traceCreated, TimeProvider clock)
+    NotificationDeliverer deliverer, TraceCreatedSubscribers traceCreated, AuditLog audit, TimeProvider clock)
 {
     public const int MaxChannels = 50;
     public const int MaxPageSize = 200;
@@ -111,6 +112,7 @@ public sealed class NotificationChannelService(
         db.NotificationChannels.Add(channel);
         await db.SaveChangesAsync(ct);
         traceCreated.Invalidate(teamId);
+        await audit.RecordAsync(AuditActions.ChannelCreated, channel.Name, new Dictionary<string, string?> { ["type"] = ChannelTypes.Format(channel.Type) }, ct);
         return new CreatedChannel(ToInfo(channel), shown);
     }
 
@@ -146,6 +148,13 @@ public sealed class NotificationChannelService(
         channel.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         traceCreated.Invalidate(teamId);
+        var changed = new Dictionary<string, string?> { ["type"] = ChannelTypes.Format(channel.Type) };
+        if (secret is not null)
+        {
+            changed["secret"] = $"rotated (…{channel.SecretHint})";
+        }
+
+        await audit.RecordAsync(AuditActions.ChannelUpdated, channel.Name, changed, ct);
         return ToInfo(channel);
     }
 
@@ -159,6 +168,7 @@ public sealed class NotificationChannelService(
         db.NotificationChannels.Remove(channel);
         await db.SaveChangesAsync(ct);
         traceCreated.Invalidate(teamId);
+        await audit.RecordAsync(AuditActions.ChannelDeleted, channel.Name, new Dictionary<string, string?> { ["type"] = ChannelTypes.Format(channel.Type) }, ct);
     }
 
     /// <summary>The channel's delivery log, newest first, by cursor (the last id of the previous page).</summary>

@@ -66,7 +66,7 @@ public sealed record QueueDisagreement(Guid ItemId, Guid TraceId, string? TraceN
 /// </summary>
 public sealed partial class QueueService(
     IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ReviewService reviews, IOptions<ReviewQueueOptions> options,
-    Notifications.NotificationOutbox outbox, TimeProvider clock)
+    Notifications.NotificationOutbox outbox, Audit.AuditLog audit, TimeProvider clock)
 {
     public const int MaxNameLength = 100;
     public const int MaxInstructionsLength = 5_000;
@@ -114,6 +114,7 @@ public sealed partial class QueueService(
         queue.Assignees.AddRange(clean.AssigneeIds!.Select(id => new ReviewQueueAssignee { QueueId = queue.Id, TeamId = teamId, UserId = id }));
         db.ReviewQueues.Add(queue);
         await SaveUniqueNameAsync(db, clean.Name, ct);
+        await audit.RecordAsync(Audit.AuditActions.QueueCreated, queue.Name, AuditDetails(queue), ct);
         return Info(queue, clean.Filter, directory);
     }
 
@@ -149,6 +150,7 @@ public sealed partial class QueueService(
         }
 
         await SaveUniqueNameAsync(db, clean.Name, ct);
+        await audit.RecordAsync(Audit.AuditActions.QueueUpdated, queue.Name, AuditDetails(queue), ct);
         return Info(queue, clean.Filter, directory);
     }
 
@@ -160,7 +162,16 @@ public sealed partial class QueueService(
         var queue = await db.ReviewQueues.SingleOrDefaultAsync(q => q.Id == queueId, ct) ?? throw new NotFoundException("No such review queue in this team.");
         db.ReviewQueues.Remove(queue);
         await db.SaveChangesAsync(ct);
+        await audit.RecordAsync(Audit.AuditActions.QueueDeleted, queue.Name, ct: ct);
     }
+
+    private static Dictionary<string, string?> AuditDetails(ReviewQueue queue) => new()
+    {
+        ["filter"] = queue.FilterJson,
+        ["sample_percent"] = FormattableString.Invariant($"{queue.SamplePercent}"),
+        ["required_reviews"] = queue.RequiredReviews.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["assignees"] = queue.Assignees.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private static async Task<QueueDefinition> ValidateAsync(
         IEvalDbContext db, QueueDefinition d, IReadOnlyList<MemberInfo> directory, Guid? except, CancellationToken ct)

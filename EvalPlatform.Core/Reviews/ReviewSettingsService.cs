@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
@@ -23,7 +24,7 @@ public sealed record ReviewConfig(ScoreScale Scale, IReadOnlyList<RejectionReaso
 /// A team without settings gets the defaults on first read (existing teams included), so every
 /// team has them without a data migration.
 /// </summary>
-public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeamContext team, TimeProvider clock)
+public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeamContext team, AuditLog audit, TimeProvider clock)
 {
     public const int MaxLabelLength = 100;
     public const int MaxDescriptionLength = 500;
@@ -62,9 +63,16 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         await using var db = await dbFactory.CreateAsync(ct);
         await LoadAsync(db, teamId, clock, ct);
         var settings = await db.ReviewSettings.SingleAsync(ct);
+        var before = settings.ScoreScale;
         settings.ScoreScale = scale;
         settings.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        if (before != scale)
+        {
+            await audit.RecordAsync(AuditActions.ScoreScaleChanged, "score scale",
+                new Dictionary<string, string?> { ["from"] = ReviewScores.Wire(before), ["to"] = ReviewScores.Wire(scale) }, ct);
+        }
+
         return await LoadAsync(db, teamId, clock, ct);
     }
 
@@ -90,6 +98,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
             Position = config.Reasons.Count == 0 ? 0 : config.Reasons.Max(r => r.Position) + 1, CreatedAt = clock.GetUtcNow(),
         });
         await db.SaveChangesAsync(ct);
+        await audit.RecordAsync(AuditActions.RejectionReasonAdded, name, new Dictionary<string, string?> { ["key"] = key }, ct);
         return await LoadAsync(db, teamId, clock, ct);
     }
 
@@ -103,9 +112,12 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         var config = await LoadAsync(db, teamId, clock, ct);
         RequireUniqueLabel(config, name, except: id);
         var reason = await db.RejectionReasons.SingleOrDefaultAsync(r => r.Id == id, ct) ?? throw new NotFoundException("No such rejection reason in this team.");
+        var before = reason.Label;
         reason.Label = name;
         reason.Description = text;
         await db.SaveChangesAsync(ct);
+        await audit.RecordAsync(AuditActions.RejectionReasonChanged, name,
+            new Dictionary<string, string?> { ["key"] = reason.Key, ["label_before"] = before }, ct);
         return await LoadAsync(db, teamId, clock, ct);
     }
 
@@ -151,6 +163,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
 
         db.RejectionReasons.Remove(reason);
         await db.SaveChangesAsync(ct);
+        await audit.RecordAsync(AuditActions.RejectionReasonRemoved, reason.Label, new Dictionary<string, string?> { ["key"] = reason.Key }, ct);
         return await LoadAsync(db, teamId, clock, ct);
     }
 

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Live;
@@ -14,14 +15,17 @@ public sealed record ApiKeyInfo(
 public sealed record CreatedApiKey(ApiKeyInfo Info, string Key);
 
 /// <summary>The current team's API keys. Every call checks <see cref="Permission.ManageApiKeys"/> here, not only in the UI.</summary>
-public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext team, ApiKeyCache cache, ILiveBus liveBus, TimeProvider clock)
+public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext team, ApiKeyCache cache, ILiveBus liveBus, AuditLog audit, TimeProvider clock)
 {
     public const int MaxNameLength = 100;
 
     public async Task<CreatedApiKey> CreateAsync(string name, ApiKeyScopes scopes, CancellationToken ct = default)
     {
         var teamId = RequireManage();
-        return await IssueAsync(dbFactory, clock, teamId, name, scopes, team.UserId, ct);
+        var created = await IssueAsync(dbFactory, clock, teamId, name, scopes, team.UserId, ct);
+        await audit.RecordAsync(AuditActions.ApiKeyCreated, created.Info.Name,
+            new Dictionary<string, string?> { ["prefix"] = created.Info.Prefix, ["scopes"] = ApiKeyScopesText.Format(created.Info.Scopes) }, ct);
+        return created;
     }
 
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(CancellationToken ct = default)
@@ -42,8 +46,14 @@ public sealed class ApiKeyService(IEvalDbContextFactory dbFactory, ITeamContext 
         await using var db = await dbFactory.CreateAsync(ct);
         var key = await db.ApiKeys.SingleOrDefaultAsync(k => k.Id == id, ct)
             ?? throw new NotFoundException("No API key with that id in this team.");
+        var revokedNow = key.RevokedAt is null;
         key.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        if (revokedNow)
+        {
+            await audit.RecordAsync(AuditActions.ApiKeyRevoked, key.Name, new Dictionary<string, string?> { ["prefix"] = key.Prefix }, ct);
+        }
+
         // Refused from now on: here at once, on other nodes as soon as the bus delivers.
         cache.Evict(key.Prefix);
         await liveBus.PublishAsync(new ApiKeyRevoked(key.TeamId, key.Prefix), CancellationToken.None);

@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
@@ -23,7 +24,7 @@ public sealed record IngestionOriginSettings(IReadOnlyList<string> Origins, IRea
 /// <see cref="GetSnapshotAsync"/> is the one read across teams (a preflight has no key, so no team): teams carry no query filter.
 /// </summary>
 public sealed class IngestionOriginService(
-    IEvalDbContextFactory dbFactory, ITeamContext team, IngestionOriginCache cache, ILiveBus liveBus, IOptions<IngestionCorsOptions> options, TimeProvider clock)
+    IEvalDbContextFactory dbFactory, ITeamContext team, IngestionOriginCache cache, ILiveBus liveBus, IOptions<IngestionCorsOptions> options, AuditLog audit, TimeProvider clock)
 {
     public async Task<IngestionOriginSettings> GetAsync(CancellationToken ct = default)
     {
@@ -127,11 +128,14 @@ public sealed class IngestionOriginService(
         var changed = change([.. row.IngestionOrigins]);
         if (!changed.SequenceEqual(row.IngestionOrigins, StringComparer.Ordinal))
         {
+            var before = string.Join(' ', row.IngestionOrigins);
             // A new list, not the same one edited: EF compares primitive collections by value, and a fresh one is surely seen.
             row.IngestionOrigins = changed;
             await db.SaveChangesAsync(ct);
             cache.Invalidate();
             await liveBus.PublishAsync(new IngestionOriginsChanged(teamId), CancellationToken.None);
+            await audit.RecordAsync(AuditActions.IngestionOriginsChanged, "browser origins",
+                new Dictionary<string, string?> { ["before"] = before, ["after"] = string.Join(' ', changed) }, ct);
         }
 
         return new IngestionOriginSettings(changed, ConfiguredOrigins());

@@ -20,4 +20,7 @@ public enum Permission
 
     /// <summary>Create and change the team's experiments, start, pause and stop them (Admins, Owners, <c>admin</c> keys).</summary>
     ManageExperiments,
+
+    /// <summary>Read the team's audit log (Admins, Owners, <c>admin</c> keys).</summary>
+    ViewAuditLog,
 }

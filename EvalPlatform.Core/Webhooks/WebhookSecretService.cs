@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
@@ -23,7 +24,7 @@ public sealed record CreatedWebhookSecret(WebhookSecretInfo Info, string Secret)
 /// not only in the UI. A team has at most one current secret (a unique index says so) and, after
 /// a rotation, the previous one, valid for <see cref="RotationGrace"/> unless expired sooner.
 /// </summary>
-public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamContext team, IWebhookSecretProtector protector, TimeProvider clock)
+public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamContext team, IWebhookSecretProtector protector, AuditLog audit, TimeProvider clock)
 {
     /// <summary>How long a rotated-out secret keeps working: a day to update the sender.</summary>
     public static readonly TimeSpan RotationGrace = TimeSpan.FromHours(24);
@@ -60,6 +61,7 @@ public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamC
         await RemoveExpiredAsync(db, now, ct);
         var created = Issue(db, teamId, now);
         await SaveAsync(db, ct);
+        await audit.RecordAsync(AuditActions.WebhookSecretCreated, $"…{created.Info.Hint}", ct: ct);
         return created;
     }
 
@@ -84,6 +86,8 @@ public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamC
         await RemoveExpiredAsync(db, now, ct);
         var created = Issue(db, teamId, now);
         await SaveAsync(db, ct);
+        await audit.RecordAsync(AuditActions.WebhookSecretRotated, $"…{created.Info.Hint}",
+            new Dictionary<string, string?> { ["previous"] = $"…{current.Hint}", ["previous_valid_until"] = current.ExpiresAt?.ToString("O") }, ct);
         return created;
     }
 
@@ -101,6 +105,7 @@ public sealed class WebhookSecretService(IEvalDbContextFactory dbFactory, ITeamC
 
         secret.ExpiresAt = now;
         await SaveAsync(db, ct);
+        await audit.RecordAsync(AuditActions.WebhookSecretExpired, $"…{secret.Hint}", ct: ct);
         return ToInfo(secret);
     }
 

@@ -47,7 +47,7 @@ public static class AuthServiceCollectionExtensions
 
         builder.Services.AddAuthorizationBuilder().AddApiPolicies();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ApiAuthorizationResultHandler>();
-        builder.Services.AddEvalIdentityCore(options).AddSignInManager();
+        builder.Services.AddEvalIdentityCore(options).AddSignInManager<AuditingSignInManager>();
         return builder;
     }
 

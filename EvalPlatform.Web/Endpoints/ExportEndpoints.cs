@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Teams;
@@ -35,12 +36,12 @@ public static class ExportEndpoints
     }
 
     private static Task<EmptyHttpResult> ExportByKeyAsync(
-        HttpContext http, TraceQueries queries, TimeProvider clock, ILoggerFactory logs, [AsParameters] TraceFilterParameters filter,
+        HttpContext http, TraceQueries queries, AuditLog audit, TimeProvider clock, ILoggerFactory logs, [AsParameters] TraceFilterParameters filter,
         [FromQuery] string? format, CancellationToken ct) =>
-        ExportAsync(http, queries, clock, logs, filter, format, ct);
+        ExportAsync(http, queries, audit, clock, logs, filter, format, ct);
 
     private static async Task<EmptyHttpResult> DownloadAsync(
-        HttpContext http, TeamService teams, TeamContext teamContext, TraceQueries queries, TimeProvider clock, ILoggerFactory logs,
+        HttpContext http, TeamService teams, TeamContext teamContext, TraceQueries queries, AuditLog audit, TimeProvider clock, ILoggerFactory logs,
         [AsParameters] TraceFilterParameters filter, [FromQuery] string? format, [FromQuery] Guid? team, CancellationToken ct)
     {
         var userId = http.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? throw new PermissionDeniedException("Sign in to export traces.");
@@ -48,11 +49,11 @@ public static class ExportEndpoints
         var membership = (team is { } id ? memberships.FirstOrDefault(m => m.TeamId == id) : memberships.Count > 0 ? memberships[0] : null)
             ?? throw new NotFoundException("You are not a member of that team.");
         teamContext.SetMember(membership.TeamId, userId, membership.Role);
-        return await ExportAsync(http, queries, clock, logs, filter, format, ct);
+        return await ExportAsync(http, queries, audit, clock, logs, filter, format, ct);
     }
 
     private static async Task<EmptyHttpResult> ExportAsync(
-        HttpContext http, TraceQueries queries, TimeProvider clock, ILoggerFactory logs, TraceFilterParameters parameters, string? format,
+        HttpContext http, TraceQueries queries, AuditLog audit, TimeProvider clock, ILoggerFactory logs, TraceFilterParameters parameters, string? format,
         CancellationToken ct)
     {
         var errors = new List<FieldError>();
@@ -77,6 +78,11 @@ public static class ExportEndpoints
         http.Response.Headers[HeaderNames.CacheControl] = "no-store";
         var count = await TraceExportWriter.WriteAsync(http.Response.BodyWriter, exportFormat, items, ct);
         logs.CreateLogger(typeof(ExportEndpoints)).LogInformation("Exported {Count} traces as {Format}", count, exportFormat);
+        await audit.RecordAsync(AuditActions.TracesExported, $"{count} traces", new Dictionary<string, string?>
+        {
+            ["format"] = format ?? "jsonl",
+            ["filter"] = http.Request.QueryString.HasValue ? http.Request.QueryString.Value : null,
+        }, CancellationToken.None);
         return TypedResults.Empty;
     }
 }

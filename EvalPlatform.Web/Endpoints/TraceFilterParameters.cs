@@ -51,7 +51,7 @@ public sealed class TraceFilterParameters
         SessionId, UserId, Experiment, Variant, Search, Reason, Reviewer, ReviewEndpoints.ParseScore("score", Score, errors),
         ReviewEndpoints.ParseScore("score_min", ScoreMin, errors, words: false), ReviewEndpoints.ParseScore("score_max", ScoreMax, errors, words: false));
 
-    private static DateTimeOffset? ParseTime(string field, string? value, List<FieldError> errors)
+    internal static DateTimeOffset? ParseTime(string field, string? value, List<FieldError> errors)
     {
         if (value is null)
         {

@@ -168,6 +168,7 @@ public static class WebApplicationExtensions
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
         api.MapExperimentEndpoints();
+        api.MapAuditEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

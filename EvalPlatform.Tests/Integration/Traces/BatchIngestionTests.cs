@@ -201,7 +201,7 @@ public abstract class BatchIngestionTests(EvalAppFactory app)
         Assert.Equal(HttpStatusCode.OK, mixed.StatusCode);
         var body = await BodyAsync(mixed);
         Assert.Equal(["conflict", "created"], Statuses(body));
-        Assert.Contains(storedId.ToString(), Items(body)[0].GetProperty("errors")[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(storedId.ToString(), Items(body)[0].GetProperty("errors")[0].GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, await CountAsync(api, "conflicts"));
 
         var onlyConflicts = await api.PostJsonAsync("/api/v1/traces/batch", new { traces = new[] { Good("taken", "conflicts", "Third content") } });

@@ -100,22 +100,51 @@ public sealed class IngestionQueue
     {
         try
         {
-            await using var scope = _scopes.CreateAsyncScope();
-            var store = scope.ServiceProvider.GetRequiredService<ITraceStore>();
-            var results = await store.StoreAsync(group.Select(p => p.Request).ToList(), ct);
+            var results = await StoreAsync(group.Select(p => p.Request).ToList(), ct);
             for (var i = 0; i < group.Count; i++)
             {
                 group[i].Completion.TrySetResult(results[i]);
             }
+
+            return;
+        }
+        catch (Exception e) when (group.Count > 1 && e is not OperationCanceledException)
+        {
+            // The store already answers unique clashes and refused values request by request; whatever else failed
+            // the group (one request's input failing in a way nobody foresaw, a dropped connection) must not cost the
+            // group's other requests, which may be other teams': nothing was committed, so each is written alone.
+            _logger.LogWarning(e, "Storing {Requests} ingestion requests together failed; storing them one by one", group.Count);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Storing {Requests} ingestion request(s) failed; nothing of them was committed", group.Count);
-            foreach (var pending in group)
+            Fail(group[0], e);
+            return;
+        }
+
+        foreach (var pending in group)
+        {
+            try
             {
-                pending.Completion.TrySetException(e);
+                pending.Completion.TrySetResult((await StoreAsync([pending.Request], ct))[0]);
+            }
+            catch (Exception e)
+            {
+                Fail(pending, e);
             }
         }
+    }
+
+    private async Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct)
+    {
+        await using var scope = _scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ITraceStore>().StoreAsync(requests, ct);
+    }
+
+    private void Fail(Pending pending, Exception e)
+    {
+        _logger.LogError(e, "Storing an ingestion request of team {TeamId} ({Traces} traces) failed; nothing of it was committed",
+            pending.Request.TeamId, pending.Request.Traces.Count);
+        pending.Completion.TrySetException(e);
     }
 
     private sealed record Pending(StoreRequest Request, TaskCompletionSource<StoreResult> Completion);

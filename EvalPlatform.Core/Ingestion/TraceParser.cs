@@ -51,6 +51,7 @@ public static class TraceParser
         }
 
         var before = errors.Count;
+        StorableText.RejectNul(element, path, errors);
         var f = new JsonFields(element, path, errors);
         f.RejectUnknown(AllFields, "Put custom data in 'metadata'.");
         if (SimpleFields.Any(f.Has) && FullFields.Any(f.Has))

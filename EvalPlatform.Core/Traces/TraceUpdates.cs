@@ -37,6 +37,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
             throw new InputValidationException([new FieldError("$", "The body must be a JSON object.")]);
         }
 
+        StorableText.RejectNul(body, "", errors);
         var f = new JsonFields(body, "", errors);
         f.RejectUnknown(PatchFields, "PATCH takes end_time, response, usage, cost, latency_ms, time_to_first_token_ms, error, metadata.");
         if (!body.EnumerateObject().Any())
@@ -183,6 +184,7 @@ public sealed class TraceUpdates(IEvalDbContextFactory dbFactory, ITeamContext t
                 continue;
             }
 
+            StorableText.RejectNul(item, path, errors);
             var f = new JsonFields(item, path, errors);
             f.RejectUnknown(ScoreFields, "A score takes name, value, data_type, span_id, comment.");
             var score = new Score

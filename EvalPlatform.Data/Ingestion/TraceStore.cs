@@ -140,9 +140,10 @@ internal abstract class TraceStore(
                     }
                     else
                     {
-                        // Only this trace: the request's other traces are stored all the same.
+                        // Only this trace: the request's other traces are stored all the same. The stored trace's id is not
+                        // named: an ingest-only key must not learn anything of stored content (the id opens it to a reader).
                         conflicts.Add(new RefusedTrace(parsed.Index, trace.ExternalId, IsConflict: true,
-                            $"A different trace with external_id '{trace.ExternalId}' is already stored (id {existing.Id})."));
+                            $"A different trace with external_id '{trace.ExternalId}' is already stored."));
                     }
 
                     continue;

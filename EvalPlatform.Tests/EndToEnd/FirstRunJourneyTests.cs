@@ -23,6 +23,8 @@ public sealed class FirstRunJourneyTests(KestrelAppFactory app, BrowserFixture b
         await page.GotoAsync("/");
         await page.WaitForURLAsync("**/setup");
         await page.ScreenshotAsync("01-setup");
+        // The token the server printed to its log at start (the test host sets it as Setup:Token).
+        await page.FillAsync("#token", Infrastructure.TestEnvironment.SetupToken);
         await page.FillAsync("#team", "Support bot evals");
         await page.FillAsync("#name", "Ada Admin");
         await page.FillAsync("#email", Email);

@@ -91,6 +91,7 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("ConnectionStrings:Sqlite", _database == TestDatabase.Sqlite ? ConnectionString : "");
         builder.UseSetting("ConnectionStrings:Redis", _redis ? TestEnvironment.Redis : "");
         builder.UseSetting("Jobs:SchedulerName", SchedulerName);
+        builder.UseSetting("Setup:Token", TestEnvironment.SetupToken);
     }
 
     async Task IAsyncLifetime.DisposeAsync()

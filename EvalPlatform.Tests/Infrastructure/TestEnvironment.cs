@@ -10,6 +10,9 @@ public static class TestEnvironment
 
     public static string Redis => Require("EVALPLATFORM_TEST_REDIS");
 
+    /// <summary>The first-run token every test host is configured with (<c>Setup:Token</c>).</summary>
+    public const string SetupToken = "test-setup-token";
+
     public static string Chromium => Environment.GetEnvironmentVariable("EVALPLATFORM_TEST_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
 
     private static string Require(string name) =>

@@ -4,6 +4,8 @@ using System.Text.Json.Serialization;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
@@ -141,10 +143,18 @@ public static class TraceEndpoints
         return Many(await ingestion.IngestBatchAsync(traces.EnumerateArray().ToList(), ct));
     }
 
-    private static async Task<Ok<TraceResponse>> CompleteAsync(Guid id, HttpRequest request, TraceUpdates updates, CancellationToken ct)
+    /// <summary>What PATCH answers a key that may not read traces: that the change is stored, no content.</summary>
+    public sealed record CompletedTrace(Guid Id, DateTimeOffset UpdatedAt);
+
+    /// <summary>The whole trace for a caller that may read it; an <c>ingest</c>-only key learns only that it is stored.</summary>
+    private static async Task<Results<Ok<TraceResponse>, Ok<CompletedTrace>>> CompleteAsync(
+        Guid id, HttpRequest request, TraceUpdates updates, ITeamContext team, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(request, IngestionLimits.MaxSingleBytes, ct);
-        return TypedResults.Ok(ToResponse(await updates.CompleteAsync(id, body.RootElement, ct)));
+        var detail = await updates.CompleteAsync(id, body.RootElement, ct);
+        return team.Can(Permission.ViewTraces)
+            ? TypedResults.Ok(ToResponse(detail))
+            : TypedResults.Ok(new CompletedTrace(detail.Trace.Id, detail.Trace.UpdatedAt));
     }
 
     private static async Task<Ok<ListResponse>> ListAsync(

@@ -49,6 +49,8 @@ public static class WebApplicationExtensions
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
+        builder.Services.AddOptions<SetupOptions>().BindConfiguration(SetupOptions.SectionName);
+        builder.Services.AddSingleton<SetupToken>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             // Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto (secure cookies, redirects).
@@ -198,6 +200,7 @@ public static class WebApplicationExtensions
             app.Logger.LogInformation("EvalPlatform is running at {Addresses} on {Database}. Open it in a browser; the first visit sets up the first administrator.",
                 addresses, database.Describe());
         });
+        SetupToken.Announce(app);
         return app;
     }
 }

@@ -15,6 +15,9 @@ public sealed class SetupState(IServiceScopeFactory scopes)
 {
     private volatile bool _complete;
 
+    /// <summary>One set-up at a time on this node; across nodes the database decides (<see cref="SetupService"/>).</summary>
+    internal SemaphoreSlim Gate { get; } = new(1, 1);
+
     public async Task<bool> IsCompleteAsync(CancellationToken ct = default)
     {
         if (_complete)
@@ -31,30 +34,44 @@ public sealed class SetupState(IServiceScopeFactory scopes)
     internal void MarkComplete() => _complete = true;
 }
 
-/// <summary>What the first-run page asks for.</summary>
-public sealed record SetupRequest(string TeamName, string Email, string Password, string? DisplayName);
+/// <summary>What the first-run page asks for; <paramref name="Token"/> is the one-time set-up token from the server's log.</summary>
+public sealed record SetupRequest(string TeamName, string Email, string Password, string? DisplayName, string? Token = null);
 
-/// <summary>Creates the first administrator and their team, once.</summary>
-public sealed class SetupService(SetupState state, UserManager<ApplicationUser> users, TeamService teams, TimeProvider clock)
+/// <summary>
+/// Creates the first administrator and their team, once: only with the set-up token (<see cref="SetupToken"/>), the
+/// user, the team and the membership in one transaction, and on PostgreSQL under a transaction-scoped advisory lock
+/// with the "nobody yet" check inside it, so two nodes set up at the same moment make one Owner; the other is refused
+/// (ADR 35). SQLite is one process's file: the node's gate serialises it.
+/// </summary>
+public sealed class SetupService(SetupState state, SetupToken token, UserManager<ApplicationUser> users, EvalDbContext db, DatabaseTarget target, TimeProvider clock)
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
+    /// <summary>The refusal once somebody has set up EvalPlatform (on this node or another).</summary>
+    public const string AlreadySetUp = "EvalPlatform is already set up. Sign in instead.";
+
+    // Any fixed number: the lock that makes set-up one at a time across the installation's nodes.
+    private const long SetupLockKey = 0x45_76_61_6C_53_65_74_55;
 
     /// <summary>Returns the problems by field; empty when set-up is done.</summary>
     public async Task<IReadOnlyDictionary<string, string>> CompleteAsync(SetupRequest request, CancellationToken ct = default)
     {
-        await Gate.WaitAsync(ct);
+        await state.Gate.WaitAsync(ct);
         try
         {
             if (await state.IsCompleteAsync(ct))
             {
-                return new Dictionary<string, string> { [""] = "EvalPlatform is already set up. Sign in instead." };
+                return new Dictionary<string, string> { [""] = AlreadySetUp };
+            }
+
+            if (!token.Matches(request.Token))
+            {
+                return new Dictionary<string, string> { ["Token"] = "This is not the set-up token. It is printed in the server's log at start (or set as Setup:Token)." };
             }
 
             return await CreateOwnerAsync(request, ct);
         }
         finally
         {
-            Gate.Release();
+            state.Gate.Release();
         }
     }
 
@@ -78,6 +95,20 @@ public sealed class SetupService(SetupState state, UserManager<ApplicationUser> 
             DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? null : request.DisplayName.Trim(),
             CreatedAt = clock.GetUtcNow(),
         };
+        // UserManager saves through this same scoped context, so the user, the team and the membership share the transaction.
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        if (target.Provider == DatabaseProvider.Postgres)
+        {
+            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [SetupLockKey], ct);
+        }
+
+        // Inside the lock: a node that waited for another's set-up sees its user now.
+        if (await db.Users.AnyAsync(ct))
+        {
+            state.MarkComplete();
+            return new Dictionary<string, string> { [""] = AlreadySetUp };
+        }
+
         var created = await users.CreateAsync(user, request.Password);
         if (!created.Succeeded)
         {
@@ -87,7 +118,15 @@ public sealed class SetupService(SetupState state, UserManager<ApplicationUser> 
                 .ToDictionary(g => g.Key, g => string.Join(" ", g.Select(e => e.Description)), StringComparer.Ordinal);
         }
 
-        await teams.CreateTeamAsync(teamName, user.Id, ct);
+        var now = clock.GetUtcNow();
+        var team = new Team { Id = Uuid7.Create(now), Name = teamName, NormalizedName = Team.Normalize(teamName), CreatedAt = now };
+        db.Teams.Add(team);
+        db.TeamMembers.Add(new TeamMember
+        {
+            Id = Uuid7.Create(now), TeamId = team.Id, UserId = user.Id, Role = TeamRole.Owner, CreatedAt = now, LastSelectedAt = now,
+        });
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
         state.MarkComplete();
         return new Dictionary<string, string>();
     }

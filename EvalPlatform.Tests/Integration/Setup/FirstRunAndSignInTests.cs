@@ -58,6 +58,17 @@ public sealed class FirstRunAndSignInTests(SqliteAppFactory app) : IClassFixture
         Assert.False(await app.Services.GetRequiredService<SetupState>().IsCompleteAsync());
     }
 
+    [Fact, Order(2)]
+    public async Task Setup_WithoutTheSetUpTokenFromTheLog_IsRefusedAndCreatesNothing()
+    {
+        using var client = Browser();
+        var response = await FormPoster.SubmitAsync(client, "/setup", "setup", Fields(AdminPassword, token: "a guess"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("This is not the set-up token", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(await app.Services.GetRequiredService<SetupState>().IsCompleteAsync());
+    }
+
     [Fact, Order(3)]
     public async Task Setup_CreatesTheOwnerAndTeam_ThenDisappears()
     {
@@ -182,8 +193,9 @@ public sealed class FirstRunAndSignInTests(SqliteAppFactory app) : IClassFixture
         response.Headers.Location is not { } location ? null
         : location.IsAbsoluteUri ? location.PathAndQuery : location.OriginalString;
 
-    private static Dictionary<string, string> Fields(string password) => new()
+    private static Dictionary<string, string> Fields(string password, string token = TestEnvironment.SetupToken) => new()
     {
+        ["Input.Token"] = token,
         ["Input.TeamName"] = "First team",
         ["Input.DisplayName"] = "Olive Owner",
         ["Input.Email"] = AdminEmail,

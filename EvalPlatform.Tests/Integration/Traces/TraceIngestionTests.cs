@@ -127,6 +127,37 @@ public abstract class TraceIngestionTests(EvalAppFactory app)
         Assert.Contains("original", stored.GetProperty("spans")[0].GetProperty("input").GetRawText(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Issue 12: an ingest-only key learns nothing of stored content. PATCH answers <c>{id, updated_at}</c> (the whole
+    /// trace only with <c>read</c>), and no door's 409 for a clashing external id names the stored trace's id.
+    /// </summary>
+    [Fact]
+    public async Task AnIngestOnlyKey_GetsNoTraceContentBack_FromPatchOrFromA409()
+    {
+        var (reader, team) = await ApiClient.ForNewTeamAsync(app);
+        using var ingestOnly = await ApiClient.ForTeamAsync(app, team.Id, ApiKeyScopes.Ingest);
+        var id = await ingestOnly.PostTraceAsync(new { external_id = "secret-1", user_input = "the secret question" });
+
+        var patched = await ingestOnly.PatchJsonAsync($"/api/v1/traces/{id}", new { response = "the secret answer" });
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var body = await patched.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["id", "updated_at"], body.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(id, body.GetProperty("id").GetGuid());
+        var full = await (await reader.PatchJsonAsync($"/api/v1/traces/{id}", new { error = "late" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("the secret answer", full.GetProperty("spans").GetRawText(), StringComparison.Ordinal);
+
+        var clashes = new[]
+        {
+            await ingestOnly.PostJsonAsync("/api/v1/traces", new { external_id = "secret-1", user_input = "other" }),
+            await ingestOnly.PostJsonAsync("/api/v1/traces/batch", new { traces = new[] { new { external_id = "secret-1", user_input = "other" } } }),
+        };
+        foreach (var clash in clashes)
+        {
+            Assert.Equal(HttpStatusCode.Conflict, clash.StatusCode);
+            Assert.DoesNotContain(id.ToString(), await clash.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
     [Fact]
     public async Task Batch_StoresAll_AndAnswersEachId()
     {

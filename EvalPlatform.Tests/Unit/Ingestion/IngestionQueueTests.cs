@@ -84,4 +84,47 @@ public sealed class IngestionQueueTests
         queue.Complete();
         await writer.WaitAsync(TimeSpan.FromSeconds(5));
     }
+
+    /// <summary>A store that fails any group holding the poisoned team's request, as an unforeseen failure would.</summary>
+    private sealed class PoisonedStore(Guid poisoned) : ITraceStore
+    {
+        public List<int> Calls { get; } = [];
+
+        public Task<IReadOnlyList<StoreResult>> StoreAsync(IReadOnlyList<StoreRequest> requests, CancellationToken ct = default)
+        {
+            lock (Calls)
+            {
+                Calls.Add(requests.Count);
+            }
+
+            if (requests.Any(r => r.TeamId == poisoned))
+            {
+                throw new InvalidOperationException("unforeseen failure");
+            }
+
+            return Task.FromResult<IReadOnlyList<StoreResult>>(requests.Select(_ => new StoreResult([], [])).ToList());
+        }
+    }
+
+    [Fact]
+    public async Task AGroupThatFailsForAnyReason_IsWrittenRequestByRequest_SoOnlyTheBadRequestFails()
+    {
+        var poisoned = Guid.NewGuid();
+        var store = new PoisonedStore(poisoned);
+        var services = new ServiceCollection().AddSingleton<ITraceStore>(store).BuildServiceProvider();
+        var queue = new IngestionQueue(services.GetRequiredService<IServiceScopeFactory>(),
+            Options.Create(new IngestionOptions { QueueCapacity = 10, Writers = 1 }), NullLogger<IngestionQueue>.Instance);
+
+        // Queued before the writer starts, so the four are one group.
+        var good = new[] { queue.EnqueueAsync(Request(), default), queue.EnqueueAsync(Request(), default) };
+        var bad = queue.EnqueueAsync(new StoreRequest(poisoned, []), default);
+        var last = queue.EnqueueAsync(Request(), default);
+        var writer = queue.RunAsync(CancellationToken.None);
+
+        await Task.WhenAll([.. good, last]).WaitAsync(TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal([4, 1, 1, 1, 1], store.Calls);
+        queue.Complete();
+        await writer.WaitAsync(TimeSpan.FromSeconds(5));
+    }
 }

@@ -29,6 +29,7 @@ public static class WebApplicationExtensions
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddEvalComponents();
         builder.AddEvalAuth();
+        builder.AddKeyProtection();
         builder.AddEvalCache();
         builder.Services.AddEvalHealth();
         // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.

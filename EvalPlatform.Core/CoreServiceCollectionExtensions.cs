@@ -165,6 +165,8 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<WebhookSecretService>();
         services.AddScoped<WebhookAuthenticator>();
+        // Replaced by the Redis one where Redis is configured (Web).
+        services.AddSingleton<IWebhookReplayGuard, InProcessWebhookReplayGuard>();
         return services;
     }
 

@@ -10,8 +10,11 @@ public sealed record SignatureHeader(long Timestamp, IReadOnlyList<byte[]> Signa
 /// <summary>
 /// The webhook signature scheme: <c>X-EvalPlatform-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex&gt;</c>, where
 /// the hex is HMAC-SHA256, keyed with the secret's UTF-8 bytes (the whole <c>whsec_…</c> text), over
-/// the ASCII timestamp, a dot and the raw body bytes. Several <c>v1</c> entries may be sent (one per
-/// secret during a rotation); one match is enough. Unknown entries are ignored, for later versions.
+/// the ASCII timestamp, a dot and the raw body bytes. Inbound webhooks also sign the path they are sent to
+/// (<c>"{t}.{path and query}.{body}"</c>, e.g. <c>/api/v1/webhooks/github?team=…</c>), so a delivery cannot be
+/// replayed to another source or team (ADR 35); outbound notification deliveries sign <c>"{t}.{body}"</c>.
+/// Several <c>v1</c> entries may be sent (one per secret during a rotation); one match is enough. Unknown entries
+/// are ignored, for later versions.
 /// </summary>
 public static class WebhookSignature
 {
@@ -99,30 +102,38 @@ public static class WebhookSignature
         return null;
     }
 
-    /// <summary>HMAC-SHA256 of <c>"{timestamp}.{body}"</c> keyed with <paramref name="secret"/>, without copying the body.</summary>
-    public static byte[] Compute(string secret, long timestamp, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// HMAC-SHA256 of <c>"{timestamp}.{body}"</c>, or with a <paramref name="path"/> of <c>"{timestamp}.{path}.{body}"</c>,
+    /// keyed with <paramref name="secret"/>, without copying the body.
+    /// </summary>
+    public static byte[] Compute(string secret, long timestamp, ReadOnlySpan<byte> body, string? path = null)
     {
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret));
         hmac.AppendData(Encoding.ASCII.GetBytes(timestamp.ToString(CultureInfo.InvariantCulture) + "."));
+        if (path is not null)
+        {
+            hmac.AppendData(Encoding.UTF8.GetBytes(path + "."));
+        }
+
         hmac.AppendData(body);
         return hmac.GetHashAndReset();
     }
 
     /// <summary>The header value a sender puts on <paramref name="body"/> (what the settings page and the docs show).</summary>
-    public static string Sign(string secret, long timestamp, ReadOnlySpan<byte> body) =>
-        $"t={timestamp.ToString(CultureInfo.InvariantCulture)},v1={Convert.ToHexStringLower(Compute(secret, timestamp, body))}";
+    public static string Sign(string secret, long timestamp, ReadOnlySpan<byte> body, string? path = null) =>
+        $"t={timestamp.ToString(CultureInfo.InvariantCulture)},v1={Convert.ToHexStringLower(Compute(secret, timestamp, body, path))}";
 
     /// <summary>
     /// True when any presented signature is the HMAC of the body under any of the secrets. Every
     /// pair is compared in constant time, and all pairs are compared, so the time taken says nothing
     /// about which secret or how many bytes matched.
     /// </summary>
-    public static bool Verify(IReadOnlyList<string> secrets, SignatureHeader header, ReadOnlySpan<byte> body)
+    public static bool Verify(IReadOnlyList<string> secrets, SignatureHeader header, ReadOnlySpan<byte> body, string? path = null)
     {
         var matched = false;
         foreach (var secret in secrets)
         {
-            var expected = Compute(secret, header.Timestamp, body);
+            var expected = Compute(secret, header.Timestamp, body, path);
             foreach (var presented in header.Signatures)
             {
                 matched |= CryptographicOperations.FixedTimeEquals(expected, presented);

@@ -36,9 +36,11 @@ public sealed class WebhookJourneyTests(KestrelAppFactory app, BrowserFixture br
         // The sending system: the URL as shown (with its own label), the body signed with the secret as shown.
         var body = """{"external_id":"journey-1","user_input":"Order #88 arrived broken","response":"Sorry! A replacement is on its way.","model":"gpt-4o-mini"}""";
         var t = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
-        var signature = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{body}")));
+        var target = new Uri(url.Replace("/my-system?", "/helpdesk?", StringComparison.Ordinal));
+        // Signed: the timestamp, the path and query as sent, the body (ADR 35).
+        var signature = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{target.PathAndQuery}.{body}")));
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, url.Replace("/my-system?", "/helpdesk?", StringComparison.Ordinal))
+        using var request = new HttpRequestMessage(HttpMethod.Post, target)
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };

@@ -15,7 +15,7 @@ public sealed class AuthOptions
 
     /// <summary>
     /// <c>SameAsRequest</c> (default: secure over HTTPS, so a plain-HTTP localhost install still
-    /// works) or <c>Always</c> (set it behind TLS).
+    /// works) or <c>Always</c> (set it behind TLS: the cookies are then also named with the <c>__Host-</c> prefix).
     /// </summary>
     public Microsoft.AspNetCore.Http.CookieSecurePolicy CookieSecure { get; set; } = Microsoft.AspNetCore.Http.CookieSecurePolicy.SameAsRequest;
 }

@@ -27,12 +27,16 @@ public static class AuthServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.Scheme, configureOptions: null)
             .AddIdentityCookies();
 
+        // Behind TLS (CookieSecure = Always) the cookies carry the __Host- prefix: the browser then keeps them only if they are
+        // Secure, for the whole site (Path=/) and for this host alone (no Domain), so a sibling subdomain cannot set or shadow them.
+        var prefix = options.CookieSecure == CookieSecurePolicy.Always ? "__Host-" : "";
         builder.Services.ConfigureApplicationCookie(o =>
         {
             o.LoginPath = "/account/login";
             o.LogoutPath = "/account/logout";
             o.AccessDeniedPath = "/account/login";
-            o.Cookie.Name = "evalplatform.auth";
+            o.Cookie.Name = prefix + "evalplatform.auth";
+            o.Cookie.Path = "/";
             o.Cookie.HttpOnly = true;
             o.Cookie.SameSite = SameSiteMode.Lax;
             o.Cookie.SecurePolicy = options.CookieSecure;
@@ -41,7 +45,8 @@ public static class AuthServiceCollectionExtensions
         });
         builder.Services.AddAntiforgery(o =>
         {
-            o.Cookie.Name = "evalplatform.antiforgery";
+            o.Cookie.Name = prefix + "evalplatform.antiforgery";
+            o.Cookie.Path = "/";
             o.Cookie.SecurePolicy = options.CookieSecure;
         });
 

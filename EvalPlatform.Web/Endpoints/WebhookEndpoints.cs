@@ -34,7 +34,7 @@ public static class WebhookEndpoints
 
     private static async Task<Results<Created<IngestedTrace>, Ok<IngestedTrace>, Created<BatchResponse>, Ok<BatchResponse>, ProblemHttpResult>> ReceiveAsync(
         string source, [FromQuery] string? team, HttpRequest request, WebhookAuthenticator authenticator, TeamContext teamContext,
-        TraceIngestionService ingestion, TimeProvider clock, ILoggerFactory logs, CancellationToken ct)
+        TraceIngestionService ingestion, IWebhookReplayGuard replays, TimeProvider clock, ILoggerFactory logs, CancellationToken ct)
     {
         var log = logs.CreateLogger(typeof(WebhookEndpoints));
         if (!WebhookSource.IsValid(source))
@@ -63,9 +63,19 @@ public static class WebhookEndpoints
         // answers an unknown team, a team without webhooks and a wrong signature alike.
         var body = await JsonBody.ReadBytesAsync(request, IngestionLimits.MaxBatchBytes, ct);
         var secrets = await authenticator.ActiveSecretsAsync(teamId, ct);
-        if (!WebhookSignature.Verify(secrets, signature, body.Span))
+        // The path as sent (with the query: the team), so a delivery signed for one source or team is no good for another.
+        var path = $"{request.PathBase}{request.Path}{request.QueryString}";
+        if (!WebhookSignature.Verify(secrets, signature, body.Span, path))
         {
             return Refuse(request, log, teamId, source, NoMatch);
+        }
+
+        // Only a delivery that proved itself is remembered: nobody else can fill the memory or block a sender.
+        if (!await replays.TryFirstUseAsync(WebhookReplay.Key(teamId, signature.Timestamp, path, body.Span), WebhookReplay.Remember(signature.Timestamp, clock.GetUtcNow()), ct))
+        {
+            log.LogWarning("Webhook replay refused for team {TeamId}, source {Source}, from {RemoteIp}", teamId, source, request.HttpContext.Connection.RemoteIpAddress);
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Delivery already received",
+                detail: "This delivery (same timestamp, path and body) was already received. Sign each delivery, and each retry, when it is sent.");
         }
 
         teamContext.SetWebhook(teamId, source);

@@ -40,6 +40,8 @@ public static class RedisConnection
         builder.Services.AddSingleton<RedisLiveBus>();
         builder.Services.AddSingleton<ILiveBus>(sp => sp.GetRequiredService<RedisLiveBus>());
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
+        // Inbound webhook copies are refused on every node, not only the one that saw the original.
+        builder.Services.AddSingleton<Core.Webhooks.IWebhookReplayGuard, Security.RedisWebhookReplayGuard>();
         return builder;
     }
 

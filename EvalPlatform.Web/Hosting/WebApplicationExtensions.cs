@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.Security;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -28,6 +29,7 @@ public static class WebApplicationExtensions
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddEvalComponents();
         builder.AddEvalAuth();
+        builder.AddKeyProtection();
         builder.AddEvalCache();
         builder.Services.AddEvalHealth();
         // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.
@@ -53,8 +55,11 @@ public static class WebApplicationExtensions
         builder.Services.AddSingleton<SetupToken>();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
-            // Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto (secure cookies, redirects).
+            // Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto (secure cookies, redirects), but only
+            // from the proxies named in ForwardedHeaders:KnownProxies / KnownNetworks (loopback when none): anyone else could
+            // claim HTTPS or another client address (ADR 35).
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            ForwardedProxies.Configure(o, builder.Configuration);
         });
         return builder;
     }
@@ -132,6 +137,8 @@ public static class WebApplicationExtensions
     public static WebApplication UseEvalWeb(this WebApplication app)
     {
         app.UseForwardedHeaders();
+        app.UseMiddleware<SecurityHeadersMiddleware>();
+        app.UseMiddleware<HubOriginMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         if (!app.Environment.IsDevelopment())
@@ -186,7 +193,8 @@ public static class WebApplicationExtensions
         app.MapGet("/", () => TypedResults.Redirect("/traces")).ExcludeFromDescription();
         app.MapAccountEndpoints();
         app.MapExportDownload();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // frame-ancestors is in the app's own policy (SecurityHeadersMiddleware): no second CSP header from Blazor.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         return app;
     }
 

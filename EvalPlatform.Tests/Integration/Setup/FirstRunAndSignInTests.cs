@@ -142,22 +142,29 @@ public sealed class FirstRunAndSignInTests(SqliteAppFactory app) : IClassFixture
     }
 
     [Fact, Order(8)]
-    public async Task RepeatedWrongPasswords_LockTheAccount_EvenForTheRightPassword()
+    public async Task RepeatedWrongPasswords_LockTheAccount_EvenForTheRightPassword_SayingNothingAnUnknownAddressWouldNot()
     {
         var email = await TestData.CreateUserInTeamAsync(app.Services, await FirstTeamIdAsync(), EvalPlatform.Core.Teams.TeamRole.Reviewer);
+        var failed = EvalPlatform.Web.Components.Pages.Account.Login.FailedMessage(15);
         using var client = Browser();
-        for (var attempt = 1; attempt <= 5; attempt++)
+        for (var attempt = 1; attempt <= 6; attempt++)
         {
-            var wrong = await FormPoster.SubmitAsync(client, "/account/login", "login",
-                new Dictionary<string, string> { ["Input.Email"] = email, ["Input.Password"] = "wrong password " + attempt });
-            var html = await wrong.Content.ReadAsStringAsync();
-            Assert.Contains(attempt < 5 ? "Wrong email or password" : "locked", html, StringComparison.Ordinal);
+            foreach (var address in new[] { email, "nobody.here@example.test" })
+            {
+                var wrong = await FormPoster.SubmitAsync(client, "/account/login", "login",
+                    new Dictionary<string, string> { ["Input.Email"] = address, ["Input.Password"] = "wrong password " + attempt });
+                var html = await wrong.Content.ReadAsStringAsync();
+                Assert.Contains(failed, html, StringComparison.Ordinal);
+                Assert.DoesNotContain("locked", html, StringComparison.OrdinalIgnoreCase);
+            }
         }
 
+        // Locked: the right password does not sign in, and the answer is the one an unknown address gets.
         var right = await FormPoster.SubmitAsync(client, "/account/login", "login",
             new Dictionary<string, string> { ["Input.Email"] = email, ["Input.Password"] = TestData.Password });
         Assert.Equal(HttpStatusCode.OK, right.StatusCode);
-        Assert.Contains("locked", await right.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains(failed, await right.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/traces")).StatusCode);
     }
 
     [Fact, Order(9)]

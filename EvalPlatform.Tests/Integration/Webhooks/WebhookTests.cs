@@ -29,16 +29,21 @@ public abstract class WebhookTests(ClockedAppFactory app)
         tags = new[] { "from-hook" },
     });
 
-    /// <summary>The scheme written out independently of the app's code: HMAC-SHA256 over "t.body" keyed with the secret's UTF-8 bytes.</summary>
-    private static string Sign(string secret, long t, string body) =>
+    /// <summary>
+    /// The scheme written out independently of the app's code: HMAC-SHA256 over "t.path.body" keyed with the secret's UTF-8
+    /// bytes, the path being the one <see cref="PostAsync"/> sends to (its path and query).
+    /// </summary>
+    private static string Sign(string secret, long t, string body, Guid teamId, string source = "github") =>
         $"t={t.ToString(CultureInfo.InvariantCulture)},v1=" +
-        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{body}")));
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{PathOf(teamId, source)}.{body}")));
+
+    private static string PathOf(Guid teamId, string source) => $"/api/v1/webhooks/{source}?team={teamId}";
 
     private long Now => app.Clock.GetUtcNow().ToUnixTimeSeconds();
 
     private Task<HttpResponseMessage> PostAsync(Guid teamId, string body, string? signature, string source = "github", string contentType = "application/json")
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/webhooks/{source}?team={teamId}")
+        var request = new HttpRequestMessage(HttpMethod.Post, PathOf(teamId, source))
         {
             Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)),
         };
@@ -52,7 +57,7 @@ public abstract class WebhookTests(ClockedAppFactory app)
     }
 
     private Task<HttpResponseMessage> PostSignedAsync(Guid teamId, string secret, string body, string source = "github") =>
-        PostAsync(teamId, body, Sign(secret, Now, body), source);
+        PostAsync(teamId, body, Sign(secret, Now, body, teamId, source), source);
 
     private async Task<T> AsOwnerAsync<T>(TestTeam team, Func<WebhookSecretService, Task<T>> act)
     {
@@ -102,7 +107,8 @@ public abstract class WebhookTests(ClockedAppFactory app)
         Assert.Equal("gpt-4o-mini", trace.GetProperty("model").GetString());
         Assert.Equal("Where is my order?", trace.GetProperty("spans")[0].GetProperty("input").GetProperty("messages")[0].GetProperty("content").GetString());
 
-        // The sender's retry (same external_id, signed again): the stored trace, not a second one.
+        // The sender's retry (same external_id, signed again a second later): the stored trace, not a second one.
+        app.Clock.Advance(TimeSpan.FromSeconds(1));
         var again = await PostSignedAsync(team.Id, secret, body);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(stored.GetProperty("id").GetGuid(), (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
@@ -167,7 +173,7 @@ public abstract class WebhookTests(ClockedAppFactory app)
     {
         var (team, secret, reader) = await NewTeamWithSecretAsync();
         var body = Trace("tampered");
-        var good = Sign(secret, Now, body);
+        var good = Sign(secret, Now, body, team.Id);
         var last = good[^1];
         var offByOne = good[..^1] + (last == '0' ? '1' : '0');
 
@@ -175,7 +181,7 @@ public abstract class WebhookTests(ClockedAppFactory app)
         // A right signature of another body: the body was changed on the way.
         await AssertRefusedAsync(await PostAsync(team.Id, body.Replace("shipped", "shipped!", StringComparison.Ordinal), good), "does not match");
         // The secret without its last character.
-        await AssertRefusedAsync(await PostAsync(team.Id, body, Sign(secret[..^1], Now, body)), "does not match");
+        await AssertRefusedAsync(await PostAsync(team.Id, body, Sign(secret[..^1], Now, body, team.Id)), "does not match");
 
         Assert.Equal(0, await CountAsync(reader));
         // The same delivery, correctly signed, is accepted: only the signature made the difference.
@@ -187,16 +193,42 @@ public abstract class WebhookTests(ClockedAppFactory app)
     {
         var (team, secret, reader) = await NewTeamWithSecretAsync();
         var body = Trace("replayed");
-        var signedThen = Sign(secret, Now, body);
+        var signedThen = Sign(secret, Now, body, team.Id);
 
         app.Clock.Advance(TimeSpan.FromMinutes(6));
         await AssertRefusedAsync(await PostAsync(team.Id, body, signedThen), "too old");
-        await AssertRefusedAsync(await PostAsync(team.Id, body, Sign(secret, Now + 360, body)), "too far in the future");
+        await AssertRefusedAsync(await PostAsync(team.Id, body, Sign(secret, Now + 360, body, team.Id)), "too far in the future");
         Assert.Equal(0, await CountAsync(reader));
 
         // Inside the window either way is fine (clocks drift a little).
-        Assert.Equal(HttpStatusCode.Created, (await PostAsync(team.Id, body, Sign(secret, Now - 280, body))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await PostAsync(team.Id, body, Sign(secret, Now + 280, body))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(team.Id, body, Sign(secret, Now - 280, body, team.Id))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(team.Id, body, Sign(secret, Now + 280, body, team.Id))).StatusCode);
+    }
+
+    /// <summary>
+    /// Issue 12: a copy of a delivery (same timestamp, path, body and signature) inside the window is refused; a retry the
+    /// sender signs anew is answered as any retry. The signature covers the path: a delivery signed for one source or team
+    /// is no good sent to another.
+    /// </summary>
+    [Fact]
+    public async Task ACopiedDelivery_IsRefusedAsAReplay_AndASignatureIsBoundToItsPath()
+    {
+        var (team, secret, reader) = await NewTeamWithSecretAsync();
+        var body = Trace("copied");
+        var signed = Sign(secret, Now, body, team.Id);
+
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(team.Id, body, signed)).StatusCode);
+        var copy = await PostAsync(team.Id, body, signed);
+        Assert.Equal(HttpStatusCode.Conflict, copy.StatusCode);
+        Assert.Contains("already received", await copy.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        app.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(team.Id, body, Sign(secret, Now, body, team.Id))).StatusCode);
+
+        // Signed for "github", sent to "zendesk": the path is part of what is signed.
+        var other = Trace("elsewhere");
+        await AssertRefusedAsync(await PostAsync(team.Id, other, Sign(secret, Now, other, team.Id, "github"), source: "zendesk"), "does not match");
+        Assert.Equal(1, await CountAsync(reader));
     }
 
     [Theory]
@@ -277,7 +309,7 @@ public abstract class WebhookTests(ClockedAppFactory app)
         Assert.Equal(0, await CountAsync(myReader));
         Assert.Equal(0, await CountAsync(otherReader));
         // Nor does the body's content type or size: checked the same way for every team id.
-        var asText = await Task.WhenAll(new[] { mine.Id, Guid.NewGuid(), withoutWebhooks.Id }.Select(id => PostAsync(id, body, Sign(otherSecret, Now, body), contentType: "text/plain")));
+        var asText = await Task.WhenAll(new[] { mine.Id, Guid.NewGuid(), withoutWebhooks.Id }.Select(id => PostAsync(id, body, Sign(otherSecret, Now, body, id), contentType: "text/plain")));
         Assert.All(asText, r => Assert.Equal(HttpStatusCode.UnsupportedMediaType, r.StatusCode));
         // The other team's own URL takes it, into the other team only.
         Assert.Equal(HttpStatusCode.Created, (await PostSignedAsync(other.Id, otherSecret, body)).StatusCode);
@@ -322,20 +354,20 @@ public abstract class WebhookTests(ClockedAppFactory app)
         var (team, secret, reader) = await NewTeamWithSecretAsync();
         var body = Trace();
 
-        var badSource = await PostAsync(team.Id, body, Sign(secret, Now, body), source: "GitHub");
+        var badSource = await PostAsync(team.Id, body, Sign(secret, Now, body, team.Id), source: "GitHub");
         Assert.Equal(HttpStatusCode.BadRequest, badSource.StatusCode);
         Assert.True((await badSource.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("source", out _));
-        var tooLong = await PostAsync(team.Id, body, Sign(secret, Now, body), source: new string('a', 65));
+        var tooLong = await PostAsync(team.Id, body, Sign(secret, Now, body, team.Id), source: new string('a', 65));
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
         var noTeam = await app.CreateClient().PostAsync("/api/v1/webhooks/github", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, noTeam.StatusCode);
         Assert.True((await noTeam.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("team", out _));
 
-        var text = await PostAsync(team.Id, body, Sign(secret, Now, body), contentType: "text/plain");
+        var text = await PostAsync(team.Id, body, Sign(secret, Now, body, team.Id), contentType: "text/plain");
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
 
         var huge = "[" + Trace() + ",{\"user_input\":\"" + new string('x', 11 * 1024 * 1024) + "\"}]";
-        var tooBig = await PostAsync(team.Id, huge, Sign(secret, Now, huge));
+        var tooBig = await PostAsync(team.Id, huge, Sign(secret, Now, huge, team.Id));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
         Assert.Equal("application/problem+json", tooBig.Content.Headers.ContentType?.MediaType);
         Assert.Equal(0, (await reader.GetJsonAsync("/api/v1/traces")).GetProperty("items").GetArrayLength());

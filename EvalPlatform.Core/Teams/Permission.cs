@@ -20,4 +20,7 @@ public enum Permission
 
     /// <summary>Create and change the team's experiments, start, pause and stop them (Admins, Owners, <c>admin</c> keys).</summary>
     ManageExperiments,
+
+    /// <summary>See who is in the team with their roles, invite people, change roles and remove members (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageMembers,
 }

@@ -38,7 +38,9 @@ public static class AuthServiceCollectionExtensions
             o.Cookie.SecurePolicy = options.CookieSecure;
             o.ExpireTimeSpan = TimeSpan.FromHours(12);
             o.SlidingExpiration = true;
+            o.Events.OnSignedIn = RecordSignInAsync;
         });
+        builder.Services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(options.SessionValidationSeconds));
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "evalplatform.antiforgery";
@@ -49,6 +51,17 @@ public static class AuthServiceCollectionExtensions
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ApiAuthorizationResultHandler>();
         builder.Services.AddEvalIdentityCore(options).AddSignInManager();
         return builder;
+    }
+
+    /// <summary>Every sign-in (password, invitation, after a password change) stamps the account's last sign-in.</summary>
+    private static async Task RecordSignInAsync(Microsoft.AspNetCore.Authentication.Cookies.CookieSignedInContext context)
+    {
+        var users = context.HttpContext.RequestServices.GetRequiredService<UserManager<ApplicationUser>>();
+        if (context.Principal is { } principal && await users.GetUserAsync(principal) is { } user)
+        {
+            user.LastSignInAt = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+            await users.UpdateAsync(user);
+        }
     }
 
     /// <summary>Users, passwords and lockout: shared by the server and the admin commands.</summary>

@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace EvalPlatform.Web.Auth;
 
 /// <summary>
-/// Re-checks a circuit's user every few minutes, so a deleted user or a changed password
-/// (new security stamp) ends open circuits too.
+/// Re-checks a circuit's user every minute, so a deleted user or a changed password
+/// (new security stamp) ends open circuits too. Membership and role changes reach open circuits at once through
+/// <c>MembersChanged</c> (see <c>TeamScope</c>); this is the backstop.
 /// </summary>
 internal sealed class IdentityRevalidatingAuthenticationStateProvider(
     ILoggerFactory loggerFactory,
@@ -17,7 +18,7 @@ internal sealed class IdentityRevalidatingAuthenticationStateProvider(
     IOptions<IdentityOptions> options)
     : RevalidatingServerAuthenticationStateProvider(loggerFactory)
 {
-    protected override TimeSpan RevalidationInterval => TimeSpan.FromMinutes(10);
+    protected override TimeSpan RevalidationInterval => TimeSpan.FromMinutes(1);
 
     protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState authenticationState, CancellationToken cancellationToken)
     {

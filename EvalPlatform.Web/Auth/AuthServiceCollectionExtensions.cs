@@ -17,6 +17,7 @@ public static class AuthServiceCollectionExtensions
 
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<AuthenticationStateProvider, IdentityRevalidatingAuthenticationStateProvider>();
+        builder.Services.AddSingleton<AccountSessions>();
 
         builder.Services
             .AddAuthentication(o =>

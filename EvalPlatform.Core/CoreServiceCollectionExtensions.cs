@@ -204,6 +204,8 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<TeamService>();
         services.AddScoped<ApiKeyService>();
+        services.AddScoped<MemberService>();
+        services.AddScoped<InvitationService>();
         services.AddScoped<ApiKeyAuthenticator>();
         services.AddSingleton<IngestionOriginCache>();
         services.AddScoped<IngestionOriginService>();

@@ -75,6 +75,7 @@ public static class DataServiceCollectionExtensions
         services.AddScoped<DatabaseMigrator>();
         services.AddScoped<IMemberDirectory, MemberDirectory>();
         services.AddScoped<IMemberEmails, MemberEmails>();
+        services.AddScoped<IMemberAccounts, MemberAccounts>();
         services.AddScoped<IMetricsReader, MetricsReader>();
         services.AddDataProtection()
             .SetApplicationName("EvalPlatform")

@@ -39,6 +39,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Team> Teams => Set<Team>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Invitation> Invitations => Set<Invitation>();
     public DbSet<Trace> Traces => Set<Trace>();
     public DbSet<Span> Spans => Set<Span>();
     public DbSet<Score> Scores => Set<Score>();

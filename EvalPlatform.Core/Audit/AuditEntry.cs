@@ -52,6 +52,8 @@ public static class AuditActions
     public const string IngestionOriginsChanged = "settings.ingestion_origins_changed";
     public const string TracesExported = "traces.exported";
     public const string MemberInvited = "member.invited";
+    public const string InvitationResent = "member.invitation_resent";
+    public const string InvitationRevoked = "member.invitation_revoked";
     public const string MemberJoined = "member.joined";
     public const string MemberRemoved = "member.removed";
     public const string MemberRoleChanged = "member.role_changed";

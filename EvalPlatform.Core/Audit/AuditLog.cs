@@ -41,6 +41,10 @@ public sealed partial class AuditLog(IEvalDbContextFactory dbFactory, ITeamConte
         await AppendAsync(dbFactory, clock, log, [teamId], actorId, actor, action, target, details, ct);
     }
 
+    /// <summary>Records an action in <paramref name="teamId"/> by an actor who is not (yet) acting in it: a person joining by invitation.</summary>
+    public Task RecordAsAsync(Guid teamId, string? actorId, string actor, string action, string? target, IReadOnlyDictionary<string, string?>? details, CancellationToken ct) =>
+        AppendAsync(dbFactory, clock, log, [teamId], actorId, actor, action, target, details, ct);
+
     /// <summary>
     /// Records an action in each of <paramref name="teamIds"/> for an actor the team context does not know (a sign-in,
     /// an operator's command): the one way entries are stored.

@@ -26,6 +26,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Team> Teams { get; }
     DbSet<TeamMember> TeamMembers { get; }
     DbSet<ApiKey> ApiKeys { get; }
+    DbSet<Invitation> Invitations { get; }
     DbSet<Trace> Traces { get; }
     DbSet<Span> Spans { get; }
     DbSet<Score> Scores { get; }

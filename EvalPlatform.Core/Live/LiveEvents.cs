@@ -32,3 +32,9 @@ public sealed record IngestionOriginsChanged(Guid TeamId) : LiveEvent(TeamId);
 
 /// <summary>In-app notifications of these members changed (new ones committed, or read): their bells recount.</summary>
 public sealed record NotificationsChanged(Guid TeamId, IReadOnlyList<string> UserIds) : LiveEvent(TeamId);
+
+/// <summary>
+/// These users' membership of the team changed (role, removal, joining) or their sessions were ended: their open pages
+/// re-check who they are and what they may do at once (see <c>TeamScope</c>).
+/// </summary>
+public sealed record MembersChanged(Guid TeamId, IReadOnlyList<string> UserIds) : LiveEvent(TeamId);

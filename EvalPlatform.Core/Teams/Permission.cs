@@ -23,4 +23,7 @@ public enum Permission
 
     /// <summary>Read the team's audit log (Admins, Owners, <c>admin</c> keys).</summary>
     ViewAuditLog,
+
+    /// <summary>See who is in the team with their roles, invite people, change roles and remove members (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageMembers,
 }

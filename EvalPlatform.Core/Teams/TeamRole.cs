@@ -8,3 +8,16 @@ public enum TeamRole
     Admin = 2,
     Owner = 3,
 }
+
+/// <summary>The wire spelling of <see cref="TeamRole"/>: viewer, reviewer, admin, owner.</summary>
+public static class TeamRoleText
+{
+    public static string Format(TeamRole role) => role switch
+    {
+        TeamRole.Viewer => "viewer",
+        TeamRole.Reviewer => "reviewer",
+        TeamRole.Admin => "admin",
+        TeamRole.Owner => "owner",
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
+    };
+}

@@ -7,4 +7,7 @@ public sealed class ApplicationUser : IdentityUser
 {
     public string? DisplayName { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>When the user last signed in (set by the cookie's sign-in event), for the members page.</summary>
+    public DateTimeOffset? LastSignInAt { get; set; }
 }

@@ -27,6 +27,8 @@ public static class AdminCli
         builder.AddEvalData();
         builder.Services.AddEvalCore();
         builder.Services.AddEvalIdentityCore(builder.Configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions());
+        builder.Services.AddOptions<Notifications.AppOptions>().BindConfiguration(Notifications.AppOptions.SectionName);
+        Notifications.NotificationsServiceCollectionExtensions.AddEvalEmail(builder.Services);
         builder.Services.AddScoped<AdminCommands>();
 
         await using var app = builder.Build();

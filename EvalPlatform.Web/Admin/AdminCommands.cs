@@ -3,7 +3,10 @@ using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Data;
 using EvalPlatform.Data.Identity;
+using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Web.Notifications;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Web.Admin;
 
@@ -14,6 +17,9 @@ public sealed class AdminCommands(
     TeamService teams,
     UserManager<ApplicationUser> users,
     IEvalDbContextFactory dbFactory,
+    TeamContext teamContext,
+    InvitationService invitations,
+    IOptions<AppOptions> app,
     TimeProvider clock)
 {
     public const string Usage = """
@@ -24,6 +30,9 @@ public sealed class AdminCommands(
           create-api-key --team NAME --name KEY --scopes ingest,read,review,admin
                                                            print a new key once, alone on stdout
           list-teams                                       list teams, members and active keys
+          reset-password --email E --password-stdin        set a user's password (read from stdin), unlock them, end their sessions
+          invite --team NAME --email E --role reviewer|viewer|admin [--base-url URL]
+                                                           print a new invitation link alone on stdout (base: --base-url or App:PublicBaseUrl)
         """;
 
     public async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -43,6 +52,8 @@ public sealed class AdminCommands(
                 "create-team" => await CreateTeamAsync(options, stdin, stdout),
                 "create-api-key" => await CreateApiKeyAsync(options, stdout),
                 "list-teams" => await ListTeamsAsync(stdout),
+                "reset-password" => await ResetPasswordAsync(options, stdin, stdout),
+                "invite" => await InviteAsync(options, stdout),
                 _ => throw new AdminUsageException($"Unknown command '{args[0]}'. Run 'admin help' for the list."),
             };
         }
@@ -51,7 +62,7 @@ public sealed class AdminCommands(
             await stderr.WriteLineAsync($"error: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is DomainValidationException or ConflictException or NotFoundException)
+        catch (Exception e) when (e is DomainValidationException or ConflictException or NotFoundException or PermissionDeniedException)
         {
             await stderr.WriteLineAsync($"error: {e.Message}");
             return 1;
@@ -123,6 +134,54 @@ public sealed class AdminCommands(
         var team = await teams.FindTeamByNameAsync(teamName) ?? throw new NotFoundException($"No team named '{teamName}'.");
         var created = await ApiKeyService.IssueAsync(dbFactory, clock, team.Id, keyName, scopes, createdBy: null);
         await stdout.WriteLineAsync(created.Key);
+        return 0;
+    }
+
+    private async Task<int> ResetPasswordAsync(Dictionary<string, string?> options, TextReader stdin, TextWriter stdout)
+    {
+        var email = Required(options, "email");
+        if (!options.ContainsKey("password-stdin"))
+        {
+            throw new AdminUsageException("--password-stdin is required: pipe the new password in (never on the command line).");
+        }
+
+        var user = await users.FindByEmailAsync(email) ?? throw new NotFoundException($"No user '{email}'.");
+        var password = (await stdin.ReadLineAsync())?.TrimEnd('\r', '\n') ?? "";
+        // A reset token changes the security stamp too: every session of the account ends.
+        var reset = await users.ResetPasswordAsync(user, await users.GeneratePasswordResetTokenAsync(user), password);
+        if (!reset.Succeeded)
+        {
+            throw new DomainValidationException("password", string.Join(" ", reset.Errors.Select(e => e.Description)));
+        }
+
+        await users.SetLockoutEndDateAsync(user, null);
+        await users.ResetAccessFailedCountAsync(user);
+        await stdout.WriteLineAsync($"Password reset for {user.Email}; their sessions are signed out.");
+        return 0;
+    }
+
+    private async Task<int> InviteAsync(Dictionary<string, string?> options, TextWriter stdout)
+    {
+        var teamName = Required(options, "team");
+        var email = Required(options, "email");
+        var role = Required(options, "role") switch
+        {
+            "viewer" => TeamRole.Viewer,
+            "reviewer" => TeamRole.Reviewer,
+            "admin" => TeamRole.Admin,
+            var other => throw new AdminUsageException($"Unknown role '{other}': use reviewer, viewer or admin."),
+        };
+        var baseUrl = options.GetValueOrDefault("base-url") ?? app.Value.PublicBaseUrl;
+        if (string.IsNullOrWhiteSpace(baseUrl) || !Uri.TryCreate(baseUrl, UriKind.Absolute, out var appBase) || appBase.Scheme is not ("http" or "https"))
+        {
+            throw new AdminUsageException("The link needs the address people reach the app at: pass --base-url https://eval.example.com or set App:PublicBaseUrl.");
+        }
+
+        var team = await teams.FindTeamByNameAsync(teamName) ?? throw new NotFoundException($"No team named '{teamName}'.");
+        // The operator is trusted as the database itself is; they invite with an admin key's rights (never an Owner).
+        teamContext.SetApiKey(team.Id, Guid.Empty, ApiKeyScopes.Admin);
+        var issued = await invitations.InviteAsync(email, role, appBase);
+        await stdout.WriteLineAsync(issued.Link);
         return 0;
     }
 

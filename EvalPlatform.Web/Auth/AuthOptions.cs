@@ -14,6 +14,13 @@ public sealed class AuthOptions
     public int LockoutMinutes { get; set; } = 15;
 
     /// <summary>
+    /// How often (seconds) a sign-in cookie is checked against the account's security stamp. 0 (the default) checks it
+    /// on every request, so "sign out everywhere" and a password change end sessions on every node at once.
+    /// </summary>
+    [Range(0, 3600)]
+    public int SessionValidationSeconds { get; set; }
+
+    /// <summary>
     /// <c>SameAsRequest</c> (default: secure over HTTPS, so a plain-HTTP localhost install still
     /// works) or <c>Always</c> (set it behind TLS: the cookies are then also named with the <c>__Host-</c> prefix).
     /// </summary>

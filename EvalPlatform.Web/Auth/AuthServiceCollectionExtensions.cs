@@ -17,6 +17,7 @@ public static class AuthServiceCollectionExtensions
 
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<AuthenticationStateProvider, IdentityRevalidatingAuthenticationStateProvider>();
+        builder.Services.AddSingleton<AccountSessions>();
 
         builder.Services
             .AddAuthentication(o =>
@@ -42,7 +43,9 @@ public static class AuthServiceCollectionExtensions
             o.Cookie.SecurePolicy = options.CookieSecure;
             o.ExpireTimeSpan = TimeSpan.FromHours(12);
             o.SlidingExpiration = true;
+            o.Events.OnSignedIn = RecordSignInAsync;
         });
+        builder.Services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(options.SessionValidationSeconds));
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = prefix + "evalplatform.antiforgery";
@@ -54,6 +57,17 @@ public static class AuthServiceCollectionExtensions
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ApiAuthorizationResultHandler>();
         builder.Services.AddEvalIdentityCore(options).AddSignInManager<AuditingSignInManager>();
         return builder;
+    }
+
+    /// <summary>Every sign-in (password, invitation, after a password change) stamps the account's last sign-in.</summary>
+    private static async Task RecordSignInAsync(Microsoft.AspNetCore.Authentication.Cookies.CookieSignedInContext context)
+    {
+        var users = context.HttpContext.RequestServices.GetRequiredService<UserManager<ApplicationUser>>();
+        if (context.Principal is { } principal && await users.GetUserAsync(principal) is { } user)
+        {
+            user.LastSignInAt = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+            await users.UpdateAsync(user);
+        }
     }
 
     /// <summary>Users, passwords and lockout: shared by the server and the admin commands.</summary>

@@ -164,6 +164,7 @@ public static class WebApplicationExtensions
         app.MapEvalHealth();
         var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
         api.MapTeamEndpoints();
+        api.MapMemberEndpoints();
         api.MapTraceEndpoints();
         api.MapReviewEndpoints();
         api.MapExportEndpoints();

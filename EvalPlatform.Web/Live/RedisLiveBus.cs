@@ -80,6 +80,7 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
                 nameof(ApiKeyRevoked) => envelope.Body.Deserialize<ApiKeyRevoked>(Json),
                 nameof(IngestionOriginsChanged) => envelope.Body.Deserialize<IngestionOriginsChanged>(Json),
                 nameof(NotificationsChanged) => envelope.Body.Deserialize<NotificationsChanged>(Json),
+                nameof(MembersChanged) => envelope.Body.Deserialize<MembersChanged>(Json),
                 _ => null,
             };
             if (liveEvent is not null)

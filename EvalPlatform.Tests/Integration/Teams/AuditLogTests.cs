@@ -97,6 +97,48 @@ public abstract class AuditLogTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task MemberActions_InvitedJoinedRoleChangedOwnershipTransferredRemoved_AreRecorded()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var newcomer = await TestData.CreateUserAsync(app.Services);
+        string link = "";
+        await AsOwnerAsync(team, async sp =>
+        {
+            var issued = await sp.GetRequiredService<InvitationService>().InviteAsync(newcomer.Email!, TeamRole.Reviewer, new Uri("http://localhost/"));
+            link = issued.Link;
+        });
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var token = link[(link.LastIndexOf('/') + 1)..];
+            await scope.ServiceProvider.GetRequiredService<InvitationService>().AcceptAsync(token, newcomer.Id, newcomer.Email!);
+        }
+
+        await AsOwnerAsync(team, async sp =>
+        {
+            var members = sp.GetRequiredService<MemberService>();
+            await members.ChangeRoleAsync(newcomer.Id, TeamRole.Admin);
+            await members.TransferOwnershipAsync(newcomer.Id);
+        });
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, newcomer.Id, TeamRole.Owner);
+            await scope.ServiceProvider.GetRequiredService<MemberService>().RemoveAsync(team.OwnerId);
+            var entries = (await scope.ServiceProvider.GetRequiredService<AuditLog>().ListAsync(new AuditFilter(Action: "member"))).Items
+                .Concat((await scope.ServiceProvider.GetRequiredService<AuditLog>().ListAsync(new AuditFilter(Action: "team"))).Items)
+                .OrderByDescending(e => e.At).ThenByDescending(e => e.Id).ToList();
+
+            Assert.Equal(
+                [AuditActions.MemberRemoved, AuditActions.OwnershipTransferred, AuditActions.MemberRoleChanged, AuditActions.MemberJoined, AuditActions.MemberInvited],
+                entries.Select(e => e.Action).ToArray());
+            Assert.Equal<string?>(new string?[] { newcomer.Email, team.OwnerEmail, team.OwnerEmail, newcomer.Email, team.OwnerEmail }, entries.Select(e => (string?)e.Actor));
+            Assert.Equal<string?>(new string?[] { team.OwnerEmail, newcomer.Email, newcomer.Email, newcomer.Email, newcomer.Email }, entries.Select(e => e.Target));
+            Assert.Equal("reviewer", AuditLog.ReadDetails(entries[2])["from"]);
+            Assert.Equal("admin", AuditLog.ReadDetails(entries[2])["to"]);
+            Assert.Equal("admin", AuditLog.ReadDetails(entries[0])["role"]);
+        }
+    }
+
+    [Fact]
     public async Task ExportingTraces_WithAKey_IsRecordedWithTheKeyAndTheFilter()
     {
         var team = await TestData.CreateTeamAsync(app.Services);

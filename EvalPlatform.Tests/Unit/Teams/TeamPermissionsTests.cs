@@ -17,6 +17,9 @@ public sealed class TeamPermissionsTests
     [InlineData(TeamRole.Reviewer, Permission.ManageAlerts, false)]
     [InlineData(TeamRole.Admin, Permission.ManageAlerts, true)]
     [InlineData(TeamRole.Owner, Permission.ManageAlerts, true)]
+    [InlineData(TeamRole.Reviewer, Permission.ManageMembers, false)]
+    [InlineData(TeamRole.Admin, Permission.ManageMembers, true)]
+    [InlineData(TeamRole.Owner, Permission.ManageMembers, true)]
     public void RoleHas_FollowsTheTable(TeamRole role, Permission permission, bool expected)
     {
         Assert.Equal(expected, TeamPermissions.RoleHas(role, permission));
@@ -34,6 +37,8 @@ public sealed class TeamPermissionsTests
     [InlineData(ApiKeyScopes.Read, Permission.ReviewTraces, false)]
     [InlineData(ApiKeyScopes.Admin, Permission.ManageAlerts, true)]
     [InlineData(ApiKeyScopes.Read, Permission.ManageAlerts, false)]
+    [InlineData(ApiKeyScopes.Admin, Permission.ManageMembers, true)]
+    [InlineData(ApiKeyScopes.Read | ApiKeyScopes.Review, Permission.ManageMembers, false)]
     public void ScopesHave_FollowsTheTable(ApiKeyScopes scopes, Permission permission, bool expected)
     {
         Assert.Equal(expected, TeamPermissions.ScopesHave(scopes, permission));

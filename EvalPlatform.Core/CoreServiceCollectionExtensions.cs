@@ -57,6 +57,8 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddScoped<IProviderConnections, ProviderConnections>();
         services.AddScoped<IProviderUsage, ProviderUsage>();
+        services.AddScoped<ProviderPrices>();
+        services.AddScoped<ProviderService>();
         return services;
     }
 

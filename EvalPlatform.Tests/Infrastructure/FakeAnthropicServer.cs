@@ -6,7 +6,7 @@ namespace EvalPlatform.Tests.Infrastructure;
 /// <summary>
 /// Anthropic's API on a loopback port, as its documentation gives the wire format:
 /// <list type="bullet">
-/// <item><c>POST /v1/messages</c> (headers <c>x-api-key</c>, <c>anthropic-version</c>): a <c>message</c> object with
+/// <item><c>POST /v1/messages</c> (headers <c>x-api-key</c> or <c>Authorization: Bearer</c>, and <c>anthropic-version</c>): a <c>message</c> object with
 /// <c>text</c> and <c>tool_use</c> content blocks, <c>stop_reason</c> and <c>usage</c>; with <c>"stream": true</c> the
 /// events <c>message_start</c> (input tokens), <c>content_block_start</c>, <c>ping</c>, <c>content_block_delta</c>
 /// (<c>text_delta</c>, <c>input_json_delta</c>), <c>content_block_stop</c>, <c>message_delta</c> (stop reason, output
@@ -39,7 +39,11 @@ public sealed class FakeAnthropicServer : FakeUpstreamServer
     protected override async Task HandleAsync(HttpContext context, string body)
     {
         var path = context.Request.Path.Value ?? "";
-        if (context.Request.Headers["x-api-key"].ToString() != ApiKey)
+        // The documented header is x-api-key; the official .NET package (13.x) sends its API key as a bearer token, which the API accepts too.
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var key = context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } header ? header
+            : authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : "";
+        if (key != ApiKey)
         {
             await ErrorAsync(context, 401, "authentication_error", "invalid x-api-key");
             return;

@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.Providers;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -45,6 +46,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
+        builder.AddEvalProviders();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -168,6 +170,7 @@ public static class WebApplicationExtensions
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
         api.MapExperimentEndpoints();
+        api.MapProviderEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

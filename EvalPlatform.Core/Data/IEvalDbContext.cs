@@ -6,6 +6,7 @@ using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -55,6 +56,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Experiment> Experiments { get; }
     DbSet<ExperimentChange> ExperimentChanges { get; }
     DbSet<ExperimentAssignment> ExperimentAssignments { get; }
+    DbSet<ProviderConnection> ProviderConnections { get; }
+    DbSet<ProviderCall> ProviderCalls { get; }
+    DbSet<ProviderModelPrice> ProviderModelPrices { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

@@ -61,7 +61,7 @@ public sealed record LlmMessage(string Role, string Content);
 /// <summary>
 /// A chat call the platform makes itself, the same for every provider kind. Parameters are other provider parameters
 /// passed as given (top_p, stop, …); JsonResponse asks for a JSON object (OpenAI's response_format; for Anthropic an
-/// instruction).
+/// instruction). Source says which feature makes the call, for its <see cref="ProviderCall"/> row.
 /// </summary>
 public sealed record LlmChatRequest(
     string Model,
@@ -70,7 +70,8 @@ public sealed record LlmChatRequest(
     double? Temperature = null,
     int? MaxTokens = null,
     IReadOnlyDictionary<string, JsonElement>? Parameters = null,
-    bool JsonResponse = false);
+    bool JsonResponse = false,
+    ProviderCallSource Source = ProviderCallSource.Playground);
 
 /// <summary>The whole answer of a call.</summary>
 public sealed record LlmChatResult(

@@ -26,4 +26,7 @@ public enum Permission
 
     /// <summary>See who is in the team with their roles, invite people, change roles and remove members (Admins, Owners, <c>admin</c> keys).</summary>
     ManageMembers,
+
+    /// <summary>Add, test and delete the team's provider connections and edit its model prices (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageProviders,
 }

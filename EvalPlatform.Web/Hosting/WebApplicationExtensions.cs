@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.Providers;
 using EvalPlatform.Web.Security;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
@@ -47,6 +48,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
+        builder.AddEvalProviders();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -179,6 +181,7 @@ public static class WebApplicationExtensions
         api.MapDigestEndpoints();
         api.MapExperimentEndpoints();
         api.MapAuditEndpoints();
+        api.MapProviderEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -11,6 +11,7 @@ using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Outbound;
 using EvalPlatform.Core.Otlp;
+using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
@@ -44,6 +45,18 @@ public static class CoreServiceCollectionExtensions
         services.AddExperiments();
         services.AddExperimentStatistics();
         services.AddDigests();
+        services.AddProviders();
+        return services;
+    }
+
+    /// <summary>
+    /// Provider connections (ADR 29): the team's connections decrypted for a call, the usage every call leaves, and
+    /// their management. The key protector comes from Data; the chat clients (<see cref="ILlmChat"/>) from Web.
+    /// </summary>
+    private static IServiceCollection AddProviders(this IServiceCollection services)
+    {
+        services.AddScoped<IProviderConnections, ProviderConnections>();
+        services.AddScoped<IProviderUsage, ProviderUsage>();
         return services;
     }
 

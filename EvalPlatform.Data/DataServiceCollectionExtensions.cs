@@ -3,6 +3,7 @@ using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Webhooks;
@@ -10,6 +11,7 @@ using EvalPlatform.Data.Assembly;
 using EvalPlatform.Data.Ingestion;
 using EvalPlatform.Data.Notifications;
 using EvalPlatform.Data.Postgres;
+using EvalPlatform.Data.Providers;
 using EvalPlatform.Data.Queries.Analytics;
 using EvalPlatform.Data.Queries.Ingestion;
 using EvalPlatform.Data.Queries.Teams;
@@ -82,6 +84,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<IWebhookSecretProtector, DataProtectionWebhookSecretProtector>();
         services.AddSingleton<NotificationCommitInterceptor>();
         services.AddSingleton<INotificationSecretProtector, DataProtectionNotificationSecretProtector>();
+        services.AddSingleton<IProviderKeyProtector, DataProtectionProviderKeyProtector>();
         return services;
     }
 

@@ -7,6 +7,7 @@ using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -67,6 +68,9 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Experiment> Experiments => Set<Experiment>();
     public DbSet<ExperimentChange> ExperimentChanges => Set<ExperimentChange>();
     public DbSet<ExperimentAssignment> ExperimentAssignments => Set<ExperimentAssignment>();
+    public DbSet<ProviderConnection> ProviderConnections => Set<ProviderConnection>();
+    public DbSet<ProviderCall> ProviderCalls => Set<ProviderCall>();
+    public DbSet<ProviderModelPrice> ProviderModelPrices => Set<ProviderModelPrice>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -5,6 +5,7 @@ using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Jobs;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Scores;
@@ -53,6 +54,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Experiment> Experiments { get; }
     DbSet<ExperimentChange> ExperimentChanges { get; }
     DbSet<ExperimentAssignment> ExperimentAssignments { get; }
+    DbSet<ProviderConnection> ProviderConnections { get; }
+    DbSet<ProviderCall> ProviderCalls { get; }
+    DbSet<ProviderModelPrice> ProviderModelPrices { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

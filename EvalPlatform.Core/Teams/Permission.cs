@@ -20,4 +20,7 @@ public enum Permission
 
     /// <summary>Create and change the team's experiments, start, pause and stop them (Admins, Owners, <c>admin</c> keys).</summary>
     ManageExperiments,
+
+    /// <summary>Add, test and delete the team's provider connections and edit its model prices (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageProviders,
 }

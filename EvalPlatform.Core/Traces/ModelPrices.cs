@@ -3,7 +3,9 @@ namespace EvalPlatform.Core.Traces;
 /// <summary>
 /// List prices (USD per million tokens) used when a client sends usage but no cost. The longest
 /// matching model-name prefix wins, so dated variants (gpt-4o-2024-08-06) find their family.
-/// A model not listed gets no computed cost rather than a guessed one.
+/// A model not listed gets no computed cost rather than a guessed one. A team's own prices
+/// (<see cref="ModelPriceOverride"/>, Settings → Providers) come before the list: the longest
+/// matching override wins, and the list is only consulted when none matches.
 /// </summary>
 public static class ModelPrices
 {
@@ -35,7 +37,11 @@ public static class ModelPrices
         ("gemini-2.0-flash", 0.10m, 0.40m),
     ];
 
-    public static decimal? Compute(string? model, int? promptTokens, int? completionTokens)
+    public static decimal? Compute(string? model, int? promptTokens, int? completionTokens) =>
+        Compute(model, promptTokens, completionTokens, overrides: null);
+
+    /// <summary>The cost with a team's overrides (prefixes lower-case) consulted before the built-in list.</summary>
+    public static decimal? Compute(string? model, int? promptTokens, int? completionTokens, IReadOnlyList<ModelPriceOverride>? overrides)
     {
         if (string.IsNullOrEmpty(model) || (promptTokens is null && completionTokens is null))
         {
@@ -49,12 +55,27 @@ public static class ModelPrices
             name = name[(slash + 1)..];
         }
 
+        var own = overrides?.Where(p => name.StartsWith(p.Prefix, StringComparison.Ordinal)).OrderByDescending(p => p.Prefix.Length).FirstOrDefault();
+        if (own is not null)
+        {
+            return Price(own.InputPerMillion, own.OutputPerMillion, promptTokens, completionTokens);
+        }
+
         var match = Table.Where(p => name.StartsWith(p.Prefix, StringComparison.Ordinal)).OrderByDescending(p => p.Prefix.Length).FirstOrDefault();
         if (match.Prefix is null)
         {
             return null;
         }
 
-        return Math.Round(((promptTokens ?? 0) * match.Input + (completionTokens ?? 0) * match.Output) / 1_000_000m, 8);
+        return Price(match.Input, match.Output, promptTokens, completionTokens);
     }
+
+    /// <summary>The built-in list, for showing beside a team's own prices.</summary>
+    public static IReadOnlyList<ModelPriceOverride> BuiltIn { get; } = Table.Select(p => new ModelPriceOverride(p.Prefix, p.Input, p.Output)).ToList();
+
+    private static decimal Price(decimal inputPerMillion, decimal outputPerMillion, int? promptTokens, int? completionTokens) =>
+        Math.Round(((promptTokens ?? 0) * inputPerMillion + (completionTokens ?? 0) * outputPerMillion) / 1_000_000m, 8);
 }
+
+/// <summary>A team's price for models starting with <paramref name="Prefix"/> (lower-case), USD per million tokens.</summary>
+public sealed record ModelPriceOverride(string Prefix, decimal InputPerMillion, decimal OutputPerMillion);

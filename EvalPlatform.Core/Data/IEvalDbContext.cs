@@ -57,6 +57,8 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<ProviderConnection> ProviderConnections { get; }
     DbSet<ProviderCall> ProviderCalls { get; }
     DbSet<ProviderModelPrice> ProviderModelPrices { get; }
+    DbSet<Providers.Proxy.ProviderBudget> ProviderBudgets { get; }
+    DbSet<Providers.Proxy.ProxyCassette> ProxyCassettes { get; }
 
     /// <summary>The job run log: platform data, not team-owned (no filter).</summary>
     DbSet<JobRun> JobRuns { get; }

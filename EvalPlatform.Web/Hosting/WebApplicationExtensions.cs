@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.Providers;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -45,6 +46,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
+        builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -168,12 +170,16 @@ public static class WebApplicationExtensions
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
         api.MapExperimentEndpoints();
+        api.MapProviderBudgetEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();
 
         // LangSmith's: the SDK appends /info, /runs… to LANGSMITH_ENDPOINT (<base>/api/langsmith).
         app.MapLangSmithEndpoints();
+
+        // The recording proxy: SDKs take <base>/proxy/openai/v1 or <base>/proxy/anthropic as their base URL.
+        app.MapProxyEndpoints();
         return app;
     }
 

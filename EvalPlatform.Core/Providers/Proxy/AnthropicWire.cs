@@ -14,16 +14,16 @@ public static class AnthropicWire
     public static List<JsonNode> Messages(JsonElement request)
     {
         var messages = new List<JsonNode>();
-        var system = Wire.Prop(request, "system");
+        var system = ProxyWire.Prop(request, "system");
         if (BlocksText(system) is { Length: > 0 } systemText)
         {
             messages.Add(new JsonObject { ["role"] = "system", ["content"] = systemText });
         }
 
-        foreach (var message in Wire.Items(request, "messages"))
+        foreach (var message in ProxyWire.Items(request, "messages"))
         {
-            var role = Wire.Str(message, "role") ?? "user";
-            var content = Wire.Prop(message, "content");
+            var role = ProxyWire.Str(message, "role") ?? "user";
+            var content = ProxyWire.Prop(message, "content");
             if (content.ValueKind != JsonValueKind.Array)
             {
                 messages.Add(new JsonObject { ["role"] = role, ["content"] = content.ValueKind == JsonValueKind.String ? content.GetString() : null });
@@ -34,25 +34,25 @@ public static class AnthropicWire
             var calls = new JsonArray();
             foreach (var block in content.EnumerateArray())
             {
-                switch (Wire.Str(block, "type"))
+                switch (ProxyWire.Str(block, "type"))
                 {
                     case "text":
-                        text.Append(text.Length > 0 ? "\n" : "").Append(Wire.Str(block, "text"));
+                        text.Append(text.Length > 0 ? "\n" : "").Append(ProxyWire.Str(block, "text"));
                         break;
                     case "tool_use":
                         calls.Add(new JsonObject
                         {
-                            ["id"] = Wire.Str(block, "id"),
+                            ["id"] = ProxyWire.Str(block, "id"),
                             ["type"] = "function",
-                            ["function"] = new JsonObject { ["name"] = Wire.Str(block, "name") ?? "", ["arguments"] = Wire.Prop(block, "input") is { ValueKind: not JsonValueKind.Undefined } input ? input.GetRawText() : "{}" },
+                            ["function"] = new JsonObject { ["name"] = ProxyWire.Str(block, "name") ?? "", ["arguments"] = ProxyWire.Prop(block, "input") is { ValueKind: not JsonValueKind.Undefined } input ? input.GetRawText() : "{}" },
                         });
                         break;
                     case "tool_result":
-                        var result = Wire.Prop(block, "content");
+                        var result = ProxyWire.Prop(block, "content");
                         messages.Add(new JsonObject
                         {
                             ["role"] = "tool",
-                            ["tool_call_id"] = Wire.Str(block, "tool_use_id"),
+                            ["tool_call_id"] = ProxyWire.Str(block, "tool_use_id"),
                             ["content"] = result.ValueKind == JsonValueKind.String ? result.GetString() : BlocksText(result) ?? "",
                         });
                         break;
@@ -77,7 +77,7 @@ public static class AnthropicWire
     private static string? BlocksText(JsonElement blocks) => blocks.ValueKind switch
     {
         JsonValueKind.String => blocks.GetString(),
-        JsonValueKind.Array => string.Join("\n", blocks.EnumerateArray().Select(b => Wire.Str(b, "text")).Where(t => t is not null)),
+        JsonValueKind.Array => string.Join("\n", blocks.EnumerateArray().Select(b => ProxyWire.Str(b, "text")).Where(t => t is not null)),
         _ => null,
     };
 
@@ -86,26 +86,26 @@ public static class AnthropicWire
     {
         var answer = new ProxyAnswer
         {
-            Id = Wire.Str(body, "id"),
-            Model = Wire.Str(body, "model"),
-            FinishReason = Wire.Str(body, "stop_reason"),
+            Id = ProxyWire.Str(body, "id"),
+            Model = ProxyWire.Str(body, "model"),
+            FinishReason = ProxyWire.Str(body, "stop_reason"),
             Completed = true,
         };
-        foreach (var block in Wire.Items(body, "content"))
+        foreach (var block in ProxyWire.Items(body, "content"))
         {
-            switch (Wire.Str(block, "type"))
+            switch (ProxyWire.Str(block, "type"))
             {
                 case "text":
-                    answer.Text.Append(Wire.Str(block, "text"));
+                    answer.Text.Append(ProxyWire.Str(block, "text"));
                     break;
                 case "tool_use":
-                    answer.ToolCalls.Add(new ProxyToolCall(Wire.Str(block, "id"), Wire.Str(block, "name") ?? "",
-                        Wire.Prop(block, "input") is { ValueKind: not JsonValueKind.Undefined } input ? input.GetRawText() : "{}"));
+                    answer.ToolCalls.Add(new ProxyToolCall(ProxyWire.Str(block, "id"), ProxyWire.Str(block, "name") ?? "",
+                        ProxyWire.Prop(block, "input") is { ValueKind: not JsonValueKind.Undefined } input ? input.GetRawText() : "{}"));
                     break;
             }
         }
 
-        ReadUsage(Wire.Prop(body, "usage"), answer);
+        ReadUsage(ProxyWire.Prop(body, "usage"), answer);
         return answer;
     }
 
@@ -117,15 +117,15 @@ public static class AnthropicWire
         }
 
         // Anthropic counts cached input apart from input_tokens; the trace's prompt tokens are all the input the model read.
-        var cacheRead = Wire.Int(usage, "cache_read_input_tokens");
-        var cacheWrite = Wire.Int(usage, "cache_creation_input_tokens");
-        if (Wire.Int(usage, "input_tokens") is { } input)
+        var cacheRead = ProxyWire.WholeNumber(usage, "cache_read_input_tokens");
+        var cacheWrite = ProxyWire.WholeNumber(usage, "cache_creation_input_tokens");
+        if (ProxyWire.WholeNumber(usage, "input_tokens") is { } input)
         {
             answer.InputTokens = input + (cacheRead ?? 0) + (cacheWrite ?? 0);
         }
 
         answer.CachedInputTokens = cacheRead ?? answer.CachedInputTokens;
-        answer.OutputTokens = Wire.Int(usage, "output_tokens") ?? answer.OutputTokens;
+        answer.OutputTokens = ProxyWire.WholeNumber(usage, "output_tokens") ?? answer.OutputTokens;
     }
 
     /// <summary>
@@ -162,52 +162,52 @@ public static class AnthropicWire
 
         public bool Add(SseEvent e)
         {
-            if (Wire.TryParse(e.Data) is not { } data)
+            if (ProxyWire.TryParse(e.Data) is not { } data)
             {
                 return false;
             }
 
-            switch (Wire.Str(data, "type") ?? e.Name)
+            switch (ProxyWire.Str(data, "type") ?? e.Name)
             {
                 case "message_start":
-                    var message = Wire.Prop(data, "message");
-                    _answer.Id = Wire.Str(message, "id");
-                    _answer.Model = Wire.Str(message, "model");
-                    ReadUsage(Wire.Prop(message, "usage"), _answer);
+                    var message = ProxyWire.Prop(data, "message");
+                    _answer.Id = ProxyWire.Str(message, "id");
+                    _answer.Model = ProxyWire.Str(message, "model");
+                    ReadUsage(ProxyWire.Prop(message, "usage"), _answer);
                     return false;
                 case "content_block_start":
-                    var start = Wire.Prop(data, "content_block");
-                    var type = Wire.Str(start, "type") ?? "";
-                    var initial = new StringBuilder(type == "text" ? Wire.Str(start, "text") ?? "" : "");
-                    _blocks[Wire.Int(data, "index") ?? _blocks.Count] = (type, Wire.Str(start, "id"), Wire.Str(start, "name") ?? "", initial);
+                    var start = ProxyWire.Prop(data, "content_block");
+                    var type = ProxyWire.Str(start, "type") ?? "";
+                    var initial = new StringBuilder(type == "text" ? ProxyWire.Str(start, "text") ?? "" : "");
+                    _blocks[ProxyWire.WholeNumber(data, "index") ?? _blocks.Count] = (type, ProxyWire.Str(start, "id"), ProxyWire.Str(start, "name") ?? "", initial);
                     return type == "tool_use" || initial.Length > 0;
                 case "content_block_delta":
-                    var delta = Wire.Prop(data, "delta");
-                    var index = Wire.Int(data, "index") ?? 0;
+                    var delta = ProxyWire.Prop(data, "delta");
+                    var index = ProxyWire.WholeNumber(data, "index") ?? 0;
                     if (!_blocks.TryGetValue(index, out var block))
                     {
-                        block = (Wire.Str(delta, "type") == "input_json_delta" ? "tool_use" : "text", null, "", new StringBuilder());
+                        block = (ProxyWire.Str(delta, "type") == "input_json_delta" ? "tool_use" : "text", null, "", new StringBuilder());
                         _blocks[index] = block;
                     }
 
-                    var piece = Wire.Str(delta, "type") switch
+                    var piece = ProxyWire.Str(delta, "type") switch
                     {
-                        "text_delta" => Wire.Str(delta, "text"),
-                        "input_json_delta" => Wire.Str(delta, "partial_json"),
+                        "text_delta" => ProxyWire.Str(delta, "text"),
+                        "input_json_delta" => ProxyWire.Str(delta, "partial_json"),
                         _ => null,
                     };
                     block.Content.Append(piece);
-                    return piece is { Length: > 0 } || Wire.Str(delta, "type") == "thinking_delta";
+                    return piece is { Length: > 0 } || ProxyWire.Str(delta, "type") == "thinking_delta";
                 case "message_delta":
-                    _answer.FinishReason = Wire.Str(Wire.Prop(data, "delta"), "stop_reason") ?? _answer.FinishReason;
-                    ReadUsage(Wire.Prop(data, "usage"), _answer);
+                    _answer.FinishReason = ProxyWire.Str(ProxyWire.Prop(data, "delta"), "stop_reason") ?? _answer.FinishReason;
+                    ReadUsage(ProxyWire.Prop(data, "usage"), _answer);
                     return false;
                 case "message_stop":
                     _answer.Completed = true;
                     return false;
                 case "error":
-                    var error = Wire.Prop(data, "error");
-                    _answer.Error = Wire.Str(error, "message") ?? Wire.Str(error, "type") ?? data.GetRawText();
+                    var error = ProxyWire.Prop(data, "error");
+                    _answer.Error = ProxyWire.Str(error, "message") ?? ProxyWire.Str(error, "type") ?? data.GetRawText();
                     return false;
                 default:
                     return false;

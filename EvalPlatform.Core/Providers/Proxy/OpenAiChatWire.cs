@@ -9,20 +9,20 @@ public static class OpenAiChatWire
     /// <summary>A non-streamed <c>chat.completion</c> body; the first choice is the answer.</summary>
     public static ProxyAnswer ReadAnswer(JsonElement body)
     {
-        var answer = new ProxyAnswer { Id = Wire.Str(body, "id"), Model = Wire.Str(body, "model"), Completed = true };
-        if (Wire.Items(body, "choices").FirstOrDefault() is { ValueKind: JsonValueKind.Object } choice)
+        var answer = new ProxyAnswer { Id = ProxyWire.Str(body, "id"), Model = ProxyWire.Str(body, "model"), Completed = true };
+        if (ProxyWire.Items(body, "choices").FirstOrDefault() is { ValueKind: JsonValueKind.Object } choice)
         {
-            answer.FinishReason = Wire.Str(choice, "finish_reason");
-            var message = Wire.Prop(choice, "message");
-            answer.Text.Append(ContentText(Wire.Prop(message, "content")) ?? Wire.Str(message, "refusal"));
-            foreach (var call in Wire.Items(message, "tool_calls"))
+            answer.FinishReason = ProxyWire.Str(choice, "finish_reason");
+            var message = ProxyWire.Prop(choice, "message");
+            answer.Text.Append(ContentText(ProxyWire.Prop(message, "content")) ?? ProxyWire.Str(message, "refusal"));
+            foreach (var call in ProxyWire.Items(message, "tool_calls"))
             {
-                var fn = Wire.Prop(call, "function");
-                answer.ToolCalls.Add(new ProxyToolCall(Wire.Str(call, "id"), Wire.Str(fn, "name") ?? "", Wire.Str(fn, "arguments") ?? ""));
+                var fn = ProxyWire.Prop(call, "function");
+                answer.ToolCalls.Add(new ProxyToolCall(ProxyWire.Str(call, "id"), ProxyWire.Str(fn, "name") ?? "", ProxyWire.Str(fn, "arguments") ?? ""));
             }
         }
 
-        ReadUsage(Wire.Prop(body, "usage"), answer);
+        ReadUsage(ProxyWire.Prop(body, "usage"), answer);
         return answer;
     }
 
@@ -33,15 +33,15 @@ public static class OpenAiChatWire
             return;
         }
 
-        answer.InputTokens = Wire.Int(usage, "prompt_tokens") ?? answer.InputTokens;
-        answer.OutputTokens = Wire.Int(usage, "completion_tokens") ?? answer.OutputTokens;
-        answer.CachedInputTokens = Wire.Int(Wire.Prop(usage, "prompt_tokens_details"), "cached_tokens") ?? answer.CachedInputTokens;
+        answer.InputTokens = ProxyWire.WholeNumber(usage, "prompt_tokens") ?? answer.InputTokens;
+        answer.OutputTokens = ProxyWire.WholeNumber(usage, "completion_tokens") ?? answer.OutputTokens;
+        answer.CachedInputTokens = ProxyWire.WholeNumber(ProxyWire.Prop(usage, "prompt_tokens_details"), "cached_tokens") ?? answer.CachedInputTokens;
     }
 
     private static string? ContentText(JsonElement content) => content.ValueKind switch
     {
         JsonValueKind.String => content.GetString(),
-        JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(p => Wire.Str(p, "text"))),
+        JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(p => ProxyWire.Str(p, "text"))),
         _ => null,
     };
 
@@ -75,48 +75,48 @@ public static class OpenAiChatWire
                 return false;
             }
 
-            if (Wire.TryParse(e.Data) is not { } chunk)
+            if (ProxyWire.TryParse(e.Data) is not { } chunk)
             {
                 return false;
             }
 
-            if (Wire.Prop(chunk, "error") is { ValueKind: JsonValueKind.Object } error)
+            if (ProxyWire.Prop(chunk, "error") is { ValueKind: JsonValueKind.Object } error)
             {
-                _answer.Error = Wire.Str(error, "message") ?? error.GetRawText();
+                _answer.Error = ProxyWire.Str(error, "message") ?? error.GetRawText();
                 return false;
             }
 
-            _answer.Id ??= Wire.Str(chunk, "id");
-            _answer.Model ??= Wire.Str(chunk, "model");
-            ReadUsage(Wire.Prop(chunk, "usage"), _answer);
+            _answer.Id ??= ProxyWire.Str(chunk, "id");
+            _answer.Model ??= ProxyWire.Str(chunk, "model");
+            ReadUsage(ProxyWire.Prop(chunk, "usage"), _answer);
             var content = false;
-            foreach (var choice in Wire.Items(chunk, "choices"))
+            foreach (var choice in ProxyWire.Items(chunk, "choices"))
             {
-                if ((Wire.Int(choice, "index") ?? 0) != 0)
+                if ((ProxyWire.WholeNumber(choice, "index") ?? 0) != 0)
                 {
                     continue;
                 }
 
-                _answer.FinishReason = Wire.Str(choice, "finish_reason") ?? _answer.FinishReason;
-                var delta = Wire.Prop(choice, "delta");
-                if (Wire.Str(delta, "content") is { Length: > 0 } text)
+                _answer.FinishReason = ProxyWire.Str(choice, "finish_reason") ?? _answer.FinishReason;
+                var delta = ProxyWire.Prop(choice, "delta");
+                if (ProxyWire.Str(delta, "content") is { Length: > 0 } text)
                 {
                     _answer.Text.Append(text);
                     content = true;
                 }
 
-                foreach (var call in Wire.Items(delta, "tool_calls"))
+                foreach (var call in ProxyWire.Items(delta, "tool_calls"))
                 {
-                    var index = Wire.Int(call, "index") ?? 0;
-                    var fn = Wire.Prop(call, "function");
+                    var index = ProxyWire.WholeNumber(call, "index") ?? 0;
+                    var fn = ProxyWire.Prop(call, "function");
                     var current = _calls.TryGetValue(index, out var c) ? c : (null, "", new StringBuilder());
-                    current.Id ??= Wire.Str(call, "id");
-                    if (Wire.Str(fn, "name") is { Length: > 0 } name)
+                    current.Id ??= ProxyWire.Str(call, "id");
+                    if (ProxyWire.Str(fn, "name") is { Length: > 0 } name)
                     {
                         current.Name = name;
                     }
 
-                    current.Arguments.Append(Wire.Str(fn, "arguments"));
+                    current.Arguments.Append(ProxyWire.Str(fn, "arguments"));
                     _calls[index] = current;
                     content = true;
                 }

@@ -12,30 +12,30 @@ public static class OpenAiResponsesWire
     public static List<JsonNode> Messages(JsonElement request)
     {
         var messages = new List<JsonNode>();
-        if (Wire.Str(request, "instructions") is { Length: > 0 } instructions)
+        if (ProxyWire.Str(request, "instructions") is { Length: > 0 } instructions)
         {
             messages.Add(new JsonObject { ["role"] = "system", ["content"] = instructions });
         }
 
-        var input = Wire.Prop(request, "input");
+        var input = ProxyWire.Prop(request, "input");
         if (input.ValueKind == JsonValueKind.String)
         {
             messages.Add(new JsonObject { ["role"] = "user", ["content"] = input.GetString() });
             return messages;
         }
 
-        foreach (var item in Wire.Items(request, "input"))
+        foreach (var item in ProxyWire.Items(request, "input"))
         {
-            switch (Wire.Str(item, "type") ?? "message")
+            switch (ProxyWire.Str(item, "type") ?? "message")
             {
                 case "message":
-                    var content = Wire.Prop(item, "content");
+                    var content = ProxyWire.Prop(item, "content");
                     messages.Add(new JsonObject
                     {
-                        ["role"] = Wire.Str(item, "role") ?? "user",
+                        ["role"] = ProxyWire.Str(item, "role") ?? "user",
                         ["content"] = content.ValueKind == JsonValueKind.String
                             ? content.GetString()
-                            : string.Join("\n", Wire.Items(item, "content").Select(p => Wire.Str(p, "text")).Where(t => t is not null)),
+                            : string.Join("\n", ProxyWire.Items(item, "content").Select(p => ProxyWire.Str(p, "text")).Where(t => t is not null)),
                     });
                     break;
                 case "function_call":
@@ -45,14 +45,14 @@ public static class OpenAiResponsesWire
                         ["content"] = null,
                         ["tool_calls"] = new JsonArray(new JsonObject
                         {
-                            ["id"] = Wire.Str(item, "call_id"),
+                            ["id"] = ProxyWire.Str(item, "call_id"),
                             ["type"] = "function",
-                            ["function"] = new JsonObject { ["name"] = Wire.Str(item, "name") ?? "", ["arguments"] = Wire.Str(item, "arguments") ?? "" },
+                            ["function"] = new JsonObject { ["name"] = ProxyWire.Str(item, "name") ?? "", ["arguments"] = ProxyWire.Str(item, "arguments") ?? "" },
                         }),
                     });
                     break;
                 case "function_call_output":
-                    messages.Add(new JsonObject { ["role"] = "tool", ["tool_call_id"] = Wire.Str(item, "call_id"), ["content"] = Wire.Str(item, "output") ?? "" });
+                    messages.Add(new JsonObject { ["role"] = "tool", ["tool_call_id"] = ProxyWire.Str(item, "call_id"), ["content"] = ProxyWire.Str(item, "output") ?? "" });
                     break;
             }
         }
@@ -70,35 +70,35 @@ public static class OpenAiResponsesWire
 
     private static void Fill(JsonElement body, ProxyAnswer answer)
     {
-        answer.Id = Wire.Str(body, "id") ?? answer.Id;
-        answer.Model = Wire.Str(body, "model") ?? answer.Model;
-        answer.FinishReason = Wire.Str(body, "status") ?? answer.FinishReason;
+        answer.Id = ProxyWire.Str(body, "id") ?? answer.Id;
+        answer.Model = ProxyWire.Str(body, "model") ?? answer.Model;
+        answer.FinishReason = ProxyWire.Str(body, "status") ?? answer.FinishReason;
         answer.Text.Clear();
         answer.ToolCalls.Clear();
-        foreach (var item in Wire.Items(body, "output"))
+        foreach (var item in ProxyWire.Items(body, "output"))
         {
-            switch (Wire.Str(item, "type"))
+            switch (ProxyWire.Str(item, "type"))
             {
                 case "message":
-                    foreach (var part in Wire.Items(item, "content"))
+                    foreach (var part in ProxyWire.Items(item, "content"))
                     {
-                        answer.Text.Append(Wire.Str(part, "text"));
+                        answer.Text.Append(ProxyWire.Str(part, "text"));
                     }
 
                     break;
                 case "function_call":
-                    answer.ToolCalls.Add(new ProxyToolCall(Wire.Str(item, "call_id"), Wire.Str(item, "name") ?? "", Wire.Str(item, "arguments") ?? ""));
+                    answer.ToolCalls.Add(new ProxyToolCall(ProxyWire.Str(item, "call_id"), ProxyWire.Str(item, "name") ?? "", ProxyWire.Str(item, "arguments") ?? ""));
                     break;
             }
         }
 
-        var usage = Wire.Prop(body, "usage");
-        answer.InputTokens = Wire.Int(usage, "input_tokens") ?? answer.InputTokens;
-        answer.OutputTokens = Wire.Int(usage, "output_tokens") ?? answer.OutputTokens;
-        answer.CachedInputTokens = Wire.Int(Wire.Prop(usage, "input_tokens_details"), "cached_tokens") ?? answer.CachedInputTokens;
-        if (Wire.Prop(body, "error") is { ValueKind: JsonValueKind.Object } error)
+        var usage = ProxyWire.Prop(body, "usage");
+        answer.InputTokens = ProxyWire.WholeNumber(usage, "input_tokens") ?? answer.InputTokens;
+        answer.OutputTokens = ProxyWire.WholeNumber(usage, "output_tokens") ?? answer.OutputTokens;
+        answer.CachedInputTokens = ProxyWire.WholeNumber(ProxyWire.Prop(usage, "input_tokens_details"), "cached_tokens") ?? answer.CachedInputTokens;
+        if (ProxyWire.Prop(body, "error") is { ValueKind: JsonValueKind.Object } error)
         {
-            answer.Error = Wire.Str(error, "message");
+            answer.Error = ProxyWire.Str(error, "message");
         }
     }
 
@@ -109,28 +109,28 @@ public static class OpenAiResponsesWire
 
         public bool Add(SseEvent e)
         {
-            if (Wire.TryParse(e.Data) is not { } data)
+            if (ProxyWire.TryParse(e.Data) is not { } data)
             {
                 return false;
             }
 
-            switch (Wire.Str(data, "type") ?? e.Name)
+            switch (ProxyWire.Str(data, "type") ?? e.Name)
             {
                 case "response.created":
-                    Answer.Id = Wire.Str(Wire.Prop(data, "response"), "id");
-                    Answer.Model = Wire.Str(Wire.Prop(data, "response"), "model");
+                    Answer.Id = ProxyWire.Str(ProxyWire.Prop(data, "response"), "id");
+                    Answer.Model = ProxyWire.Str(ProxyWire.Prop(data, "response"), "model");
                     return false;
                 case "response.output_text.delta":
-                    Answer.Text.Append(Wire.Str(data, "delta"));
+                    Answer.Text.Append(ProxyWire.Str(data, "delta"));
                     return true;
                 case "response.function_call_arguments.delta":
                     return true;
                 case "response.completed" or "response.incomplete" or "response.failed":
-                    Fill(Wire.Prop(data, "response"), Answer);
+                    Fill(ProxyWire.Prop(data, "response"), Answer);
                     Answer.Completed = true;
                     return false;
                 case "error":
-                    Answer.Error = Wire.Str(data, "message") ?? data.GetRawText();
+                    Answer.Error = ProxyWire.Str(data, "message") ?? data.GetRawText();
                     return false;
                 default:
                     return false;

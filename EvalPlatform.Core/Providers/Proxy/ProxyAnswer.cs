@@ -69,12 +69,12 @@ public interface IStreamAssembler
 }
 
 /// <summary>Reading helpers for the wire formats: tolerant of missing or mistyped fields (an answer is recorded as it came).</summary>
-internal static class Wire
+public static class ProxyWire
 {
     public static string? Str(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    public static int? Int(JsonElement e, string name) =>
+    public static int? WholeNumber(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
 
     public static JsonElement Prop(JsonElement e, string name) =>

@@ -95,7 +95,7 @@ public static class ProxyTraceBuilder
         Set(trace, "environment", x.Caller.Environment);
         Set(trace, "experiment", x.Experiment);
         Set(trace, "variant", x.Variant);
-        Set(trace, "model", Cut(answer?.Model ?? Wire.Str(x.Request, "model"), IngestionLimits.MaxShortText));
+        Set(trace, "model", Cut(answer?.Model ?? ProxyWire.Str(x.Request, "model"), IngestionLimits.MaxShortText));
         if (x.TimeToFirstTokenMs is { } ttft)
         {
             trace["time_to_first_token_ms"] = Math.Round(ttft, 3);
@@ -148,7 +148,7 @@ public static class ProxyTraceBuilder
         {
             ProxyProtocol.AnthropicMessages => AnthropicWire.Messages(request),
             ProxyProtocol.OpenAiResponses => OpenAiResponsesWire.Messages(request),
-            _ => Wire.Items(request, "messages").Select(m => JsonNode.Parse(m.GetRawText())!).ToList(),
+            _ => ProxyWire.Items(request, "messages").Select(m => JsonNode.Parse(m.GetRawText())!).ToList(),
         };
         var messages = new List<JsonNode>(raw.Count);
         foreach (var node in raw)
@@ -234,14 +234,14 @@ public static class ProxyTraceBuilder
                 {
                     ["kind"] = "tool",
                     ["name"] = fn["name"]!.GetValue<string>(),
-                    ["input"] = arguments is null ? null : Wire.TryParse(arguments) is { } parsed ? JsonNode.Parse(parsed.GetRawText()) : arguments,
+                    ["input"] = arguments is null ? null : ProxyWire.TryParse(arguments) is { } parsed ? JsonNode.Parse(parsed.GetRawText()) : arguments,
                 };
                 if (id is not null && id.Length <= IngestionLimits.MaxShortText)
                 {
                     span["attributes"] = new JsonObject { ["tool_call_id"] = id };
                     if (results.TryGetValue(id, out var output))
                     {
-                        span["output"] = output is JsonValue v && v.GetValueKind() == JsonValueKind.String && Wire.TryParse(v.GetValue<string>()) is { ValueKind: JsonValueKind.Object or JsonValueKind.Array } json
+                        span["output"] = output is JsonValue v && v.GetValueKind() == JsonValueKind.String && ProxyWire.TryParse(v.GetValue<string>()) is { ValueKind: JsonValueKind.Object or JsonValueKind.Array } json
                             ? JsonNode.Parse(json.GetRawText())
                             : output;
                     }
@@ -301,7 +301,7 @@ public static class ProxyTraceBuilder
             metadata["parameters"] = parameters;
         }
 
-        var tools = Wire.Items(x.Request, "tools").Select(t => Wire.Str(t, "name") ?? Wire.Str(Wire.Prop(t, "function"), "name")).Where(n => n is not null).ToList();
+        var tools = ProxyWire.Items(x.Request, "tools").Select(t => ProxyWire.Str(t, "name") ?? ProxyWire.Str(ProxyWire.Prop(t, "function"), "name")).Where(n => n is not null).ToList();
         if (tools.Count > 0)
         {
             metadata["tools"] = new JsonArray(tools.Select(n => (JsonNode)n!).ToArray());

@@ -276,9 +276,9 @@ public sealed class ProxyWireTests
     [Fact]
     public void ErrorMessage_ReadsBothProvidersErrorBodies()
     {
-        Assert.Equal("401: Incorrect API key provided.", Wire.ErrorMessage(401, """{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"""));
-        Assert.Equal("529: Overloaded", Wire.ErrorMessage(529, """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"""));
-        Assert.Equal("502: Bad gateway", Wire.ErrorMessage(502, "Bad gateway"));
+        Assert.Equal("401: Incorrect API key provided.", ProxyWire.ErrorMessage(401, """{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"""));
+        Assert.Equal("529: Overloaded", ProxyWire.ErrorMessage(529, """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"""));
+        Assert.Equal("502: Bad gateway", ProxyWire.ErrorMessage(502, "Bad gateway"));
     }
 
     private static List<bool> Feed(IStreamAssembler assembler, string wire)

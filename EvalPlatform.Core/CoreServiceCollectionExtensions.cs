@@ -205,6 +205,9 @@ public static class CoreServiceCollectionExtensions
         services.AddOptions<IngestionOptions>();
         services.AddSingleton<IngestionQueue>();
         services.AddScoped<TraceIngestionService>();
+        services.AddScoped<Providers.Proxy.ProxyRecorder>();
+        services.AddScoped<Providers.Proxy.ProviderBudgets>();
+        services.AddScoped<Providers.Proxy.ProxyCassettes>();
         services.AddScoped<TraceQueries>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();

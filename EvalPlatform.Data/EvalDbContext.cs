@@ -74,6 +74,8 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<ProviderConnection> ProviderConnections => Set<ProviderConnection>();
     public DbSet<ProviderCall> ProviderCalls => Set<ProviderCall>();
     public DbSet<ProviderModelPrice> ProviderModelPrices => Set<ProviderModelPrice>();
+    public DbSet<Core.Providers.Proxy.ProviderBudget> ProviderBudgets => Set<Core.Providers.Proxy.ProviderBudget>();
+    public DbSet<Core.Providers.Proxy.ProxyCassette> ProxyCassettes => Set<Core.Providers.Proxy.ProxyCassette>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

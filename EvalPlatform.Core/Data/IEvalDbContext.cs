@@ -59,6 +59,8 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<ProviderConnection> ProviderConnections { get; }
     DbSet<ProviderCall> ProviderCalls { get; }
     DbSet<ProviderModelPrice> ProviderModelPrices { get; }
+    DbSet<Providers.Proxy.ProviderBudget> ProviderBudgets { get; }
+    DbSet<Providers.Proxy.ProxyCassette> ProxyCassettes { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

@@ -19,6 +19,9 @@ public enum IngestionDoor
 
     /// <summary>The LangSmith-compatible API under <c>/api/langsmith</c>.</summary>
     LangSmith,
+
+    /// <summary>The recording proxy under <c>/proxy</c>: one trace per model call.</summary>
+    Proxy,
 }
 
 /// <summary>What ingestion did with something it could not take as sent.</summary>

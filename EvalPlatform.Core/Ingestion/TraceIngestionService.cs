@@ -73,6 +73,10 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
     public Task<IngestOutcome> IngestWebhookAsync(IReadOnlyList<JsonElement> traces, bool isArray, string tag, CancellationToken ct = default) =>
         IngestAsync(traces, arrayPath: isArray ? "" : null, extraTag: tag, IngestionDoor.Webhook, ct);
 
+    /// <summary>One trace the recording proxy made of a model call (paths as for one trace; issues under the proxy door).</summary>
+    public Task<IngestOutcome> IngestProxyAsync(JsonElement trace, CancellationToken ct = default) =>
+        IngestAsync([trace], arrayPath: null, extraTag: null, IngestionDoor.Proxy, ct);
+
     // arrayPath: null for one trace, else the JSON path of the array the items came from ("" for a top-level array).
     private async Task<IngestOutcome> IngestAsync(
         IReadOnlyList<JsonElement> items, string? arrayPath, string? extraTag, IngestionDoor door, CancellationToken ct)

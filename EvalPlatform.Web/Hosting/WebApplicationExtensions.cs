@@ -49,6 +49,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
+        builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
         builder.Services.AddSingleton<SetupState>();
@@ -182,12 +183,16 @@ public static class WebApplicationExtensions
         api.MapExperimentEndpoints();
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();
+        api.MapProviderBudgetEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();
 
         // LangSmith's: the SDK appends /info, /runs… to LANGSMITH_ENDPOINT (<base>/api/langsmith).
         app.MapLangSmithEndpoints();
+
+        // The recording proxy: SDKs take <base>/proxy/openai/v1 or <base>/proxy/anthropic as their base URL.
+        app.MapProxyEndpoints();
         return app;
     }
 

@@ -1,0 +1,230 @@
+using EvalPlatform.Core.Common;
+using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Hybrid;
+
+namespace EvalPlatform.Core.Providers.Proxy;
+
+/// <summary>Whom a budget counts: the whole team, each API key, or each end user (<c>X-EvalPlatform-User</c>).</summary>
+public enum BudgetScope
+{
+    Team,
+    ApiKey,
+    EndUser,
+}
+
+/// <summary>What a budget counts: calls, tokens (input + output) or cost (USD).</summary>
+public enum BudgetMetric
+{
+    Requests,
+    Tokens,
+    Cost,
+}
+
+/// <summary>A budget's window: a fixed UTC minute, hour or day; spent budgets open again at the next one.</summary>
+public enum BudgetWindow
+{
+    Minute,
+    Hour,
+    Day,
+}
+
+/// <summary>
+/// A spending limit on the proxy's calls per window. <see cref="ApiKeyId"/> / <see cref="EndUser"/> narrow an
+/// <see cref="BudgetScope.ApiKey"/> / <see cref="BudgetScope.EndUser"/> budget to one key or one user; without them it
+/// applies to each key or each user on its own.
+/// </summary>
+public sealed class ProviderBudget : ITeamOwned
+{
+    public Guid Id { get; set; }
+    public Guid TeamId { get; set; }
+    public BudgetScope Scope { get; set; }
+    public Guid? ApiKeyId { get; set; }
+    public string? EndUser { get; set; }
+    public BudgetMetric Metric { get; set; }
+    public decimal Limit { get; set; }
+    public BudgetWindow Window { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A budget as the API takes it.</summary>
+public sealed record BudgetInput(BudgetScope Scope, BudgetMetric Metric, decimal Limit, BudgetWindow Window, Guid? ApiKeyId = null, string? EndUser = null);
+
+/// <summary>A call refused because a budget is spent: which, how much, and when its window opens again.</summary>
+public sealed record BudgetRefusal(ProviderBudget Budget, decimal Spent, TimeSpan RetryAfter)
+{
+    public string Message =>
+        $"The {Describe(Budget)} budget is spent ({Spent.ToString("0.########", System.Globalization.CultureInfo.InvariantCulture)} of " +
+        $"{Budget.Limit.ToString("0.########", System.Globalization.CultureInfo.InvariantCulture)} {Budget.Metric.ToString().ToLowerInvariant()} " +
+        $"this {Budget.Window.ToString().ToLowerInvariant()}); it opens again in {Math.Ceiling(RetryAfter.TotalSeconds)} s.";
+
+    private static string Describe(ProviderBudget b) => b.Scope switch
+    {
+        BudgetScope.ApiKey => "API key's",
+        BudgetScope.EndUser => "end user's",
+        _ => "team's",
+    };
+}
+
+/// <summary>
+/// The team's proxy budgets: kept with the API (<c>/api/v1/providers/budgets</c>, <see cref="Permission.ManageProviders"/>)
+/// and checked before each proxied call goes upstream. Spending is counted from the usage rows (<see cref="ProviderCall"/>,
+/// every source of the team, so the playground and judges spend the team's budget too) in the current fixed window.
+/// A budget is a soft limit: calls already under way when it is reached still finish (and count).
+/// The team's budgets are cached per node for a few seconds (<see cref="HybridCache"/>), removed on change.
+/// </summary>
+public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContext team, HybridCache cache, TimeProvider clock)
+{
+    public const int MaxBudgets = 50;
+
+    private static readonly HybridCacheEntryOptions CacheOptions = new() { Expiration = TimeSpan.FromSeconds(30), LocalCacheExpiration = TimeSpan.FromSeconds(5) };
+
+    public async Task<IReadOnlyList<ProviderBudget>> ListAsync(CancellationToken ct = default)
+    {
+        RequireManage();
+        await using var db = await dbFactory.CreateAsync(ct);
+        return await db.ProviderBudgets.AsNoTracking().OrderBy(b => b.CreatedAt).ThenBy(b => b.Id).ToListAsync(ct);
+    }
+
+    /// <summary>Replaces the team's budgets with <paramref name="budgets"/> (an empty list removes them all).</summary>
+    public async Task<IReadOnlyList<ProviderBudget>> ReplaceAsync(IReadOnlyList<BudgetInput> budgets, CancellationToken ct = default)
+    {
+        var teamId = RequireManage();
+        if (budgets.Count > MaxBudgets)
+        {
+            throw new DomainValidationException("budgets", $"At most {MaxBudgets} budgets.");
+        }
+
+        for (var i = 0; i < budgets.Count; i++)
+        {
+            var b = budgets[i];
+            if (b.Limit < 0)
+            {
+                throw new DomainValidationException($"budgets[{i}].limit", "Must be 0 or more.");
+            }
+
+            if (b.Metric != BudgetMetric.Cost && b.Limit != decimal.Truncate(b.Limit))
+            {
+                throw new DomainValidationException($"budgets[{i}].limit", "Requests and tokens are whole numbers.");
+            }
+
+            if (b.ApiKeyId is not null && b.Scope != BudgetScope.ApiKey)
+            {
+                throw new DomainValidationException($"budgets[{i}].api_key_id", "Only an api_key budget names a key.");
+            }
+
+            if (b.EndUser is not null && (b.Scope != BudgetScope.EndUser || b.EndUser.Length is 0 or > Ingestion.IngestionLimits.MaxShortText))
+            {
+                throw new DomainValidationException($"budgets[{i}].end_user", $"Only an end_user budget names a user, of 1 to {Ingestion.IngestionLimits.MaxShortText} characters.");
+            }
+        }
+
+        await using var db = await dbFactory.CreateAsync(ct);
+        for (var i = 0; i < budgets.Count; i++)
+        {
+            if (budgets[i].ApiKeyId is { } keyId && !await db.ApiKeys.AnyAsync(k => k.Id == keyId, ct))
+            {
+                throw new DomainValidationException($"budgets[{i}].api_key_id", "No API key of this team has this id.");
+            }
+        }
+
+        var now = clock.GetUtcNow();
+        db.ProviderBudgets.RemoveRange(await db.ProviderBudgets.ToListAsync(ct));
+        var stored = budgets.Select((b, i) => new ProviderBudget
+        {
+            Id = Uuid7.Create(now.AddMilliseconds(i)),
+            TeamId = teamId,
+            Scope = b.Scope,
+            ApiKeyId = b.ApiKeyId,
+            EndUser = b.EndUser,
+            Metric = b.Metric,
+            Limit = b.Limit,
+            Window = b.Window,
+            CreatedAt = now.AddMilliseconds(i), // keeps the order given (SQLite keeps milliseconds)
+        }).ToList();
+        db.ProviderBudgets.AddRange(stored);
+        await db.SaveChangesAsync(ct);
+        await cache.RemoveAsync(CacheKey(teamId), ct);
+        return stored;
+    }
+
+    /// <summary>
+    /// The first budget that applies to a call of <paramref name="apiKeyId"/> for <paramref name="endUser"/> and is spent,
+    /// or null when the call may go.
+    /// </summary>
+    public async Task<BudgetRefusal?> CheckAsync(Guid? apiKeyId, string? endUser, CancellationToken ct)
+    {
+        var teamId = team.TeamId ?? throw new InvalidOperationException("Budgets are checked for the team in context; none is set.");
+        var budgets = await cache.GetOrCreateAsync(CacheKey(teamId), async token =>
+        {
+            await using var db = await dbFactory.CreateAsync(token);
+            return (await db.ProviderBudgets.AsNoTracking().Where(b => b.TeamId == teamId).ToListAsync(token)).ToArray();
+        }, CacheOptions, cancellationToken: ct);
+        if (budgets.Length == 0)
+        {
+            return null;
+        }
+
+        var now = clock.GetUtcNow();
+        await using var db = await dbFactory.CreateAsync(ct);
+        foreach (var budget in budgets)
+        {
+            var calls = db.ProviderCalls.AsNoTracking();
+            switch (budget.Scope)
+            {
+                case BudgetScope.ApiKey when apiKeyId is null || (budget.ApiKeyId is { } only && only != apiKeyId):
+                case BudgetScope.EndUser when endUser is null || (budget.EndUser is { } user && user != endUser):
+                    continue;
+                case BudgetScope.ApiKey:
+                    calls = calls.Where(c => c.ApiKeyId == apiKeyId);
+                    break;
+                case BudgetScope.EndUser:
+                    calls = calls.Where(c => c.EndUser == endUser);
+                    break;
+            }
+
+            var (start, end) = WindowOf(budget.Window, now);
+            calls = calls.Where(c => c.At >= start);
+            decimal spent = budget.Metric switch
+            {
+                BudgetMetric.Requests => await calls.CountAsync(ct),
+                BudgetMetric.Tokens => await calls.SumAsync(c => (long)(c.InputTokens ?? 0) + (c.OutputTokens ?? 0), ct),
+                // Summed here: SQLite has no decimal arithmetic in SQL.
+                _ => (await calls.Where(c => c.Cost != null).Select(c => c.Cost!.Value).ToListAsync(ct)).Sum(),
+            };
+            if (spent >= budget.Limit)
+            {
+                return new BudgetRefusal(budget, spent, end - now);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The fixed UTC window <paramref name="now"/> falls in.</summary>
+    public static (DateTimeOffset Start, DateTimeOffset End) WindowOf(BudgetWindow window, DateTimeOffset now)
+    {
+        var utc = now.ToUniversalTime();
+        var start = window switch
+        {
+            BudgetWindow.Minute => new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, utc.Minute, 0, TimeSpan.Zero),
+            BudgetWindow.Hour => new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero),
+            _ => new DateTimeOffset(utc.Year, utc.Month, utc.Day, 0, 0, 0, TimeSpan.Zero),
+        };
+        var end = window switch
+        {
+            BudgetWindow.Minute => start.AddMinutes(1),
+            BudgetWindow.Hour => start.AddHours(1),
+            _ => start.AddDays(1),
+        };
+        return (start, end);
+    }
+
+    private static string CacheKey(Guid teamId) => $"provider-budgets:{teamId:N}";
+
+    private Guid RequireManage() => team.Can(Permission.ManageProviders) && team.TeamId is { } id
+        ? id
+        : throw new PermissionDeniedException("Managing provider budgets needs the Admin role or an API key with the 'admin' scope.");
+}

@@ -109,6 +109,32 @@ public abstract class MemberServiceTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task Accept_FromTwoTabsAtOnce_JoinsOnce()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var email = $"{TestData.Unique("race")}@example.test";
+        var issued = await InviteAsync(team, TeamRole.Owner, email, TeamRole.Reviewer);
+        var user = await TestData.CreateUserAsync(app.Services, email);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            try
+            {
+                await AnonymousAsync(s => s.AcceptAsync(Token(issued), user.Id, email));
+                return null;
+            }
+            catch (Exception e)
+            {
+                return e;
+            }
+        }));
+
+        Assert.Equal(1, outcomes.Count(o => o is null));
+        Assert.All(outcomes.Where(o => o is not null), o => Assert.True(o is NotFoundException or ConflictException, o!.ToString()));
+        Assert.Single(await Teams().GetMembershipsAsync(user.Id));
+    }
+
+    [Fact]
     public async Task Accept_ByAnAccountWithAnotherAddress_IsRefused()
     {
         var team = await TestData.CreateTeamAsync(app.Services);

@@ -175,6 +175,12 @@ public sealed partial class AuditLog(IEvalDbContextFactory dbFactory, ITeamConte
             return (user, await members.FindNameAsync(user, ct) ?? user);
         }
 
+        if (team.ApiKeyId == Guid.Empty)
+        {
+            // The operator's `admin` commands act with an admin key's rights but no key of their own.
+            return (null, "the admin command line");
+        }
+
         if (team.ApiKeyId is { } keyId)
         {
             await using var db = await dbFactory.CreateAsync(ct);

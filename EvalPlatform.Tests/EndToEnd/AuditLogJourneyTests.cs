@@ -8,7 +8,7 @@ namespace EvalPlatform.Tests.EndToEnd;
 
 /// <summary>
 /// An Owner signs in, creates an API key in the UI, opens Settings → Audit log from the navigation and finds both there
-/// (their sign-in and the key), narrows the log to API keys; light 1440 and 390 px, axe on each. A Reviewer has no link
+/// (their sign-in and the key), narrows the log to API keys; light and dark at 1440 and 390 px, axe on each. A Reviewer has no link
 /// and is refused.
 /// </summary>
 public sealed class AuditLogJourneyTests(AuditLogJourneyTests.Factory app, BrowserFixture browser)
@@ -48,12 +48,20 @@ public sealed class AuditLogJourneyTests(AuditLogJourneyTests.Factory app, Brows
         await Assertions.Expect(rows).ToHaveCountAsync(1);
         Assert.Equal("api_key.created", await rows.Nth(0).Locator("code").InnerTextAsync());
 
+        await page.ToggleThemeAsync();
+        await page.AssertAccessibleAsync("audit log filtered, dark 1440");
+        await page.ScreenshotAsync("199b-audit-log-dark-1440");
+
         await page.SetViewportSizeAsync(390, 844);
         await page.ReloadAsync();
         await page.WaitUntilInteractiveAsync();
         await Assertions.Expect(rows).ToHaveCountAsync(2);
+        // The theme is the circuit's: the reload comes back light.
         await page.AssertAccessibleAsync("audit log, light 390");
         await page.ScreenshotAsync("200-audit-log-light-390");
+        await page.ToggleThemeAsync();
+        await page.AssertAccessibleAsync("audit log, dark 390");
+        await page.ScreenshotAsync("200b-audit-log-dark-390");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways at 390 px");
         Assert.Empty(errors);
 

@@ -1,7 +1,12 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Web.RateLimits;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -119,6 +124,54 @@ public sealed class RateLimitTests(SqliteAppFactory app) : IClassFixture<SqliteA
         }
 
         await AssertTooManyAsync(await sender.PostAsJsonAsync(url, new { user_input = "x" }));
+    }
+
+    [Fact]
+    public async Task ASignedWebhookDelivery_CountsAgainstItsTeam_OnlyOnceVerified_AndARefusedOneCanBeSentAgain()
+    {
+        await using var limited = With(("RateLimits:PerTeam:PerSecond", "1"), ("RateLimits:PerTeam:PerMinute", "0"));
+        var team = await TestData.CreateTeamAsync(limited.Services);
+        string secret;
+        await using (var scope = limited.Services.CreateAsyncScope())
+        {
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
+            secret = (await scope.ServiceProvider.GetRequiredService<WebhookSecretService>().CreateAsync()).Secret;
+        }
+
+        using var sender = limited.CreateClient();
+        var path = $"/api/v1/webhooks/ci?team={team.Id}";
+        HttpRequestMessage Delivery(string body, string? signature)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            if (signature is not null)
+            {
+                request.Headers.TryAddWithoutValidation("X-EvalPlatform-Signature", signature);
+            }
+
+            return request;
+        }
+
+        string Sign(string body)
+        {
+            var t = limited.Services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeSeconds();
+            return $"t={t.ToString(CultureInfo.InvariantCulture)},v1=" +
+                Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{t}.{path}.{body}")));
+        }
+
+        // Unsigned (or wrongly signed) posts do not spend the team's budget.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await sender.SendAsync(Delivery("""{"user_input":"forged"}""", null))).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Created, (await sender.SendAsync(Delivery("""{"user_input":"one"}""", Sign("""{"user_input":"one"}""")))).StatusCode);
+        const string second = """{"user_input":"two"}""";
+        var signature = Sign(second);
+        await AssertTooManyAsync(await sender.SendAsync(Delivery(second, signature)));
+
+        // Refused before the replay memory: the same delivery, sent again once the window has passed, is taken.
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        Assert.Equal(HttpStatusCode.Created, (await sender.SendAsync(Delivery(second, signature))).StatusCode);
     }
 
     [Fact]

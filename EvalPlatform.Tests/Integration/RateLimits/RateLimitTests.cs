@@ -111,6 +111,19 @@ public sealed class RateLimitTests(SqliteAppFactory app) : IClassFixture<SqliteA
     }
 
     [Fact]
+    public async Task TheFirstRunPage_IsLimitedPerClientAddress()
+    {
+        await using var limited = With(("RateLimits:Setup:PerMinute", "2"));
+        using var browser = limited.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, (await browser.GetAsync("/setup")).StatusCode);
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, (await browser.GetAsync("/setup?token=guess")).StatusCode);
+        await AssertTooManyAsync(await browser.GetAsync("/setup"));
+        // Another anonymous route has its own count.
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, (await browser.GetAsync("/invite/guess")).StatusCode);
+    }
+
+    [Fact]
     public async Task InboundWebhooks_AreLimitedPerClientAddress_BeforeTheSignatureIsChecked()
     {
         await using var limited = With(("RateLimits:Webhooks:PerMinute", "2"));

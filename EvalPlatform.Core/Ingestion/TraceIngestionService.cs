@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Live;
@@ -147,7 +148,9 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         var created = new List<Trace>();
         if (toStore.Count > 0)
         {
-            var result = await queue.EnqueueAsync(new StoreRequest(teamId, toStore), ct);
+            // The queue's byte bound and team share are measured on the JSON as sent (a view of the parsed document, no copy).
+            var bytes = toStore.Sum(p => (long)JsonMarshal.GetRawUtf8Value(items[p.Index]).Length);
+            var result = await queue.EnqueueAsync(new StoreRequest(teamId, toStore, bytes), ct);
             foreach (var stored in result.Traces)
             {
                 var p = parsedByIndex[stored.Index];

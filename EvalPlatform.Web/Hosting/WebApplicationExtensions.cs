@@ -11,6 +11,7 @@ using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
 using EvalPlatform.Web.Providers;
+using EvalPlatform.Web.RateLimits;
 using EvalPlatform.Web.Security;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
@@ -32,6 +33,7 @@ public static class WebApplicationExtensions
         builder.AddEvalAuth();
         builder.AddKeyProtection();
         builder.AddEvalCache();
+        builder.AddEvalRateLimits();
         builder.Services.AddEvalHealth();
         // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -155,6 +157,8 @@ public static class WebApplicationExtensions
         app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
+        // After authorization, which settles the API key's principal: 429 before any handler work (ADR 36).
+        app.UseMiddleware<RateLimitMiddleware>();
         app.UseAntiforgery();
         return app;
     }

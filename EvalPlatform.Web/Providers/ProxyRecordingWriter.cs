@@ -8,8 +8,9 @@ namespace EvalPlatform.Web.Providers;
 /// <summary>
 /// Records proxied calls in the background (ADR 30): the forwarder hands each finished call over here and returns, so the
 /// caller's keep-alive connection is free for its next request the moment the answer is complete, instead of waiting for
-/// the trace's group commit and the usage row. Each recording runs in a scope of its own, acting as the call's API key in
-/// the call's team. The queue is bounded; when it is full (or the app is stopping) the forwarder records the call itself,
+/// the trace's group commit and the usage row. Whatever has queued up is recorded together, per API key: one ingestion
+/// batch and one usage write in a scope of its own acting as that key in its team, so recording keeps up with a busy proxy
+/// (one transaction per call could not on SQLite) and one team's failing batch is logged without touching another's. The queue is bounded; when it is full (or the app is stopping) the forwarder records the call itself,
 /// so a call is never left unrecorded. On shutdown the queue is drained before the ingestion writer stops (this service
 /// is registered after it, and hosted services stop in reverse order).
 /// </summary>
@@ -18,8 +19,11 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
     /// <summary>Calls waiting to be recorded; past this the forwarder records inline.</summary>
     public const int Capacity = 10_000;
 
-    /// <summary>Recordings in flight at once: each waits on a group commit, so several share one transaction.</summary>
-    private const int Workers = 8;
+    /// <summary>Writers at once: while one batch waits for the database, the next is being prepared.</summary>
+    private const int Workers = 2;
+
+    /// <summary>The most calls one writer takes from the queue at a time.</summary>
+    private const int MaxBatch = 500;
 
     private readonly Channel<Recording> _queue = Channel.CreateBounded<Recording>(new BoundedChannelOptions(Capacity)
     {
@@ -43,23 +47,43 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
 
     private async Task WorkAsync()
     {
-        await foreach (var recording in _queue.Reader.ReadAllAsync(CancellationToken.None))
+        var batch = new List<Recording>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
-            try
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next))
             {
-                await using var scope = scopes.CreateAsyncScope();
-                scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(recording.TeamId, recording.ApiKeyId, recording.Scopes);
-                await scope.ServiceProvider.GetRequiredService<ProxyRecorder>().RecordAsync(recording.Exchange, recording.ConnectionId, CancellationToken.None);
+                batch.Add(next);
             }
-            catch (Exception e)
+
+            foreach (var calls in batch.GroupBy(r => (r.TeamId, r.ApiKeyId, r.Scopes)))
             {
-                LogFailed(logger, e, recording.TeamId);
+                // Each key's calls on their own: a trace the store refuses is skipped alone (batch semantics, ADR 13), and a
+                // failure of the whole write is logged for this key's calls only. No retry here: the traces may be stored
+                // when the usage write fails, and a trace has no id of its own to make a second try idempotent.
+                await TryRecordAsync(calls.ToList());
             }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Recording a proxied call of team {TeamId} failed")]
-    private static partial void LogFailed(ILogger logger, Exception exception, Guid teamId);
+    private async Task TryRecordAsync(IReadOnlyList<Recording> calls)
+    {
+        var first = calls[0];
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(first.TeamId, first.ApiKeyId, first.Scopes);
+            await scope.ServiceProvider.GetRequiredService<ProxyRecorder>()
+                .RecordAsync(calls.Select(r => new ProxyCall(r.Exchange, r.ConnectionId)).ToList(), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            LogFailed(logger, e, calls.Count, first.TeamId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Calls} proxied calls of team {TeamId} failed")]
+    private static partial void LogFailed(ILogger logger, Exception exception, int calls, Guid teamId);
 
     private sealed record Recording(ProxyExchange Exchange, Guid? ConnectionId, Guid TeamId, Guid ApiKeyId, ApiKeyScopes Scopes);
 }

@@ -74,9 +74,12 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
     public Task<IngestOutcome> IngestWebhookAsync(IReadOnlyList<JsonElement> traces, bool isArray, string tag, CancellationToken ct = default) =>
         IngestAsync(traces, arrayPath: isArray ? "" : null, extraTag: tag, IngestionDoor.Webhook, ct);
 
-    /// <summary>One trace the recording proxy made of a model call (paths as for one trace; issues under the proxy door).</summary>
-    public Task<IngestOutcome> IngestProxyAsync(JsonElement trace, CancellationToken ct = default) =>
-        IngestAsync([trace], arrayPath: null, extraTag: null, IngestionDoor.Proxy, ct);
+    /// <summary>
+    /// The traces the recording proxy made of model calls, recorded together (each item on its own as in a batch, paths
+    /// <c>[i].field</c>; issues under the proxy door).
+    /// </summary>
+    public Task<IngestOutcome> IngestProxyAsync(IReadOnlyList<JsonElement> traces, CancellationToken ct = default) =>
+        IngestAsync(traces, arrayPath: "", extraTag: null, IngestionDoor.Proxy, ct);
 
     // arrayPath: null for one trace, else the JSON path of the array the items came from ("" for a top-level array).
     private async Task<IngestOutcome> IngestAsync(

@@ -54,6 +54,11 @@ public static class WebApplicationExtensions
         builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
+
+        // After the ingestion writer: hosted services stop in reverse order, so the proxy's queued recordings are handed
+        // to ingestion before it drains and stops.
+        builder.Services.AddSingleton<ProxyRecordingWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyRecordingWriter>());
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.AddOptions<SetupOptions>().BindConfiguration(SetupOptions.SectionName);

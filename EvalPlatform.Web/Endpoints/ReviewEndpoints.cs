@@ -32,7 +32,7 @@ public static class ReviewEndpoints
             .WithName("ReviewTrace").WithTags("Reviews")
             .WithSummary("Accept, reject (with a reason), mark for review, reset or undo; set the human score and the note")
             .Accepts<ReviewRequestDoc>("application/json");
-        api.MapGet("/review-settings", GetSettingsAsync)
+        api.MapGet("/review-settings", GetSettingsAsync).RequireAnyPermission(Permission.ViewTraces, Permission.ReviewTraces)
             .WithName("GetReviewSettings").WithTags("Reviews")
             .WithSummary("The team's score scale and rejection reasons (keys for the review endpoint); scope read or review");
         return api;

@@ -58,4 +58,5 @@ public static class AuditActions
     public const string MemberRemoved = "member.removed";
     public const string MemberRoleChanged = "member.role_changed";
     public const string OwnershipTransferred = "team.ownership_transferred";
+    public const string RetentionChanged = "team.retention_changed";
 }

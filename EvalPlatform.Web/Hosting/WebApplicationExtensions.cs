@@ -47,6 +47,7 @@ public static class WebApplicationExtensions
         builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
         builder.AddEvalProxy();
@@ -180,6 +181,7 @@ public static class WebApplicationExtensions
         api.MapNotificationChannelEndpoints();
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
+        api.MapRetentionEndpoints();
         api.MapExperimentEndpoints();
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();

@@ -56,7 +56,7 @@ public sealed class TracePurge(IServiceScopeFactory scopes, IOptions<RetentionOp
         {
             // Teams are not team-owned: the one read across teams here, the setting alone.
             await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync(ct);
-            teams = (await db.Teams.AsNoTracking().Where(t => t.TraceRetentionDays != null)
+            teams = (await db.Teams.AsNoTracking().Where(t => t.TraceRetentionDays != null).OrderBy(t => t.Id)
                     .Select(t => new { t.Id, Days = t.TraceRetentionDays!.Value }).ToListAsync(ct))
                 .Select(t => (t.Id, t.Days)).ToList();
         }

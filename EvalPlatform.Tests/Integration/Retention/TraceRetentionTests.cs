@@ -69,6 +69,37 @@ public abstract class TraceRetentionTests(ClockedAppFactory app)
     }
 
     [Fact]
+    public async Task Purge_OfOneTeamFailing_IsCountedAndLogged_AndTheTeamsAfterItArePurgedAllTheSame()
+    {
+        var now = app.Clock.GetUtcNow();
+        // Teams are purged in id order (time-ordered): the broken team comes first.
+        var broken = await TestData.CreateTeamAsync(app.Services);
+        app.Clock.Advance(TimeSpan.FromSeconds(1));
+        var good = await TestData.CreateTeamAsync(app.Services);
+        await AsAsync(good.Id, good.OwnerId, TeamRole.Owner, s => s.SetAsync(7));
+        var old = await SeedAsync(good.Id, now.AddDays(-8));
+        await using (var scope = app.Services.CreateAsyncScope())
+        await using (var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync())
+        {
+            // A value the service never stores: the cut-off cannot be computed, so this team's purge throws.
+            await db.Teams.Where(t => t.Id == broken.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.TraceRetentionDays, int.MaxValue));
+        }
+
+        try
+        {
+            var run = await app.Services.GetRequiredService<TracePurge>().PurgeAsync();
+            Assert.True(run.Failed >= 1, run.ToString());
+            await AssertGoneAsync(old);
+        }
+        finally
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+            await db.Teams.Where(t => t.Id == broken.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.TraceRetentionDays, (int?)null));
+        }
+    }
+
+    [Fact]
     public async Task Purge_CoversEveryEntityWithATraceId_InTheModel()
     {
         // No foreign keys lead from the ingestion tables (ADR 11): whatever carries a trace id must be in the purge's list,

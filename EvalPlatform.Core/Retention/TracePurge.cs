@@ -32,8 +32,9 @@ public sealed record TracePurgeRun(int Teams, int Failed, int Traces);
 /// <summary>
 /// The nightly trace retention job's one call (ADR 37): for each team with <see cref="Teams.Team.TraceRetentionDays"/>, deletes
 /// its traces that arrived more than that many days ago (by <see cref="Trace.CreatedAt"/>, through the sort key the trace
-/// list pages on) and everything keyed by their ids. There are no foreign keys on traces (ADR 11), so the dependants are
-/// listed here, in <see cref="Dependants"/>, and a test walks the EF model so a new table with a trace id cannot be missed.
+/// list pages on) and everything keyed by their ids. Spans and verdicts have no foreign key to the trace (ADR 11), others
+/// cascade: the dependants are listed here, in <see cref="Dependants"/>, each deleted explicitly, and a test walks the EF
+/// model so a new table with a trace id cannot be missed.
 /// Each team runs in a scope of its own that acts as that team (<see cref="TeamContext.SetJob"/>), so every statement is
 /// bound to it by the query filter; one team's failure is logged and the others go on. Metric rollups stay: they are
 /// counts and sums, not traces, and the dashboards over past months keep their figures.

@@ -62,4 +62,5 @@ public static class AuditActions
     public const string ProviderDeleted = "provider.deleted";
     public const string ProviderPricesChanged = "provider.prices_changed";
     public const string ProviderBudgetsChanged = "provider.budgets_changed";
+    public const string RetentionChanged = "team.retention_changed";
 }

@@ -49,6 +49,7 @@ public static class WebApplicationExtensions
         builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
         builder.AddEvalProxy();
@@ -189,6 +190,7 @@ public static class WebApplicationExtensions
         api.MapNotificationChannelEndpoints();
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
+        api.MapRetentionEndpoints();
         api.MapExperimentEndpoints();
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Retention;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -16,7 +17,7 @@ public static class RetentionEndpoints
     public static RouteGroupBuilder MapRetentionEndpoints(this RouteGroupBuilder api)
     {
         var retention = api.MapGroup("/team/retention").WithTags("Teams");
-        retention.MapGet("/", GetAsync).RequireAuthorization(ApiPolicies.View)
+        retention.MapGet("/", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetTraceRetention").WithSummary("How many days the team's traces are kept (null: forever)");
         return retention;
     }

@@ -48,6 +48,16 @@ public static class CoreServiceCollectionExtensions
         services.AddExperimentStatistics();
         services.AddDigests();
         services.AddProviders();
+        services.AddRetention();
+        return services;
+    }
+
+    /// <summary>Trace retention per team (ADR 37): the setting, and the purge the nightly job runs for every team.</summary>
+    private static IServiceCollection AddRetention(this IServiceCollection services)
+    {
+        services.AddOptions<Retention.RetentionOptions>();
+        services.AddScoped<Retention.RetentionService>();
+        services.AddSingleton<Retention.TracePurge>();
         return services;
     }
 

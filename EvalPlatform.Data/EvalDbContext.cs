@@ -31,6 +31,7 @@ namespace EvalPlatform.Data;
 public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalDbContext, IDataProtectionKeyContext
 {
     private readonly ITeamContext? _team;
+    private bool _crossTeamWrites;
 
     protected EvalDbContext(DbContextOptions options, ITeamContext? team) : base(options)
     {
@@ -95,15 +96,20 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
         }
     }
 
+    /// <inheritdoc />
+    public void AllowCrossTeamWrites() => _crossTeamWrites = true;
+
     public override int SaveChanges(bool acceptAllChangesOnSuccess)
     {
         RefuseAuditRewrites();
+        RefuseCrossTeamWrites();
         return base.SaveChanges(acceptAllChangesOnSuccess);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
         RefuseAuditRewrites();
+        RefuseCrossTeamWrites();
         return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
     }
 
@@ -113,6 +119,33 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
         if (ChangeTracker.Entries<AuditEntry>().Any(e => e.State is EntityState.Modified or EntityState.Deleted))
         {
             throw new InvalidOperationException("Audit log entries are append-only: they cannot be changed or deleted.");
+        }
+    }
+
+    // Writes are guarded like reads (ADR 0038): a team-owned row is added, changed or deleted only for the current team,
+    // before and after the change (a row cannot be moved to another team either), unless this context was told otherwise.
+    // ExecuteUpdate/ExecuteDelete do not pass here; they go through the query filter like any query.
+    private void RefuseCrossTeamWrites()
+    {
+        if (_crossTeamWrites)
+        {
+            return;
+        }
+
+        var current = _team?.TeamId;
+        foreach (var entry in ChangeTracker.Entries<ITeamOwned>())
+        {
+            if (entry.State is not (EntityState.Added or EntityState.Modified or EntityState.Deleted))
+            {
+                continue;
+            }
+
+            var teamId = entry.Entity.TeamId;
+            var before = entry.State == EntityState.Added ? teamId : entry.OriginalValues.GetValue<Guid>(nameof(ITeamOwned.TeamId));
+            if (current is not { } id || teamId != id || before != id)
+            {
+                throw new CrossTeamWriteException(entry.Metadata.ClrType.Name, teamId != current ? teamId : before, current);
+            }
         }
     }
 

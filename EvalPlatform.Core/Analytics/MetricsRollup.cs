@@ -41,6 +41,8 @@ public sealed partial class MetricsRollup(
     {
         var now = clock.GetUtcNow();
         await using var db = await dbFactory.CreateAsync(ct);
+        // The job marks and rolls up every team's minutes: it names each team explicitly.
+        db.AllowCrossTeamWrites();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var state = await db.MetricRollupStates.SingleOrDefaultAsync(s => s.Id == MetricRollupState.SingletonId, ct);
         if (state is null)
@@ -141,6 +143,7 @@ public sealed partial class MetricsRollup(
     private async Task<long> RecomputeDayAsync(Guid teamId, DateTimeOffset day, List<MetricDirtyMinute> marks, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateAsync(ct);
+        db.AllowCrossTeamWrites();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var minutes = marks.Select(m => m.Minute).Distinct().Order().ToList();
         var cells = await raw.MinuteCellsAsync(db, teamId, minutes, ct);

@@ -58,4 +58,9 @@ public static class AuditActions
     public const string MemberRemoved = "member.removed";
     public const string MemberRoleChanged = "member.role_changed";
     public const string OwnershipTransferred = "team.ownership_transferred";
+    public const string ProviderCreated = "provider.created";
+    public const string ProviderDeleted = "provider.deleted";
+    public const string ProviderPricesChanged = "provider.prices_changed";
+    public const string ProviderBudgetsChanged = "provider.budgets_changed";
+    public const string RetentionChanged = "team.retention_changed";
 }

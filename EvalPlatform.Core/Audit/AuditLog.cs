@@ -63,6 +63,8 @@ public sealed partial class AuditLog(IEvalDbContextFactory dbFactory, ITeamConte
         try
         {
             await using var db = await dbFactory.CreateAsync(ct);
+            // Entries name their teams explicitly (a sign-in is recorded in each of the user's teams).
+            db.AllowCrossTeamWrites();
             foreach (var teamId in teamIds)
             {
                 db.AuditEntries.Add(new AuditEntry

@@ -72,6 +72,13 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DatabaseFacade Database { get; }
 
     Task<int> SaveChangesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lets this context save team-owned rows of teams other than the current one (see <see cref="Tenancy.CrossTeamWriteException"/>):
+    /// only for the few writers that cross teams by nature (jobs over all teams, the ingestion group commit, team creation,
+    /// set-up, invitation acceptance, the audit log's appender, the operator's commands). Greppable on purpose; ADR 38.
+    /// </summary>
+    void AllowCrossTeamWrites();
 }
 
 /// <summary>Creates one short-lived <see cref="IEvalDbContext"/> per operation (never one per circuit).</summary>

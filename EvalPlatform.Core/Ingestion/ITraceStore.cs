@@ -1,7 +1,10 @@
 namespace EvalPlatform.Core.Ingestion;
 
-/// <summary>One client request's traces (a single POST or a batch); each trace is stored or refused on its own.</summary>
-public sealed record StoreRequest(Guid TeamId, IReadOnlyList<ParsedTrace> Traces);
+/// <summary>
+/// One client request's traces (a single POST or a batch); each trace is stored or refused on its own. <paramref name="Bytes"/>
+/// is the size of the traces' JSON as sent, what the ingestion queue bounds and shares between teams.
+/// </summary>
+public sealed record StoreRequest(Guid TeamId, IReadOnlyList<ParsedTrace> Traces, long Bytes = 0);
 
 /// <summary>What became of one trace of a request: stored now, or already stored by an earlier identical request.</summary>
 public sealed record StoredTrace(int Index, Guid Id, string? ExternalId, bool Created);

@@ -21,15 +21,30 @@ public sealed class IngestionOptions
     /// one group waits for the database, the next is being sent.
     /// </summary>
     public int Writers { get; set; } = 2;
+
+    /// <summary>
+    /// Bytes of trace JSON waiting for the writer (each request's <see cref="StoreRequest.Bytes"/>); past this the API
+    /// answers 503 with Retry-After, whatever the request count. A request alone in the queue is taken whatever its size
+    /// (the body size limits bound it).
+    /// </summary>
+    public long QueueCapacityBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// The fraction of either capacity (requests, bytes) one team's waiting requests may hold; past it that team gets
+    /// 503 + Retry-After while the others are still taken (rounded up, so at least one request).
+    /// </summary>
+    public double TeamShare { get; set; } = 0.5;
 }
 
-/// <summary>The queue is full: the caller should retry after a moment (503 + Retry-After).</summary>
-public sealed class IngestionOverloadedException() : Exception("Ingestion is at capacity; retry shortly.");
+/// <summary>The queue, or the team's share of it, is full: the caller should retry after a moment (503 + Retry-After).</summary>
+public sealed class IngestionOverloadedException(string message = "Ingestion is at capacity; retry shortly.") : Exception(message);
 
 /// <summary>
 /// Group commit: requests wait here briefly, one writer drains whatever has queued up and
 /// stores it in one transaction, then answers each request. A burst of single-trace POSTs
-/// costs one transaction per drain, not one per request; the queue is bounded.
+/// costs one transaction per drain, not one per request; the queue is bounded in requests and in bytes, and no
+/// team may hold more than its share of either (fair sharing: a flooding team is refused, the others still get in).
+/// A request counts against its team from the moment it is queued until a writer takes it.
 /// </summary>
 public sealed class IngestionQueue
 {
@@ -38,6 +53,16 @@ public sealed class IngestionQueue
     private readonly ILogger<IngestionQueue> _logger;
     private readonly int _maxTraces;
     private readonly int _writers;
+    private readonly int _capacity;
+    private readonly long _capacityBytes;
+    private readonly int _teamRequests;
+    private readonly long _teamBytes;
+
+    // What waits in the channel, in total and per team (a team is removed when it has nothing waiting, so the map stays
+    // as small as the set of teams with queued work). Guarded by _gate.
+    private readonly Lock _gate = new();
+    private readonly Dictionary<Guid, Load> _teams = [];
+    private Load _total;
 
     public IngestionQueue(IServiceScopeFactory scopes, IOptions<IngestionOptions> options, ILogger<IngestionQueue> logger)
     {
@@ -45,7 +70,12 @@ public sealed class IngestionQueue
         _logger = logger;
         _maxTraces = Math.Max(1, options.Value.MaxTracesPerCommit);
         _writers = Math.Max(1, options.Value.Writers);
-        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity))
+        _capacity = Math.Max(1, options.Value.QueueCapacity);
+        _capacityBytes = Math.Max(1, options.Value.QueueCapacityBytes);
+        var share = Math.Clamp(options.Value.TeamShare, 0, 1);
+        _teamRequests = Math.Max(1, (int)Math.Ceiling(_capacity * share));
+        _teamBytes = Math.Max(1, (long)Math.Ceiling(_capacityBytes * share));
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = _writers == 1,
@@ -55,12 +85,59 @@ public sealed class IngestionQueue
     /// <summary>Requests waiting for the writer (not counting the group being written).</summary>
     public int Queued => _queue.Reader.Count;
 
-    /// <summary>Queues the request and completes once it is committed (or refused).</summary>
+    /// <summary>Requests and bytes waiting for the writer, in total.</summary>
+    public (int Requests, long Bytes) Waiting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_total.Requests, _total.Bytes);
+            }
+        }
+    }
+
+    /// <summary>Requests and bytes of one team waiting for the writer.</summary>
+    public (int Requests, long Bytes) WaitingFor(Guid teamId)
+    {
+        lock (_gate)
+        {
+            return _teams.TryGetValue(teamId, out var load) ? (load.Requests, load.Bytes) : (0, 0);
+        }
+    }
+
+    /// <summary>
+    /// Queues the request and completes once it is committed (or refused). Throws <see cref="IngestionOverloadedException"/>
+    /// at once when the queue is full in requests or bytes, or the request's team already holds its share.
+    /// </summary>
     public Task<StoreResult> EnqueueAsync(StoreRequest request, CancellationToken ct)
     {
         var pending = new Pending(request, new TaskCompletionSource<StoreResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.Writer.TryWrite(pending))
+        var bytes = Math.Max(0, request.Bytes);
+        bool written;
+        lock (_gate)
         {
+            _teams.TryGetValue(request.TeamId, out var team);
+            if (_total.Requests >= _capacity || (_total.Requests > 0 && _total.Bytes + bytes > _capacityBytes))
+            {
+                throw new IngestionOverloadedException();
+            }
+
+            if (team.Requests >= _teamRequests || (team.Requests > 0 && team.Bytes + bytes > _teamBytes))
+            {
+                throw new IngestionOverloadedException("This team's share of the ingestion queue is full; retry shortly.");
+            }
+
+            // Counted before the write, so a writer that takes it at once releases what was added.
+            _teams[request.TeamId] = team.Add(1, bytes);
+            _total = _total.Add(1, bytes);
+            written = _queue.Writer.TryWrite(pending);
+        }
+
+        if (!written)
+        {
+            // Completed (shutting down): nothing waits, nothing stays counted.
+            Release(request);
             throw new IngestionOverloadedException();
         }
 
@@ -81,6 +158,7 @@ public sealed class IngestionQueue
             var traces = 0;
             while (traces < _maxTraces && _queue.Reader.TryRead(out var next))
             {
+                Release(next.Request);
                 group.Add(next);
                 traces += next.Request.Traces.Count;
             }
@@ -147,5 +225,31 @@ public sealed class IngestionQueue
         pending.Completion.TrySetException(e);
     }
 
+    private void Release(StoreRequest request)
+    {
+        var bytes = Math.Max(0, request.Bytes);
+        lock (_gate)
+        {
+            _total = _total.Add(-1, -bytes);
+            if (_teams.TryGetValue(request.TeamId, out var team))
+            {
+                team = team.Add(-1, -bytes);
+                if (team.Requests <= 0)
+                {
+                    _teams.Remove(request.TeamId);
+                }
+                else
+                {
+                    _teams[request.TeamId] = team;
+                }
+            }
+        }
+    }
+
     private sealed record Pending(StoreRequest Request, TaskCompletionSource<StoreResult> Completion);
+
+    private readonly record struct Load(int Requests, long Bytes)
+    {
+        public Load Add(int requests, long bytes) => new(Requests + requests, Bytes + bytes);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Live;
@@ -73,9 +74,12 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
     public Task<IngestOutcome> IngestWebhookAsync(IReadOnlyList<JsonElement> traces, bool isArray, string tag, CancellationToken ct = default) =>
         IngestAsync(traces, arrayPath: isArray ? "" : null, extraTag: tag, IngestionDoor.Webhook, ct);
 
-    /// <summary>One trace the recording proxy made of a model call (paths as for one trace; issues under the proxy door).</summary>
-    public Task<IngestOutcome> IngestProxyAsync(JsonElement trace, CancellationToken ct = default) =>
-        IngestAsync([trace], arrayPath: null, extraTag: null, IngestionDoor.Proxy, ct);
+    /// <summary>
+    /// The traces the recording proxy made of model calls, recorded together (each item on its own as in a batch, paths
+    /// <c>[i].field</c>; issues under the proxy door).
+    /// </summary>
+    public Task<IngestOutcome> IngestProxyAsync(IReadOnlyList<JsonElement> traces, CancellationToken ct = default) =>
+        IngestAsync(traces, arrayPath: "", extraTag: null, IngestionDoor.Proxy, ct);
 
     // arrayPath: null for one trace, else the JSON path of the array the items came from ("" for a top-level array).
     private async Task<IngestOutcome> IngestAsync(
@@ -147,7 +151,9 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
         var created = new List<Trace>();
         if (toStore.Count > 0)
         {
-            var result = await queue.EnqueueAsync(new StoreRequest(teamId, toStore), ct);
+            // The queue's byte bound and team share are measured on the JSON as sent (a view of the parsed document, no copy).
+            var bytes = toStore.Sum(p => (long)JsonMarshal.GetRawUtf8Value(items[p.Index]).Length);
+            var result = await queue.EnqueueAsync(new StoreRequest(teamId, toStore, bytes), ct);
             foreach (var stored in result.Traces)
             {
                 var p = parsedByIndex[stored.Index];

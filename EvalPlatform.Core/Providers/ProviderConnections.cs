@@ -1,16 +1,26 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Hybrid;
 
 namespace EvalPlatform.Core.Providers;
 
 /// <summary>
 /// The current team's connections, decrypted for a call. No permission beyond being the team: the proxy (an
 /// <c>ingest</c> key), the playground and the judges all call with the team's connections; only managing them needs
-/// <c>ManageProviders</c> (the provider service).
+/// <c>ManageProviders</c> (the provider service). The proxy resolves a connection on every call, so the team's list (keys
+/// still encrypted) is cached per node for a few seconds and removed when the provider service changes it; another node
+/// may use a deleted connection for at most <see cref="LocalCacheExpiration"/>.
 /// </summary>
-public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector) : IProviderConnections
+public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector, HybridCache cache) : IProviderConnections
 {
+    public static readonly TimeSpan LocalCacheExpiration = TimeSpan.FromSeconds(5);
+
+    private static readonly HybridCacheEntryOptions CacheOptions = new() { Expiration = TimeSpan.FromSeconds(30), LocalCacheExpiration = LocalCacheExpiration };
+
+    /// <summary>The cache entry of a team's connections; removed by whoever adds or deletes one.</summary>
+    public static string CacheKey(Guid teamId) => $"provider-connections:{teamId:N}";
+
     public async Task<ResolvedProvider?> ResolveAsync(ProviderKind kind, string? name, CancellationToken ct)
     {
         if (team.TeamId is not { } teamId)
@@ -19,17 +29,16 @@ public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamCo
         }
 
         var kinds = kind == ProviderKind.Anthropic ? new[] { ProviderKind.Anthropic } : [ProviderKind.OpenAi, ProviderKind.OpenAiCompatible];
-        await using var db = await dbFactory.CreateAsync(ct);
-        var query = db.ProviderConnections.AsNoTracking().Where(c => kinds.Contains(c.Kind));
-        if (!string.IsNullOrWhiteSpace(name))
+        var rows = await cache.GetOrCreateAsync(CacheKey(teamId), async token =>
         {
-            var wanted = name.Trim();
-            query = query.Where(c => c.Name == wanted);
-        }
+            await using var db = await dbFactory.CreateAsync(token);
+            return (await db.ProviderConnections.AsNoTracking().Where(c => c.TeamId == teamId).ToListAsync(token)).ToArray();
+        }, CacheOptions, cancellationToken: ct);
+        var wanted = string.IsNullOrWhiteSpace(name) ? null : name.Trim();
 
         // Oldest first; ids are UUIDv7 (time-ordered) so two made in the same tick still have a stable order.
-        var rows = await query.ToListAsync(ct);
-        var row = rows.OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).FirstOrDefault();
+        var row = rows.Where(c => kinds.Contains(c.Kind) && (wanted is null || c.Name == wanted))
+            .OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).FirstOrDefault();
         return row is null ? null : Resolve(teamId, row);
     }
 

@@ -149,4 +149,7 @@ public sealed class ProviderCall : ITeamOwned
 public interface IProviderUsage
 {
     Task RecordAsync(ProviderCall record, CancellationToken ct);
+
+    /// <summary>Several calls of the current team in one unit of work (the proxy's background recording).</summary>
+    Task RecordAsync(IReadOnlyList<ProviderCall> records, CancellationToken ct);
 }

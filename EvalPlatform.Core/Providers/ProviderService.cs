@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EvalPlatform.Core.Analytics;
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Outbound;
@@ -7,6 +8,7 @@ using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Hybrid;
 
 namespace EvalPlatform.Core.Providers;
 
@@ -44,7 +46,7 @@ public sealed record ProviderPriceList(IReadOnlyList<ProviderPrice> Items, IRead
 /// </summary>
 public sealed class ProviderService(
     IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector, IProviderConnections connections,
-    IProviderModels models, IProviderUsage usage, OutboundGuard guard, TimeProvider clock)
+    IProviderModels models, IProviderUsage usage, OutboundGuard guard, AuditLog audit, HybridCache cache, TimeProvider clock)
 {
     public const int MaxConnections = 50;
     public const int MaxPrices = 200;
@@ -132,6 +134,9 @@ public sealed class ProviderService(
             throw new ConflictException($"The team already has a provider connection named '{name}'.");
         }
 
+        await cache.RemoveAsync(ProviderConnections.CacheKey(teamId), ct);
+        await audit.RecordAsync(AuditActions.ProviderCreated, name,
+            new Dictionary<string, string?> { ["kind"] = ProviderKinds.Format(kind), ["base_url"] = baseUrl, ["key_hint"] = connection.KeyHint }, ct);
         return ToInfo(connection);
     }
 
@@ -143,6 +148,9 @@ public sealed class ProviderService(
         var connection = await db.ProviderConnections.SingleOrDefaultAsync(c => c.Id == id, ct) ?? throw NotFound(id);
         db.ProviderConnections.Remove(connection);
         await db.SaveChangesAsync(ct);
+        await cache.RemoveAsync(ProviderConnections.CacheKey(connection.TeamId), ct);
+        await audit.RecordAsync(AuditActions.ProviderDeleted, connection.Name,
+            new Dictionary<string, string?> { ["kind"] = ProviderKinds.Format(connection.Kind), ["base_url"] = connection.BaseUrl }, ct);
     }
 
     /// <summary>Calls the provider's models endpoint with the stored key; the call is recorded like any other.</summary>
@@ -289,6 +297,8 @@ public sealed class ProviderService(
         db.ProviderModelPrices.AddRange(prices);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
+        await audit.RecordAsync(AuditActions.ProviderPricesChanged, null,
+            new Dictionary<string, string?> { ["prices"] = string.Join(", ", prices.Select(p => p.ModelPrefix)) }, ct);
         return await PricesAsync(ct);
     }
 

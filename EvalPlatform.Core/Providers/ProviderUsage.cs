@@ -10,28 +10,36 @@ namespace EvalPlatform.Core.Providers;
 /// </summary>
 public sealed class ProviderUsage(IEvalDbContextFactory dbFactory, ITeamContext team, TimeProvider clock) : IProviderUsage
 {
-    public async Task RecordAsync(ProviderCall record, CancellationToken ct)
+    public Task RecordAsync(ProviderCall record, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(record);
+        return RecordAsync([record], ct);
+    }
+
+    public async Task RecordAsync(IReadOnlyList<ProviderCall> records, CancellationToken ct)
+    {
         var teamId = team.TeamId ?? throw new InvalidOperationException("Provider calls are recorded for the team in context; none is set.");
-        if (record.TeamId != Guid.Empty && record.TeamId != teamId)
+        foreach (var record in records)
         {
-            throw new InvalidOperationException("A provider call is recorded for the team in context only.");
-        }
+            if (record.TeamId != Guid.Empty && record.TeamId != teamId)
+            {
+                throw new InvalidOperationException("A provider call is recorded for the team in context only.");
+            }
 
-        record.TeamId = teamId;
-        if (record.At == default)
-        {
-            record.At = clock.GetUtcNow();
-        }
+            record.TeamId = teamId;
+            if (record.At == default)
+            {
+                record.At = clock.GetUtcNow();
+            }
 
-        if (record.Id == Guid.Empty)
-        {
-            record.Id = Uuid7.Create(record.At);
+            if (record.Id == Guid.Empty)
+            {
+                record.Id = Uuid7.Create(record.At);
+            }
         }
 
         await using var db = await dbFactory.CreateAsync(ct);
-        db.ProviderCalls.Add(record);
+        db.ProviderCalls.AddRange(records);
         await db.SaveChangesAsync(ct);
     }
 }

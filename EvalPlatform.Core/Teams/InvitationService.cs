@@ -175,6 +175,8 @@ public sealed class InvitationService(
     public async Task<Guid> AcceptAsync(string token, string userId, string accountEmail, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateAsync(ct);
+        // The person joining acts in no team yet: their membership is the invitation's team's row.
+        db.AllowCrossTeamWrites();
         var invitation = await FindByTokenAsync(db, token, ct);
         var now = clock.GetUtcNow();
         var check = Check(invitation, now);

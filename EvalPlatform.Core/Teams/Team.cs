@@ -25,5 +25,11 @@ public sealed class Team
     /// <summary>The local time of day (in <see cref="TimeZone"/>) from which yesterday's digest is sent.</summary>
     public TimeOnly DigestTime { get; set; } = new(9, 0);
 
+    /// <summary>
+    /// How many days the team's traces are kept (counted from when each arrived, as the trace list sorts them), or null to
+    /// keep them forever. The nightly trace retention job deletes older ones with everything keyed by their id (ADR 37).
+    /// </summary>
+    public int? TraceRetentionDays { get; set; }
+
     public static string Normalize(string name) => name.Trim().ToUpperInvariant();
 }

@@ -120,6 +120,8 @@ internal abstract class TraceStore(
     {
         // One connection and one transaction for the idempotency check and the write.
         await using var db = factory.CreateDbContext();
+        // One group commit carries several teams' requests, each with its team id from its own key.
+        db.AllowCrossTeamWrites();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var known = lookUp ? await LoadKnownAsync(db, requests, ct) : [];
         var results = new List<StoreResult>(requests.Count);

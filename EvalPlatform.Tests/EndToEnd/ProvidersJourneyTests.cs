@@ -57,6 +57,15 @@ public sealed class ProvidersJourneyTests(ProviderKestrelAppFactory app, Browser
         await page.Locator("[data-testid=provider-models]").GetByText("gpt-4o-mini").WaitForAsync();
         await page.ScreenshotAsync("90-providers-connected-light-1440");
 
+        // A team budget of 100 requests a day: saved, it shows the day's spending so far (the connection test counted).
+        await page.ClickAsync("[data-testid=budget-add]");
+        await page.Locator("[data-testid=budget-row]").GetByLabel("Limit").FillAsync("100");
+        await page.ClickAsync("[data-testid=budgets-save]");
+        await page.Locator("[data-testid=budget-spent]").GetByText("1 of 100 requests spent").WaitForAsync();
+        await page.Locator("[data-testid=provider-budgets]").ScrollIntoViewIfNeededAsync();
+        await page.AssertAccessibleAsync("providers page with a budget");
+        await page.ScreenshotAsync("204-providers-budget-light-1440");
+
         await page.SetViewportSizeAsync(390, 844);
         await page.ScreenshotAsync("91-providers-connected-light-390");
     }

@@ -92,6 +92,9 @@ public class EvalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("ConnectionStrings:Redis", _redis ? TestEnvironment.Redis : "");
         builder.UseSetting("Jobs:SchedulerName", SchedulerName);
         builder.UseSetting("Setup:Token", TestEnvironment.SetupToken);
+        // Every host counts its own rate limits in the shared test Redis (a per-address sign-in limit would otherwise add up
+        // across the whole run); the nodes of one cluster test share the scheduler name, and so their counters too.
+        builder.UseSetting("RateLimits:RedisKeyPrefix", $"evaltest:{SchedulerName}:ratelimit:");
     }
 
     async Task IAsyncLifetime.DisposeAsync()

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Data.Identity;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,6 +58,8 @@ public static class TestData
     public static async Task<CreatedApiKey> CreateKeyAsync(IServiceProvider services, Guid teamId, ApiKeyScopes scopes, string name = "test key")
     {
         await using var scope = services.CreateAsyncScope();
+        // Issued as the team's operator would (the admin command line acts for the team), so the write guard sees its own team.
+        scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(teamId, Guid.Empty, ApiKeyScopes.Admin);
         var db = scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>();
         return await ApiKeyService.IssueAsync(db, TimeProvider.System, teamId, name, scopes, createdBy: null);
     }

@@ -132,6 +132,8 @@ public sealed class AdminCommands(
         }
 
         var team = await teams.FindTeamByNameAsync(teamName) ?? throw new NotFoundException($"No team named '{teamName}'.");
+        // The operator acts for the named team, as `admin invite` does: the write guard then sees the key's own team.
+        teamContext.SetApiKey(team.Id, Guid.Empty, ApiKeyScopes.Admin);
         var created = await ApiKeyService.IssueAsync(dbFactory, clock, team.Id, keyName, scopes, createdBy: null);
         await stdout.WriteLineAsync(created.Key);
         return 0;

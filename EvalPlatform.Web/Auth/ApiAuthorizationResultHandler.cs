@@ -29,10 +29,11 @@ public sealed class ApiAuthorizationResultHandler : IAuthorizationMiddlewareResu
             return;
         }
 
-        var missing = authorizeResult.AuthorizationFailure?.FailedRequirements
-            .OfType<ClaimsAuthorizationRequirement>()
-            .SelectMany(r => r.AllowedValues ?? [])
-            .ToList() ?? [];
+        var failed = authorizeResult.AuthorizationFailure?.FailedRequirements.ToList() ?? [];
+        var missing = failed.OfType<ClaimsAuthorizationRequirement>().SelectMany(r => r.AllowedValues ?? [])
+            .Concat(failed.OfType<ApiPermissionRequirement>().SelectMany(r => r.GrantingScopes))
+            .Distinct()
+            .ToList();
         var detail = missing.Count switch
         {
             0 => "This API key may not do that.",

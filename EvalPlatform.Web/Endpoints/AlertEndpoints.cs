@@ -3,6 +3,7 @@ using EvalPlatform.Core.Alerts;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
@@ -56,23 +57,23 @@ public static class AlertEndpoints
     public static RouteGroupBuilder MapAlertEndpoints(this RouteGroupBuilder api)
     {
         var alerts = api.MapGroup("/alerts").WithTags("Alerts");
-        alerts.MapGet("/rules", ListAsync).RequireAuthorization(ApiPolicies.View)
+        alerts.MapGet("/rules", ListAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListAlertRules").WithSummary("The team's alert rules, each with the state of its alerts (one per group)");
-        alerts.MapPost("/rules", CreateAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<RuleRequest>("application/json")
+        alerts.MapPost("/rules", CreateAsync).RequirePermission(Permission.ManageAlerts).Accepts<RuleRequest>("application/json")
             .WithName("CreateAlertRule").WithSummary("Create an alert rule: a metric over a window with the trace list's filters, a condition, and whom to notify");
-        alerts.MapGet("/rules/{id:guid}", GetAsync).RequireAuthorization(ApiPolicies.View)
+        alerts.MapGet("/rules/{id:guid}", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetAlertRule").WithSummary("One alert rule with the state of its alerts");
-        alerts.MapPut("/rules/{id:guid}", UpdateAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<RuleRequest>("application/json")
+        alerts.MapPut("/rules/{id:guid}", UpdateAsync).RequirePermission(Permission.ManageAlerts).Accepts<RuleRequest>("application/json")
             .WithName("UpdateAlertRule").WithSummary("Replace an alert rule's definition (a change to what it measures resets its alerts to OK)");
-        alerts.MapDelete("/rules/{id:guid}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin)
+        alerts.MapDelete("/rules/{id:guid}", DeleteAsync).RequirePermission(Permission.ManageAlerts)
             .WithName("DeleteAlertRule").WithSummary("Delete an alert rule with its alerts, evaluations and events");
-        alerts.MapGet("/rules/{id:guid}/evaluations", EvaluationsAsync).RequireAuthorization(ApiPolicies.View)
+        alerts.MapGet("/rules/{id:guid}/evaluations", EvaluationsAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListAlertEvaluations").WithSummary("Every evaluation of the last 7 days, newest first: value, samples, threshold, decision (why it did or did not fire)");
-        alerts.MapPost("/rules/{id:guid}/acknowledge", AcknowledgeAsync).RequireAuthorization(ApiPolicies.Admin)
+        alerts.MapPost("/rules/{id:guid}/acknowledge", AcknowledgeAsync).RequirePermission(Permission.ManageAlerts)
             .WithName("AcknowledgeAlert").WithSummary("Acknowledge a firing alert (body: {\"group\": …} for a grouped rule)");
-        alerts.MapPost("/rules/{id:guid}/snooze", SnoozeAsync).RequireAuthorization(ApiPolicies.Admin)
+        alerts.MapPost("/rules/{id:guid}/snooze", SnoozeAsync).RequirePermission(Permission.ManageAlerts)
             .WithName("SnoozeAlert").WithSummary("No notifications from an alert for some minutes (0 ends the snooze); it is still evaluated");
-        alerts.MapGet("/events", EventsAsync).RequireAuthorization(ApiPolicies.View)
+        alerts.MapGet("/events", EventsAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListAlertEvents").WithSummary("State changes of the team's alerts, newest first, paginated by cursor");
         return alerts;
     }

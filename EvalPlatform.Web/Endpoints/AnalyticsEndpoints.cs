@@ -1,6 +1,7 @@
 using System.Globalization;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -100,7 +101,7 @@ public static class AnalyticsEndpoints
 
     public static RouteGroupBuilder MapAnalyticsEndpoints(this RouteGroupBuilder api)
     {
-        var analytics = api.MapGroup("/analytics").WithTags("Analytics").RequireAuthorization(ApiPolicies.View);
+        var analytics = api.MapGroup("/analytics").WithTags("Analytics").RequirePermission(Permission.ViewTraces);
         analytics.MapGet("/summary", SummaryAsync)
             .WithName("GetAnalyticsSummary").WithSummary("Every metric over a time range (default: the last 24 hours), with the trace list's filters");
         analytics.MapGet("/timeseries", TimeSeriesAsync)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,7 +19,7 @@ public static class AuditEndpoints
 
     public static RouteGroupBuilder MapAuditEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/audit-log", ListAsync).RequireAuthorization(ApiPolicies.Admin).WithTags("Teams")
+        api.MapGet("/audit-log", ListAsync).RequirePermission(Permission.ViewAuditLog).WithTags("Teams")
             .WithName("ListAuditLog").WithSummary("The team's audit log, newest first, filtered by action, actor, target and time, keyset-paged");
         return api;
     }

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Digests;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -30,11 +31,11 @@ public static class DigestEndpoints
     public static RouteGroupBuilder MapDigestEndpoints(this RouteGroupBuilder api)
     {
         var digest = api.MapGroup("/team/digest").WithTags("Notifications");
-        digest.MapGet("/", GetAsync).RequireAuthorization(ApiPolicies.View)
+        digest.MapGet("/", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetDigestSettings").WithSummary("The team's time zone and daily digest settings");
-        digest.MapPut("/", UpdateAsync).RequireAuthorization(ApiPolicies.Admin)
+        digest.MapPut("/", UpdateAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("UpdateDigestSettings").WithSummary("Change the time zone (IANA), turn the digest on or off, set its local time (HH:mm)");
-        digest.MapGet("/preview", PreviewAsync).RequireAuthorization(ApiPolicies.Admin)
+        digest.MapGet("/preview", PreviewAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("PreviewDigest").WithSummary("Yesterday's digest (team time zone) as it would be sent; sends nothing");
         return digest;
     }

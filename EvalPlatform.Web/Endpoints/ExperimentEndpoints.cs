@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using EvalPlatform.Core.Experiments;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -77,29 +78,29 @@ public static class ExperimentEndpoints
     public static RouteGroupBuilder MapExperimentEndpoints(this RouteGroupBuilder api)
     {
         var experiments = api.MapGroup("/experiments").WithTags("Experiments");
-        experiments.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.View)
+        experiments.MapGet("/", ListAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListExperiments").WithSummary("The team's experiments, running and paused first");
-        experiments.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<ExperimentRequest>("application/json")
+        experiments.MapPost("/", CreateAsync).RequirePermission(Permission.ManageExperiments).Accepts<ExperimentRequest>("application/json")
             .WithName("CreateExperiment").WithSummary("Create an experiment (a draft): variants with weights and configs (the first is the control), the unit, coverage, metrics, filters");
-        experiments.MapGet("/definitions", DefinitionsAsync).RequireAuthorization(ApiPolicies.IngestOrView)
+        experiments.MapGet("/definitions", DefinitionsAsync).RequireAnyPermission(Permission.IngestTraces, Permission.ViewTraces)
             .WithName("ExperimentDefinitions").WithSummary("The running experiments as SDKs evaluate them locally (GrowthBook hash v2); ETag and max-age=30");
-        experiments.MapGet("/{key}", GetAsync).RequireAuthorization(ApiPolicies.View)
+        experiments.MapGet("/{key}", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetExperiment").WithSummary("One experiment");
-        experiments.MapPut("/{key}", UpdateAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<ExperimentRequest>("application/json")
+        experiments.MapPut("/{key}", UpdateAsync).RequirePermission(Permission.ManageExperiments).Accepts<ExperimentRequest>("application/json")
             .WithName("UpdateExperiment").WithSummary("Replace an experiment's definition (once it has run: not its key, unit or variant keys; weights may change, assignments stay)");
-        experiments.MapGet("/{key}/history", HistoryAsync).RequireAuthorization(ApiPolicies.View)
+        experiments.MapGet("/{key}/history", HistoryAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ExperimentHistory").WithSummary("Every change of the experiment, newest first: who, when, what");
-        experiments.MapPost("/{key}/start", StartAsync).RequireAuthorization(ApiPolicies.Admin)
+        experiments.MapPost("/{key}/start", StartAsync).RequirePermission(Permission.ManageExperiments)
             .WithName("StartExperiment").WithSummary("Start a draft or resume a paused experiment");
-        experiments.MapPost("/{key}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Admin)
+        experiments.MapPost("/{key}/pause", PauseAsync).RequirePermission(Permission.ManageExperiments)
             .WithName("PauseExperiment").WithSummary("Pause a running experiment (assignments answer in_experiment false until it resumes)");
-        experiments.MapPost("/{key}/stop", StopAsync).RequireAuthorization(ApiPolicies.Admin).Accepts<StopRequest>("application/json")
+        experiments.MapPost("/{key}/stop", StopAsync).RequirePermission(Permission.ManageExperiments).Accepts<StopRequest>("application/json")
             .WithName("StopExperiment").WithSummary("Stop for good with a decision: {\"decision\": \"ship\"|\"rollback\"|\"inconclusive\", \"variant\", \"note\"}");
-        experiments.MapPost("/{key}/assign", AssignAsync).RequireAuthorization(ApiPolicies.Ingest).Accepts<AssignRequest>("application/json")
+        experiments.MapPost("/{key}/assign", AssignAsync).RequirePermission(Permission.IngestTraces).Accepts<AssignRequest>("application/json")
             .WithName("AssignExperimentUnits").WithSummary("Assign a unit ({\"unit_id\"}) or up to 1000 ({\"unit_ids\"}), optionally with the units' \"attributes\" for the targeting filters; sticky, logs an exposure");
-        experiments.MapGet("/{key}/results", ResultsAsync).RequireAuthorization(ApiPolicies.View)
+        experiments.MapGet("/{key}/results", ResultsAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ExperimentResults").WithSummary("Per variant: units, traces, value with CI, lift with CI, p-value, significance; SRM check; guardrails; the method");
-        experiments.MapGet("/{key}/results/lift", LiftAsync).RequireAuthorization(ApiPolicies.View)
+        experiments.MapGet("/{key}/results/lift", LiftAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ExperimentLift").WithSummary("The primary metric's cumulative lift with its CI at the end of each day");
         return experiments;
     }

@@ -22,7 +22,7 @@ public static class ExportEndpoints
 {
     public static RouteGroupBuilder MapExportEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/traces/export", ExportByKeyAsync).RequireAuthorization(ApiPolicies.Read).WithTags("Traces")
+        api.MapGet("/traces/export", ExportByKeyAsync).RequirePermission(Permission.ViewTraces).WithTags("Traces")
             .WithName("ExportTraces")
             .WithSummary("The traces a filter gives, with their review, as JSON Lines (format=jsonl) or CSV (format=csv), streamed")
             .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson", additionalContentTypes: ["text/csv"]);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -89,7 +90,7 @@ public static class IngestionEndpoints
 
     public static RouteGroupBuilder MapIngestionEndpoints(this RouteGroupBuilder api)
     {
-        var issues = api.MapGroup("/ingestion/issues").WithTags("Ingestion").RequireAuthorization(ApiPolicies.Read);
+        var issues = api.MapGroup("/ingestion/issues").WithTags("Ingestion").RequirePermission(Permission.ViewTraces);
         issues.MapGet("/", ListAsync)
             .WithName("ListIngestionIssues").WithSummary("What ingestion refused or adjusted in the last 7 days, newest first, keyset-paged");
         issues.MapGet("/summary", SummarizeAsync)

@@ -26,9 +26,9 @@ public static class IngestionOriginEndpoints
     public static RouteGroupBuilder MapIngestionOriginEndpoints(this RouteGroupBuilder api)
     {
         var origins = api.MapGroup("/ingestion/origins").WithTags("Ingestion");
-        origins.MapGet("/", GetAsync).RequireAuthorization(ApiPolicies.View)
+        origins.MapGet("/", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetIngestionOrigins").WithSummary("Browser origins that may send traces with this team's keys (CORS on the ingestion routes)");
-        origins.MapPut("/", ReplaceAsync).RequireAuthorization(ApiPolicies.Admin)
+        origins.MapPut("/", ReplaceAsync).RequirePermission(Permission.ManageApiKeys)
             .WithName("ReplaceIngestionOrigins").WithSummary("Replace the team's browser origins: scheme, host and optional port each; no wildcards")
             .Accepts<OriginsRequestDoc>("application/json");
         return origins;

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using EvalPlatform.Core.Assembly;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.LangSmith;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
@@ -37,7 +38,7 @@ public static class LangSmithEndpoints
 
     public static RouteGroupBuilder MapLangSmithEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup(BasePath).WithTags("LangSmith").RequireAuthorization(ApiPolicies.Ingest);
+        var group = app.MapGroup(BasePath).WithTags("LangSmith").RequirePermission(Permission.IngestTraces);
         group.MapGet("/info", Info).AllowAnonymous().AllowIngestionCors()
             .WithName("LangSmithInfo").WithSummary("What the LangSmith SDK probes first: multipart on, zstd off, batch limits");
         group.MapPost("/runs", PostRunAsync).RequireIngestionCors(IngestionDoor.LangSmith)

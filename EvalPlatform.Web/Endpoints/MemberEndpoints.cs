@@ -29,17 +29,17 @@ public static class MemberEndpoints
     {
         api.MapGet("/members", ListMembersAsync)
             .WithName("ListMembers").WithSummary("The team's members with their roles and last sign-in").WithTags("Members")
-            .RequireAuthorization(ApiPolicies.Admin);
+            .RequirePermission(Permission.ManageMembers);
         api.MapGet("/invitations", ListInvitationsAsync)
             .WithName("ListInvitations").WithSummary("The team's pending (and expired) invitations, never their links").WithTags("Members")
-            .RequireAuthorization(ApiPolicies.Admin);
+            .RequirePermission(Permission.ManageMembers);
         api.MapPost("/invitations", CreateInvitationAsync)
             .WithName("CreateInvitation").WithSummary("Invite an e-mail address as viewer, reviewer or admin; the link is returned once").WithTags("Members")
-            .RequireAuthorization(ApiPolicies.Admin)
+            .RequirePermission(Permission.ManageMembers)
             .Accepts<CreateInvitationRequest>("application/json");
         api.MapDelete("/invitations/{id:guid}", RevokeInvitationAsync)
             .WithName("RevokeInvitation").WithSummary("Revoke a pending invitation: its link stops working").WithTags("Members")
-            .RequireAuthorization(ApiPolicies.Admin);
+            .RequirePermission(Permission.ManageMembers);
         return api;
     }
 

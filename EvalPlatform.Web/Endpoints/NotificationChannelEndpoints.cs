@@ -1,6 +1,7 @@
 using System.Globalization;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Notifications;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -33,21 +34,21 @@ public static class NotificationChannelEndpoints
     public static RouteGroupBuilder MapNotificationChannelEndpoints(this RouteGroupBuilder api)
     {
         var channels = api.MapGroup("/notification-channels").WithTags("Notifications");
-        channels.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.View)
+        channels.MapGet("/", ListAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListNotificationChannels").WithSummary("The team's notification channels (never their secrets)");
-        channels.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Admin)
+        channels.MapPost("/", CreateAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("CreateNotificationChannel").WithSummary("Add a channel: slack_webhook {url}, slack_bot {token, channel} or webhook {url, secret}");
-        channels.MapGet("/{id:guid}", GetAsync).RequireAuthorization(ApiPolicies.View)
+        channels.MapGet("/{id:guid}", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetNotificationChannel").WithSummary("One channel, with its last error");
-        channels.MapPut("/{id:guid}", UpdateAsync).RequireAuthorization(ApiPolicies.Admin)
+        channels.MapPut("/{id:guid}", UpdateAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("UpdateNotificationChannel").WithSummary("Edit a channel; secret fields left out keep the stored secret");
-        channels.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin)
+        channels.MapDelete("/{id:guid}", DeleteAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("DeleteNotificationChannel").WithSummary("Delete a channel and its delivery log");
-        channels.MapPost("/{id:guid}/test", TestAsync).RequireAuthorization(ApiPolicies.Admin)
+        channels.MapPost("/{id:guid}/test", TestAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("TestNotificationChannel").WithSummary("Send a test message now and say how it went");
-        channels.MapGet("/{id:guid}/deliveries", DeliveriesAsync).RequireAuthorization(ApiPolicies.View)
+        channels.MapGet("/{id:guid}/deliveries", DeliveriesAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListNotificationDeliveries").WithSummary("The channel's delivery log, newest first, by cursor");
-        channels.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/redeliver", RedeliverAsync).RequireAuthorization(ApiPolicies.Admin)
+        channels.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/redeliver", RedeliverAsync).RequirePermission(Permission.ManageNotifications)
             .WithName("RedeliverNotification").WithSummary("Send a delivery's event again (same event id)");
         return channels;
     }

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Otlp;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
@@ -27,7 +28,7 @@ public static class OtlpEndpoints
     {
         foreach (var (route, name) in new[] { ("/v1/traces", "OtlpExportTraces"), ("/api/otel/v1/traces", "OtlpExportTracesUnderApi") })
         {
-            app.MapPost(route, ExportAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Otlp)
+            app.MapPost(route, ExportAsync).RequirePermission(Permission.IngestTraces).RequireIngestionCors(IngestionDoor.Otlp)
                 .WithName(name).WithTags("OpenTelemetry")
                 .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip or deflate); spans of one trace merge across exports")
                 .Accepts<byte[]>(ProtobufMediaType, JsonMediaType);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Providers.Proxy;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,7 +30,7 @@ public static class ProviderBudgetEndpoints
 
     public static RouteGroupBuilder MapProviderBudgetEndpoints(this RouteGroupBuilder api)
     {
-        var budgets = api.MapGroup("/providers/budgets").WithTags("Proxy").RequireAuthorization(ApiPolicies.Admin);
+        var budgets = api.MapGroup("/providers/budgets").WithTags("Proxy").RequirePermission(Permission.ManageProviders);
         budgets.MapGet("/", ListAsync).WithName("ListProviderBudgets").WithSummary("The team's proxy budgets");
         budgets.MapPut("/", ReplaceAsync).WithName("ReplaceProviderBudgets")
             .WithSummary("Replace the team's proxy budgets: {\"budgets\":[{\"scope\",\"metric\",\"limit\",\"window\",\"api_key_id\"?,\"end_user\"?}]}")

@@ -2,6 +2,7 @@ using System.Globalization;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Providers;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -24,7 +25,7 @@ public static class ProviderEndpoints
 
     public static RouteGroupBuilder MapProviderEndpoints(this RouteGroupBuilder api)
     {
-        var providers = api.MapGroup("/providers").WithTags("Providers").RequireAuthorization(ApiPolicies.Admin);
+        var providers = api.MapGroup("/providers").WithTags("Providers").RequirePermission(Permission.ManageProviders);
         providers.MapGet("/", ListAsync)
             .WithName("ListProviders").WithSummary("The team's provider connections, oldest first (never their keys)");
         providers.MapPost("/", CreateAsync)

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Providers.Proxy;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Providers;
 
@@ -16,7 +17,7 @@ public static class ProxyEndpoints
 
     public static void MapProxyEndpoints(this IEndpointRouteBuilder app)
     {
-        var openAi = app.MapGroup(OpenAiBase).WithTags("Proxy").RequireAuthorization(ApiPolicies.Ingest);
+        var openAi = app.MapGroup(OpenAiBase).WithTags("Proxy").RequirePermission(Permission.IngestTraces);
         openAi.MapPost("/chat/completions", ChatCompletionsAsync)
             .WithName("ProxyOpenAiChatCompletions").WithSummary("OpenAI chat completions through the team's connection, recorded as a trace");
         openAi.MapPost("/responses", ResponsesAsync)
@@ -24,7 +25,7 @@ public static class ProxyEndpoints
         openAi.MapGet("/models", OpenAiModelsAsync)
             .WithName("ProxyOpenAiModels").WithSummary("The connection's models, as the upstream lists them");
 
-        var anthropic = app.MapGroup(AnthropicBase).WithTags("Proxy").RequireAuthorization(ApiPolicies.Ingest);
+        var anthropic = app.MapGroup(AnthropicBase).WithTags("Proxy").RequirePermission(Permission.IngestTraces);
         anthropic.MapPost("/v1/messages", MessagesAsync)
             .WithName("ProxyAnthropicMessages").WithSummary("Anthropic messages through the team's connection, recorded as a trace");
         anthropic.MapGet("/v1/models", AnthropicModelsAsync)

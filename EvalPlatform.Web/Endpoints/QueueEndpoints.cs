@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EvalPlatform.Core.Queues;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -22,7 +23,7 @@ public static class QueueEndpoints
 
     public static RouteGroupBuilder MapQueueEndpoints(this RouteGroupBuilder api)
     {
-        var queues = api.MapGroup("/queues").WithTags("Review queues").RequireAuthorization(ApiPolicies.Read);
+        var queues = api.MapGroup("/queues").WithTags("Review queues").RequirePermission(Permission.ViewTraces);
         queues.MapGet("/", ListAsync).WithName("ListQueues").WithSummary("The team's review queues with done, remaining and disagreement counts");
         queues.MapGet("/{id:guid}", GetAsync).WithName("GetQueue")
             .WithSummary("One queue's progress: counts, each reviewer's done today / in total / remaining, and agreement for multi-review queues");

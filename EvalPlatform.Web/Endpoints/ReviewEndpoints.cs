@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Reviews;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using EvalPlatform.Web.Ingestion;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,11 +28,11 @@ public static class ReviewEndpoints
 
     public static RouteGroupBuilder MapReviewEndpoints(this RouteGroupBuilder api)
     {
-        api.MapPost("/traces/{id:guid}/review", ReviewAsync).RequireAuthorization(ApiPolicies.Review)
+        api.MapPost("/traces/{id:guid}/review", ReviewAsync).RequirePermission(Permission.ReviewTraces)
             .WithName("ReviewTrace").WithTags("Reviews")
             .WithSummary("Accept, reject (with a reason), mark for review, reset or undo; set the human score and the note")
             .Accepts<ReviewRequestDoc>("application/json");
-        api.MapGet("/review-settings", GetSettingsAsync)
+        api.MapGet("/review-settings", GetSettingsAsync).RequireAnyPermission(Permission.ViewTraces, Permission.ReviewTraces)
             .WithName("GetReviewSettings").WithTags("Reviews")
             .WithSummary("The team's score scale and rejection reasons (keys for the review endpoint); scope read or review");
         return api;

@@ -21,7 +21,7 @@ public static class TeamEndpoints
             .RequireAuthorization(ApiPolicies.AnyKey);
         api.MapGet("/api-keys", ListApiKeysAsync)
             .WithName("ListApiKeys").WithSummary("The team's API keys (never the keys themselves)").WithTags("Teams")
-            .RequireAuthorization(ApiPolicies.Admin);
+            .RequirePermission(Permission.ManageApiKeys);
         return api;
     }
 

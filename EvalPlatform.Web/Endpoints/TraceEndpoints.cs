@@ -66,20 +66,20 @@ public static class TraceEndpoints
     public static RouteGroupBuilder MapTraceEndpoints(this RouteGroupBuilder api)
     {
         var traces = api.MapGroup("/traces").WithTags("Traces");
-        traces.MapPost("/", IngestOneAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Api)
+        traces.MapPost("/", IngestOneAsync).RequirePermission(Permission.IngestTraces).RequireIngestionCors(IngestionDoor.Api)
             .WithName("IngestTrace").WithSummary("Send one trace (simple or full shape); idempotent by external_id")
             .Accepts<JsonElement>("application/json");
-        traces.MapPost("/batch", IngestBatchAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Batch)
+        traces.MapPost("/batch", IngestBatchAsync).RequirePermission(Permission.IngestTraces).RequireIngestionCors(IngestionDoor.Batch)
             .WithName("IngestTraceBatch").WithSummary("Send up to 1,000 traces: every valid one is stored, the others are skipped and listed with their reasons")
             .Accepts<JsonElement>("application/json");
-        traces.MapPatch("/{id:guid}", CompleteAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Api)
+        traces.MapPatch("/{id:guid}", CompleteAsync).RequirePermission(Permission.IngestTraces).RequireIngestionCors(IngestionDoor.Api)
             .WithName("CompleteTrace").WithSummary("Complete a trace sent at its start: output, end time, usage, error")
             .Accepts<JsonElement>("application/json");
-        traces.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
+        traces.MapGet("/", ListAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListTraces").WithSummary("The team's traces, newest first, filtered, keyset-paged");
-        traces.MapGet("/{id:guid}", GetAsync).RequireAuthorization(ApiPolicies.Read)
+        traces.MapGet("/{id:guid}", GetAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetTrace").WithSummary("One trace with its span tree, scores, and review with its history");
-        traces.MapPost("/{id:guid}/scores", AddScoresAsync).RequireAuthorization(ApiPolicies.Ingest).RequireIngestionCors(IngestionDoor.Api)
+        traces.MapPost("/{id:guid}/scores", AddScoresAsync).RequirePermission(Permission.IngestTraces).RequireIngestionCors(IngestionDoor.Api)
             .WithName("AddTraceScores").WithSummary("Attach named scores from code")
             .Accepts<JsonElement>("application/json");
         return traces;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Ingestion;
+using EvalPlatform.Core.Teams;
 using EvalPlatform.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -22,7 +23,7 @@ public static class TrendEndpoints
     public static RouteGroupBuilder MapTrendEndpoints(this RouteGroupBuilder api)
     {
         var analytics = api.MapGroup("/analytics").WithTags("Analytics");
-        analytics.MapGet("/trends", GetTrendsAsync).RequireAuthorization(ApiPolicies.View)
+        analytics.MapGet("/trends", GetTrendsAsync).RequirePermission(Permission.ViewTraces)
             .WithName("GetTrends").WithSummary("What changed: slopes, week-over-week changes and anomalies per metric and model, as sentences and data");
         return analytics;
     }

@@ -5,6 +5,7 @@ using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Web.Ingestion;
+using EvalPlatform.Web.RateLimits;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using static EvalPlatform.Web.Endpoints.TraceEndpoints;
@@ -26,6 +27,7 @@ public static class WebhookEndpoints
     {
         api.MapPost("/webhooks/{source}", ReceiveAsync)
             .AllowAnonymous()
+            .WithMetadata(new LimitByAddressAttribute(AddressLimit.Webhooks))
             .WithTags("Webhooks").WithName("ReceiveWebhook")
             .WithSummary("A trace, or a JSON array of traces, from a system that can only fire a webhook; signed with the team's webhook secret, no API key")
             .Accepts<JsonElement>("application/json");
@@ -34,7 +36,7 @@ public static class WebhookEndpoints
 
     private static async Task<Results<Created<IngestedTrace>, Ok<IngestedTrace>, Created<BatchResponse>, Ok<BatchResponse>, ProblemHttpResult>> ReceiveAsync(
         string source, [FromQuery] string? team, HttpRequest request, WebhookAuthenticator authenticator, TeamContext teamContext,
-        TraceIngestionService ingestion, IWebhookReplayGuard replays, TimeProvider clock, ILoggerFactory logs, CancellationToken ct)
+        TraceIngestionService ingestion, IWebhookReplayGuard replays, RateLimitService limits, TimeProvider clock, ILoggerFactory logs, CancellationToken ct)
     {
         var log = logs.CreateLogger(typeof(WebhookEndpoints));
         if (!WebhookSource.IsValid(source))
@@ -69,6 +71,10 @@ public static class WebhookEndpoints
         {
             return Refuse(request, log, teamId, source, NoMatch);
         }
+
+        // Counted against the team only once it proved itself (nobody else can use up a team's limit), and before the replay
+        // memory, so a delivery refused here can be sent again.
+        await limits.CheckTeamAsync(teamId, ct);
 
         // Only a delivery that proved itself is remembered: nobody else can fill the memory or block a sender.
         if (!await replays.TryFirstUseAsync(WebhookReplay.Key(teamId, signature.Timestamp, path, body.Span), WebhookReplay.Remember(signature.Timestamp, clock.GetUtcNow()), ct))

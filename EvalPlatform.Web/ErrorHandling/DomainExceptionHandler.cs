@@ -28,6 +28,9 @@ public sealed class DomainExceptionHandler(ILogger<DomainExceptionHandler> logge
                 httpContext.Response.Headers.RetryAfter = "1";
                 await Problems.WriteAsync(httpContext, StatusCodes.Status503ServiceUnavailable, "Busy", o.Message);
                 return true;
+            case RateLimits.RateLimitExceededException r:
+                await RateLimits.RateLimitMiddleware.WriteAsync(httpContext, r);
+                return true;
             case DomainValidationException v:
                 await Problems.WriteAsync(httpContext, StatusCodes.Status400BadRequest, "Invalid request", v.Message,
                     new Dictionary<string, string[]> { [v.Field] = [v.Message] });

@@ -11,6 +11,7 @@ using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
 using EvalPlatform.Web.Providers;
+using EvalPlatform.Web.RateLimits;
 using EvalPlatform.Web.Security;
 using EvalPlatform.Web.Setup;
 using EvalPlatform.Web.Traces;
@@ -32,6 +33,7 @@ public static class WebApplicationExtensions
         builder.AddEvalAuth();
         builder.AddKeyProtection();
         builder.AddEvalCache();
+        builder.AddEvalRateLimits();
         builder.Services.AddEvalHealth();
         // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -47,11 +49,17 @@ public static class WebApplicationExtensions
         builder.AddIngestionCors();
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
         builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
+
+        // After the ingestion writer: hosted services stop in reverse order, so the proxy's queued recordings are handed
+        // to ingestion before it drains and stops.
+        builder.Services.AddSingleton<ProxyRecordingWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProxyRecordingWriter>());
         builder.Services.AddSingleton<SetupState>();
         builder.Services.AddScoped<SetupService>();
         builder.Services.AddOptions<SetupOptions>().BindConfiguration(SetupOptions.SectionName);
@@ -155,6 +163,8 @@ public static class WebApplicationExtensions
         app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
+        // After authorization, which settles the API key's principal: 429 before any handler work (ADR 36).
+        app.UseMiddleware<RateLimitMiddleware>();
         app.UseAntiforgery();
         return app;
     }
@@ -180,6 +190,7 @@ public static class WebApplicationExtensions
         api.MapNotificationChannelEndpoints();
         api.MapAlertEndpoints();
         api.MapDigestEndpoints();
+        api.MapRetentionEndpoints();
         api.MapExperimentEndpoints();
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();

@@ -17,8 +17,8 @@ namespace EvalPlatform.Web.Providers;
 /// The recording proxy's forwarding (ADR 30): the caller's request goes to the team's connection with the team's provider
 /// key, the answer comes back unchanged (status, headers, body; a stream chunk by chunk as it arrives, flushed per chunk),
 /// while a tee reads the stream's events into the answer the trace records. Every call is recorded exactly once
-/// (<see cref="ProxyRecorder"/>, in a <c>finally</c>), after the answer went out: answered, refused upstream, dropped, or
-/// abandoned by the client (what arrived, marked).
+/// (<see cref="ProxyRecorder"/>, handed to the <see cref="ProxyRecordingWriter"/> in a <c>finally</c>), after the answer went
+/// out: answered, refused upstream, dropped, or abandoned by the client (what arrived, marked).
 /// </summary>
 public sealed partial class ProxyForwarder(
     IHttpClientFactory httpFactory,
@@ -28,6 +28,7 @@ public sealed partial class ProxyForwarder(
     ProxyCassettes cassettes,
     ITeamContext team,
     ProxyRecorder recorder,
+    ProxyRecordingWriter recordings,
     TimeProvider clock,
     ILogger<ProxyForwarder> logger)
 {
@@ -191,8 +192,12 @@ public sealed partial class ProxyForwarder(
                 exchange.LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             }
 
-            // A replay leaves a trace (marked replayed) but no usage row: nothing was spent.
-            await recorder.RecordAsync(exchange, provider?.ConnectionId, CancellationToken.None);
+            // A replay leaves a trace (marked replayed) but no usage row: nothing was spent. Recorded in the background so the
+            // connection serves the caller's next request at once; inline only when that queue is full or closed.
+            if (!recordings.TryQueue(exchange, provider?.ConnectionId, team))
+            {
+                await recorder.RecordAsync(exchange, provider?.ConnectionId, CancellationToken.None);
+            }
         }
     }
 

@@ -120,6 +120,8 @@ public sealed class SetupService(SetupState state, SetupToken token, UserManager
 
         var now = clock.GetUtcNow();
         var team = new Team { Id = Uuid7.Create(now), Name = teamName, NormalizedName = Team.Normalize(teamName), CreatedAt = now };
+        // First run: nobody acts in any team yet; the first team and its owner are made here, once.
+        db.AllowCrossTeamWrites();
         db.Teams.Add(team);
         db.TeamMembers.Add(new TeamMember
         {

@@ -107,11 +107,19 @@ internal static class ProxyBench
         var whole = await SideBySideAsync(WholeAsync, requests);
         await SideBySideAsync(FirstTokenAsync, warmup);
         var ttft = await SideBySideAsync(FirstTokenAsync, requests);
+        // Recording runs in the background: wait (at most a minute) until every call is a trace, and say how long that took.
+        var expected = 2 * (requests + warmup);
+        var drain = Stopwatch.StartNew();
         var traces = await app.CountTracesAsync(teamId);
+        while (traces < expected && drain.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            await Task.Delay(100);
+            traces = await app.CountTracesAsync(teamId);
+        }
 
         Report("non-streamed, whole answer", whole.Direct, whole.Proxy, "median < 1 ms, p99 < 5 ms");
         Report("streamed, time to first token", ttft.Direct, ttft.Proxy, "< 2 ms");
-        Console.WriteLine($"traces recorded: {traces} (expected {2 * (requests + warmup)})");
+        Console.WriteLine($"traces recorded: {traces} (expected {expected}), the last {drain.Elapsed.TotalMilliseconds:0} ms after the last answer");
         Directory.Delete(folder, recursive: true);
         return 0;
 
@@ -193,7 +201,6 @@ internal sealed class BenchApp(string sqlitePath) : WebApplicationFactory<Progra
 
     public async Task<int> CountTracesAsync(Guid teamId)
     {
-        await Task.Delay(1000); // the last recordings
         await using var scope = Services.CreateAsyncScope();
         await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
         return await db.Traces.IgnoreQueryFilters().CountAsync(t => t.TeamId == teamId); // the bench's one team, outside any team scope

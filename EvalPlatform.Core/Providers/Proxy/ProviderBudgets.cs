@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Audit;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
@@ -52,6 +53,15 @@ public sealed class ProviderBudget : ITeamOwned
 /// <summary>A budget as the API takes it.</summary>
 public sealed record BudgetInput(BudgetScope Scope, BudgetMetric Metric, decimal Limit, BudgetWindow Window, Guid? ApiKeyId = null, string? EndUser = null);
 
+/// <summary>
+/// A budget with what its current window has spent: for a budget on each key or each end user, the one that spent the most
+/// (<see cref="Who"/>, null when nobody has spent anything yet).
+/// </summary>
+public sealed record BudgetStatus(ProviderBudget Budget, decimal Spent, string? Who, DateTimeOffset WindowEnd)
+{
+    public bool IsSpent => Spent >= Budget.Limit;
+}
+
 /// <summary>A call refused because a budget is spent: which, how much, and when its window opens again.</summary>
 public sealed record BudgetRefusal(ProviderBudget Budget, decimal Spent, TimeSpan RetryAfter)
 {
@@ -75,7 +85,7 @@ public sealed record BudgetRefusal(ProviderBudget Budget, decimal Spent, TimeSpa
 /// A budget is a soft limit: calls already under way when it is reached still finish (and count).
 /// The team's budgets are cached per node for a few seconds (<see cref="HybridCache"/>), removed on change.
 /// </summary>
-public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContext team, HybridCache cache, TimeProvider clock)
+public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContext team, HybridCache cache, AuditLog audit, TimeProvider clock)
 {
     public const int MaxBudgets = 50;
 
@@ -147,8 +157,72 @@ public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContex
         db.ProviderBudgets.AddRange(stored);
         await db.SaveChangesAsync(ct);
         await cache.RemoveAsync(CacheKey(teamId), ct);
+        await audit.RecordAsync(AuditActions.ProviderBudgetsChanged, null,
+            new Dictionary<string, string?> { ["budgets"] = string.Join("; ", stored.Select(Describe)) }, ct);
         return stored;
     }
+
+    /// <summary>Each of the team's budgets with what its current window has spent (Settings → Providers).</summary>
+    public async Task<IReadOnlyList<BudgetStatus>> StatusAsync(CancellationToken ct = default)
+    {
+        RequireManage();
+        var now = clock.GetUtcNow();
+        await using var db = await dbFactory.CreateAsync(ct);
+        var budgets = await db.ProviderBudgets.AsNoTracking().OrderBy(b => b.CreatedAt).ThenBy(b => b.Id).ToListAsync(ct);
+        var keyNames = budgets.Any(b => b.Scope == BudgetScope.ApiKey)
+            ? await db.ApiKeys.AsNoTracking().ToDictionaryAsync(k => k.Id, k => k.Name, ct)
+            : [];
+        var statuses = new List<BudgetStatus>(budgets.Count);
+        foreach (var budget in budgets)
+        {
+            var (start, end) = WindowOf(budget.Window, now);
+            var calls = db.ProviderCalls.AsNoTracking().Where(c => c.At >= start);
+            if (budget.Scope == BudgetScope.Team)
+            {
+                statuses.Add(new BudgetStatus(budget, await SpentAsync(calls, budget.Metric, ct), null, end));
+                continue;
+            }
+
+            // Each key or each user spends on its own: the one nearest its limit is the one to show. Summed here per
+            // caller (SQLite has no decimal arithmetic in SQL); a window holds at most a day of the team's calls.
+            var rows = budget.Scope == BudgetScope.ApiKey
+                ? calls.Where(c => c.ApiKeyId != null && (budget.ApiKeyId == null || c.ApiKeyId == budget.ApiKeyId))
+                : calls.Where(c => c.EndUser != null && (budget.EndUser == null || c.EndUser == budget.EndUser));
+            var spending = await rows.Select(c => new { c.ApiKeyId, c.EndUser, c.InputTokens, c.OutputTokens, c.Cost }).ToListAsync(ct);
+            var top = spending
+                .GroupBy(r => budget.Scope == BudgetScope.ApiKey ? r.ApiKeyId!.Value.ToString() : r.EndUser!)
+                .Select(g => (Who: g.Key, Spent: budget.Metric switch
+                {
+                    BudgetMetric.Requests => g.Count(),
+                    BudgetMetric.Tokens => g.Sum(r => (decimal)(r.InputTokens ?? 0) + (r.OutputTokens ?? 0)),
+                    _ => g.Sum(r => r.Cost ?? 0m),
+                }))
+                .OrderByDescending(x => x.Spent).ThenBy(x => x.Who, StringComparer.Ordinal)
+                .FirstOrDefault();
+            var who = top.Who is null ? null
+                : budget.Scope == BudgetScope.ApiKey && Guid.TryParse(top.Who, out var keyId) && keyNames.TryGetValue(keyId, out var name) ? name
+                : top.Who;
+            statuses.Add(new BudgetStatus(budget, top.Spent, who, end));
+        }
+
+        return statuses;
+    }
+
+    private static async Task<decimal> SpentAsync(IQueryable<ProviderCall> calls, BudgetMetric metric, CancellationToken ct) => metric switch
+    {
+        BudgetMetric.Requests => await calls.CountAsync(ct),
+        BudgetMetric.Tokens => await calls.SumAsync(c => (long)(c.InputTokens ?? 0) + (c.OutputTokens ?? 0), ct),
+        // Summed here: SQLite has no decimal arithmetic in SQL.
+        _ => (await calls.Where(c => c.Cost != null).Select(c => c.Cost!.Value).ToListAsync(ct)).Sum(),
+    };
+
+    private static string Describe(ProviderBudget b) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{b.Limit:0.########} {b.Metric.ToString().ToLowerInvariant()} per {b.Window.ToString().ToLowerInvariant()} for {b.Scope switch
+        {
+            BudgetScope.ApiKey => b.ApiKeyId is { } key ? $"key {key}" : "each key",
+            BudgetScope.EndUser => b.EndUser is { } user ? $"user {user}" : "each end user",
+            _ => "the team",
+        }}");
 
     /// <summary>
     /// The first budget that applies to a call of <paramref name="apiKeyId"/> for <paramref name="endUser"/> and is spent,
@@ -186,14 +260,7 @@ public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContex
             }
 
             var (start, end) = WindowOf(budget.Window, now);
-            calls = calls.Where(c => c.At >= start);
-            decimal spent = budget.Metric switch
-            {
-                BudgetMetric.Requests => await calls.CountAsync(ct),
-                BudgetMetric.Tokens => await calls.SumAsync(c => (long)(c.InputTokens ?? 0) + (c.OutputTokens ?? 0), ct),
-                // Summed here: SQLite has no decimal arithmetic in SQL.
-                _ => (await calls.Where(c => c.Cost != null).Select(c => c.Cost!.Value).ToListAsync(ct)).Sum(),
-            };
+            var spent = await SpentAsync(calls.Where(c => c.At >= start), budget.Metric, ct);
             if (spent >= budget.Limit)
             {
                 return new BudgetRefusal(budget, spent, end - now);

@@ -21,5 +21,8 @@ internal sealed class TeamConfiguration : IEntityTypeConfiguration<Team>
         // The store default is for the rows that exist when the column is added; the sentinel is a time no one can
         // choose (HH:mm), so EF always writes the team's own time, 00:00 included.
         builder.Property(t => t.DigestTime).HasDefaultValue(new TimeOnly(9, 0)).HasSentinel(TimeOnly.MaxValue);
+        // Trace retention (ADR 37): days, or null (every existing team) to keep traces forever. Read by the nightly job
+        // for the few teams that set it; never queried by otherwise, so no index.
+        builder.Property(t => t.TraceRetentionDays);
     }
 }

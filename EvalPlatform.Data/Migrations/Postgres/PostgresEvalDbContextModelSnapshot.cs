@@ -1852,6 +1852,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasDefaultValue("UTC");
 
+                    b.Property<int?>("TraceRetentionDays")
+                        .HasColumnType("integer");
+
                     b.HasKey("Id");
 
                     b.HasIndex("NormalizedName")

@@ -1846,6 +1846,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasDefaultValue("UTC");
 
+                    b.Property<int?>("TraceRetentionDays")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("NormalizedName")

@@ -79,6 +79,7 @@ public sealed class NotificationComponentsTests : BunitTestBase
         await using (var scope = Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<IEvalDbContext>();
+            db.AllowCrossTeamWrites(); // enqueued outside any team, as a job's writer would
             await scope.ServiceProvider.GetRequiredService<INotificationOutbox>().EnqueueAsync(new NotificationEvent(
                 owner.Id, NotificationEventTypes.AlertFiring, "Error rate above 20 %", "23 % over the last 15 minutes (threshold 20 %).", "/analytics",
                 new JsonObject { ["value"] = 0.23, ["threshold"] = 0.2 }, NotificationSeverity.Critical), CancellationToken.None);
@@ -102,6 +103,7 @@ public sealed class NotificationComponentsTests : BunitTestBase
         await using (var scope = Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<IEvalDbContext>();
+            db.AllowCrossTeamWrites(); // enqueued outside any team, as a job's writer would
             var outbox = scope.ServiceProvider.GetRequiredService<INotificationOutbox>();
             for (var i = 0; i < InAppNotificationService.PageSize + 2; i++)
             {

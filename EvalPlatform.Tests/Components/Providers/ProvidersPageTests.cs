@@ -18,6 +18,7 @@ public sealed class ProvidersPageTests : BunitTestBase
     public ProvidersPageTests()
     {
         Services.AddEvalProviderClients();
+        Services.AddHybridCache(); // the budgets' cache (the app adds it with Redis)
         Services.Configure<OutboundOptions>(o => o.AllowPrivateTargets = true);
     }
 
@@ -86,6 +87,43 @@ public sealed class ProvidersPageTests : BunitTestBase
         cut.WaitForAssertion(() => Assert.Contains("already has a provider connection named 'prod'", cut.Find("[data-testid=provider-add-error]").TextContent, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Budgets_ShowWhatTheirWindowSpent_TheMostSpendingUser_AndABadLimitIsNamed()
+    {
+        var cut = await RenderAsync(TeamRole.Owner);
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=budgets-empty]")));
+
+        // A budget per end user, and three calls this minute: two of u1, one of u2.
+        var budgets = Services.GetRequiredService<EvalPlatform.Core.Providers.Proxy.ProviderBudgets>();
+        await budgets.ReplaceAsync([new(EvalPlatform.Core.Providers.Proxy.BudgetScope.EndUser, EvalPlatform.Core.Providers.Proxy.BudgetMetric.Requests, 5, EvalPlatform.Core.Providers.Proxy.BudgetWindow.Day)]);
+        var usage = Services.GetRequiredService<EvalPlatform.Core.Providers.IProviderUsage>();
+        var now = Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        foreach (var user in new[] { "u1", "u2", "u1" })
+        {
+            await usage.RecordAsync(new EvalPlatform.Core.Providers.ProviderCall
+            {
+                Id = Guid.NewGuid(), ConnectionId = Guid.NewGuid(), Source = EvalPlatform.Core.Providers.ProviderCallSource.Proxy, At = now,
+                Model = "gpt-4o-mini", LatencyMs = 10, EndUser = user,
+            }, CancellationToken.None);
+        }
+
+        await cut.Find("[data-testid=budgets-refresh]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Contains("2 of 5 requests spent (most: u1)", cut.Find("[data-testid=budget-spent]").TextContent, StringComparison.Ordinal));
+
+        // A second budget without a limit is refused, naming it; the first stays.
+        await cut.Find("[data-testid=budget-add]").ClickAsync(new());
+        await cut.Find("[data-testid=budgets-save]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Contains("budgets[1].limit: Must be 0 or more.", cut.Find("[data-testid=budgets-error]").TextContent, StringComparison.Ordinal));
+        Assert.Single(await budgets.ListAsync());
+
+        // Removing it and saving keeps the one budget and writes the change to the audit log.
+        await cut.FindAll("[data-testid=budget-remove]")[1].ClickAsync(new());
+        await cut.Find("[data-testid=budgets-save]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=budgets-error]")));
+        var log = await Services.GetRequiredService<EvalPlatform.Core.Audit.AuditLog>().ListAsync(new EvalPlatform.Core.Audit.AuditFilter());
+        Assert.Contains(log.Items, e => e.Action == EvalPlatform.Core.Audit.AuditActions.ProviderBudgetsChanged && e.Details!.Contains("5 requests per day for each end user", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(TeamRole.Viewer)]
     [InlineData(TeamRole.Reviewer)]
@@ -95,5 +133,6 @@ public sealed class ProvidersPageTests : BunitTestBase
         Assert.NotEmpty(cut.FindAll("[data-testid=providers-not-allowed]"));
         Assert.Empty(cut.FindAll("[data-testid=provider-add]"));
         Assert.Empty(cut.FindAll("[data-testid=provider-prices]"));
+        Assert.Empty(cut.FindAll("[data-testid=provider-budgets]"));
     }
 }

@@ -94,6 +94,7 @@ public abstract class DigestTests(NotificationAppFactory app)
     {
         await using var scope = app.Services.CreateAsyncScope();
         await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+        db.AllowCrossTeamWrites(); // seeding rows of the teams under test
         foreach (var row in rows)
         {
             ((DbContext)db).Add(row);

@@ -25,6 +25,7 @@ public abstract class NotificationRetentionTests(NotificationAppFactory app)
         await using (var scope = app.Services.CreateAsyncScope())
         {
             await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
+            db.AllowCrossTeamWrites(); // seeding several teams' rows at once
             foreach (var team in teams)
             {
                 var channel = new NotificationChannel

@@ -184,6 +184,16 @@ public abstract class ProviderApiTests(ProviderAppFactory app)
         Assert.Single((await mine.GetJsonAsync(Providers)).GetProperty("items").EnumerateArray());
         await ExpectAsync(await mine.Http.DeleteAsync($"{Providers}/{id}"), HttpStatusCode.NoContent);
         Assert.Empty((await mine.GetJsonAsync(Providers)).GetProperty("items").EnumerateArray());
+
+        // Each team's audit log has its own connection's creation and deletion, naming kind and key hint, never the key.
+        var audit = (await mine.GetJsonAsync("/api/v1/audit-log")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["provider.created", "provider.deleted"], audit.Select(e => e.GetProperty("action").GetString()!)
+            .Where(a => a.StartsWith("provider.", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        var created = audit.Single(e => e.GetProperty("action").GetString() == "provider.created");
+        Assert.Equal("mine", created.GetProperty("target").GetString());
+        Assert.Equal("openai", created.GetProperty("details").GetProperty("kind").GetString());
+        Assert.DoesNotContain(FakeOpenAiServer.Key, string.Join("", audit.Select(e => e.ToString())), StringComparison.Ordinal);
+        Assert.Single((await theirs.GetJsonAsync("/api/v1/audit-log")).GetProperty("items").EnumerateArray(), e => e.GetProperty("action").GetString() == "provider.created");
     }
 }
 

@@ -67,6 +67,7 @@ public abstract class ProviderAppFactory(TestDatabase database, bool redis) : Cl
         await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
         db.ProviderConnections.Add(connection);
         await db.SaveChangesAsync();
+        await scope.ServiceProvider.GetRequiredService<Microsoft.Extensions.Caching.Hybrid.HybridCache>().RemoveAsync(ProviderConnections.CacheKey(team.Id));
         return connection;
     }
 }

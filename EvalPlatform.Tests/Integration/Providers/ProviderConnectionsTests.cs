@@ -46,6 +46,25 @@ public abstract class ProviderConnectionsTests(ProviderAppFactory app)
     }
 
     [Fact]
+    public async Task ADeletedOrAddedConnection_IsSeenAtOnce_ThoughTheTeamsListIsCached()
+    {
+        var team = await TestData.CreateTeamAsync(app.Services);
+        var old = await app.AddConnectionAsync(team, ProviderKind.OpenAi, "old", ProviderKinds.OpenAiDefaultBaseUrl, "sk-old-key-1111", app.Clock.GetUtcNow().AddMinutes(-1));
+        await using var scope = app.ScopeFor(team);
+        var connections = scope.ServiceProvider.GetRequiredService<IProviderConnections>();
+        var providers = scope.ServiceProvider.GetRequiredService<ProviderService>();
+        Assert.Equal(old.Id, (await connections.ResolveAsync(ProviderKind.OpenAi, null, default))!.ConnectionId); // now cached
+
+        await providers.DeleteAsync(old.Id);
+        Assert.Null(await connections.ResolveAsync(ProviderKind.OpenAi, null, default));
+
+        var added = await providers.CreateAsync(new ProviderInput("openai", "new", app.OpenAi.BaseUrl, "sk-new-key-2222"));
+        var resolved = await connections.ResolveAsync(ProviderKind.OpenAi, null, default);
+        Assert.Equal(added.Id, resolved!.ConnectionId);
+        Assert.Equal("sk-new-key-2222", resolved.ApiKey);
+    }
+
+    [Fact]
     public async Task Keys_AreEncryptedAtRest_AndNoConnectionCrossesTeams()
     {
         var mine = await TestData.CreateTeamAsync(app.Services);

@@ -52,6 +52,44 @@ public sealed class IngestionBackpressureTests(SqliteAppFactory app) : IClassFix
         Assert.Equal(HttpStatusCode.Created, (await queued).StatusCode);
     }
 
+    [Fact]
+    public async Task ATeamOverItsShareOfTheQueue_Gets503_WhileAnotherTeamIsStillQueued()
+    {
+        var store = new StalledStore();
+        await using var stalled = app.WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Ingestion:QueueCapacity", "4");
+            b.UseSetting("Ingestion:TeamShare", "0.5");
+            b.ConfigureTestServices(s => s.AddScoped<ITraceStore>(_ => store));
+        });
+        var (a, teamA) = await ApiClient.ForNewTeamAsync(stalled, ApiKeyScopes.Ingest);
+        var (b, teamB) = await ApiClient.ForNewTeamAsync(stalled, ApiKeyScopes.Ingest);
+        using var _ = a;
+        using var __ = b;
+        var queue = stalled.Services.GetRequiredService<IngestionQueue>();
+
+        var writing = a.PostJsonAsync("/api/v1/traces", new { user_input = "held by the writer" });
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var queuedA = new[] { a.PostJsonAsync("/api/v1/traces", new { user_input = "a1" }), a.PostJsonAsync("/api/v1/traces", new { user_input = "a2" }) };
+        await WaitUntilAsync(() => queue.WaitingFor(teamA.Id).Requests == 2);
+
+        var refused = await a.PostJsonAsync("/api/v1/traces", new { user_input = "a3" });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+        Assert.Contains("team's share", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var queuedB = b.PostJsonAsync("/api/v1/traces", new { user_input = "b1" });
+        await WaitUntilAsync(() => queue.WaitingFor(teamB.Id).Requests == 1);
+
+        store.Release.SetResult();
+        foreach (var response in await Task.WhenAll([writing, .. queuedA, queuedB]))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        Assert.Equal((0, 0L), queue.Waiting);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -1,0 +1,89 @@
+using System.Threading.Channels;
+using EvalPlatform.Core.Providers.Proxy;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+
+namespace EvalPlatform.Web.Providers;
+
+/// <summary>
+/// Records proxied calls in the background (ADR 30): the forwarder hands each finished call over here and returns, so the
+/// caller's keep-alive connection is free for its next request the moment the answer is complete, instead of waiting for
+/// the trace's group commit and the usage row. Whatever has queued up is recorded together, per API key: one ingestion
+/// batch and one usage write in a scope of its own acting as that key in its team, so recording keeps up with a busy proxy
+/// (one transaction per call could not on SQLite) and one team's failing batch is logged without touching another's. The queue is bounded; when it is full (or the app is stopping) the forwarder records the call itself,
+/// so a call is never left unrecorded. On shutdown the queue is drained before the ingestion writer stops (this service
+/// is registered after it, and hosted services stop in reverse order).
+/// </summary>
+public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, ILogger<ProxyRecordingWriter> logger) : BackgroundService
+{
+    /// <summary>Calls waiting to be recorded; past this the forwarder records inline.</summary>
+    public const int Capacity = 10_000;
+
+    /// <summary>Writers at once: while one batch waits for the database, the next is being prepared.</summary>
+    private const int Workers = 2;
+
+    /// <summary>The most calls one writer takes from the queue at a time.</summary>
+    private const int MaxBatch = 500;
+
+    private readonly Channel<Recording> _queue = Channel.CreateBounded<Recording>(new BoundedChannelOptions(Capacity)
+    {
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    /// <summary>Queues the call's recording; false when the queue is full or closed (the caller then records it itself).</summary>
+    public bool TryQueue(ProxyExchange exchange, Guid? connectionId, ITeamContext team) =>
+        team is { TeamId: { } teamId, ApiKeyId: { } keyId }
+        && _queue.Writer.TryWrite(new Recording(exchange, connectionId, teamId, keyId, team.Scopes));
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => Task.Run(WorkAsync, CancellationToken.None)));
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // What is queued was answered already: record it before the ingestion writer drains and stops.
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+    }
+
+    private async Task WorkAsync()
+    {
+        var batch = new List<Recording>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+
+            foreach (var calls in batch.GroupBy(r => (r.TeamId, r.ApiKeyId, r.Scopes)))
+            {
+                // Each key's calls on their own: a trace the store refuses is skipped alone (batch semantics, ADR 13), and a
+                // failure of the whole write is logged for this key's calls only. No retry here: the traces may be stored
+                // when the usage write fails, and a trace has no id of its own to make a second try idempotent.
+                await TryRecordAsync(calls.ToList());
+            }
+        }
+    }
+
+    private async Task TryRecordAsync(IReadOnlyList<Recording> calls)
+    {
+        var first = calls[0];
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetApiKey(first.TeamId, first.ApiKeyId, first.Scopes);
+            await scope.ServiceProvider.GetRequiredService<ProxyRecorder>()
+                .RecordAsync(calls.Select(r => new ProxyCall(r.Exchange, r.ConnectionId)).ToList(), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            LogFailed(logger, e, calls.Count, first.TeamId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Calls} proxied calls of team {TeamId} failed")]
+    private static partial void LogFailed(ILogger logger, Exception exception, int calls, Guid teamId);
+
+    private sealed record Recording(ProxyExchange Exchange, Guid? ConnectionId, Guid TeamId, Guid ApiKeyId, ApiKeyScopes Scopes);
+}

@@ -64,6 +64,12 @@ public static class WebApplicationExtensions
         builder.Services.AddScoped<SetupService>();
         builder.Services.AddOptions<SetupOptions>().BindConfiguration(SetupOptions.SectionName);
         builder.Services.AddSingleton<SetupToken>();
+        // One year, subdomains included (ASVS 3.4.1); sent outside Development on HTTPS requests (behind a TLS proxy: X-Forwarded-Proto).
+        builder.Services.AddHsts(o =>
+        {
+            o.MaxAge = TimeSpan.FromDays(365);
+            o.IncludeSubDomains = true;
+        });
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             // Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto (secure cookies, redirects), but only

@@ -7,7 +7,10 @@ namespace EvalPlatform.Web.Security;
 /// The headers every response carries (ADR 35). The Content-Security-Policy allows scripts from the app itself and the
 /// one inline script Blazor renders (the import map), by a nonce made per request (<see cref="NonceOf"/>); styles may
 /// be inline because MudBlazor writes its theme as a <c>&lt;style&gt;</c> element and positions popovers with style
-/// attributes; the SignalR connection is same-origin ('self' covers ws: and wss: to the same host).
+/// attributes; the SignalR connection is same-origin ('self' covers ws: and wss: to the same host). An answer that does
+/// not say how it may be cached (pages, API answers, the proxy's) is <c>Cache-Control: no-store</c>, so trace content and
+/// keys stay out of browser and shared caches (ASVS 14.3.2); static assets keep the caching the static-asset middleware
+/// gives them, and an endpoint that chooses its own (the experiment definitions') keeps it.
 /// </summary>
 public sealed class SecurityHeadersMiddleware(RequestDelegate next)
 {
@@ -36,8 +39,20 @@ public sealed class SecurityHeadersMiddleware(RequestDelegate next)
             ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
             : $"default-src 'self'; script-src 'self' 'nonce-{NonceOf(context)}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
               + "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+        context.Response.OnStarting(NoStoreUnlessSet, context.Response);
         return next(context);
     }
+
+    private static readonly Func<object, Task> NoStoreUnlessSet = state =>
+    {
+        var response = (HttpResponse)state;
+        if (!response.Headers.ContainsKey("Cache-Control"))
+        {
+            response.Headers.CacheControl = "no-store";
+        }
+
+        return Task.CompletedTask;
+    };
 }
 
 /// <summary>

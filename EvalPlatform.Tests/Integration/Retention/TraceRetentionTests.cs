@@ -169,6 +169,7 @@ public abstract class TraceRetentionTests(ClockedAppFactory app)
     {
         var s = new Seeded(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         await using var scope = app.Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TeamContext>().SetJob(teamId, "seed"); // writes are for the team acted for
         await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();
         db.Traces.Add(new Trace
         {

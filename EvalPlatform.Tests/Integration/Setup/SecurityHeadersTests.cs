@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using EvalPlatform.Tests.Infrastructure;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Tests.Integration.Setup;
 
@@ -32,6 +33,35 @@ public sealed partial class SecurityHeadersTests(SqliteAppFactory app) : IClassF
         Assert.Contains($"nonce=\"{nonce}\"", importMap, StringComparison.Ordinal);
         var again = await client.GetAsync("/setup");
         Assert.NotEqual(nonce, NonceRegex().Match(Assert.Single(again.Headers.GetValues("Content-Security-Policy"))).Groups[1].Value);
+    }
+
+    [Fact]
+    public async Task PagesAndApiAnswers_AreNotStored_WhileStaticAssetsKeepTheirCaching()
+    {
+        using var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        foreach (var path in new[] { "/setup", "/api/v1/whoami", "/health/live" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True(response.Headers.CacheControl?.NoStore, $"{path}: Cache-Control {response.Headers.CacheControl}");
+        }
+
+        var asset = await client.GetAsync("/app.css");
+        Assert.False(asset.Headers.CacheControl?.NoStore ?? false, $"/app.css: Cache-Control {asset.Headers.CacheControl}");
+    }
+
+    [Fact]
+    public void Hsts_IsAYearWithSubdomains_AndPasswordsAreHashedAtOwaspsIterations()
+    {
+        var hsts = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.HttpsPolicy.HstsOptions>>().Value;
+        Assert.Equal(TimeSpan.FromDays(365), hsts.MaxAge);
+        Assert.True(hsts.IncludeSubDomains);
+
+        // Identity's v3 format: a marker byte, the PRF, then the iteration count (big-endian).
+        using var scope = app.Services.CreateScope();
+        var hasher = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.IPasswordHasher<EvalPlatform.Data.Identity.ApplicationUser>>();
+        var hash = Convert.FromBase64String(hasher.HashPassword(new(), "correct horse battery staple"));
+        Assert.Equal(0x01, hash[0]);
+        Assert.Equal(210_000, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(hash.AsSpan(5, 4)));
     }
 
     [Fact]

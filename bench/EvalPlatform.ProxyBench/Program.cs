@@ -6,6 +6,7 @@ using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Data.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -181,6 +182,7 @@ internal sealed class BenchApp(string sqlitePath) : WebApplicationFactory<Progra
         }
 
         var team = await scope.ServiceProvider.GetRequiredService<TeamService>().CreateTeamAsync("proxy bench", user.Id);
+        scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, user.Id, TeamRole.Owner); // writes act for the team
         var key = await ApiKeyService.IssueAsync(scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>(), TimeProvider.System, team.Id, "bench", ApiKeyScopes.Ingest, createdBy: null);
         return (key.Key, team.Id);
     }
@@ -188,6 +190,7 @@ internal sealed class BenchApp(string sqlitePath) : WebApplicationFactory<Progra
     public async Task AddConnectionAsync(Guid teamId, string baseUrl, string apiKey)
     {
         await using var scope = Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TeamContext>().SetJob(teamId, "proxy bench"); // writes act for the team
         var protector = scope.ServiceProvider.GetRequiredService<IProviderKeyProtector>();
         var now = TimeProvider.System.GetUtcNow();
         await using var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync();

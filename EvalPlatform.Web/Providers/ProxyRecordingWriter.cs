@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Providers.Proxy;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
@@ -24,6 +25,14 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
 
     /// <summary>The most calls one writer takes from the queue at a time.</summary>
     private const int MaxBatch = 500;
+
+    /// <summary>
+    /// Tries for calls refused because the team's share of the ingestion queue is full (nothing of them was stored): each
+    /// goes back to the end of this queue, behind other teams' calls, and is tried again after <see cref="OverloadPause"/>.
+    /// </summary>
+    private const int MaxAttempts = 240;
+
+    private static readonly TimeSpan OverloadPause = TimeSpan.FromMilliseconds(250);
 
     private readonly Channel<Recording> _queue = Channel.CreateBounded<Recording>(new BoundedChannelOptions(Capacity)
     {
@@ -56,17 +65,58 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
                 batch.Add(next);
             }
 
+            var overloaded = false;
             foreach (var calls in batch.GroupBy(r => (r.TeamId, r.ApiKeyId, r.Scopes)))
             {
                 // Each key's calls on their own: a trace the store refuses is skipped alone (batch semantics, ADR 13), and a
-                // failure of the whole write is logged for this key's calls only. No retry here: the traces may be stored
-                // when the usage write fails, and a trace has no id of its own to make a second try idempotent.
-                await TryRecordAsync(calls.ToList());
+                // failure of the whole write is logged for this key's calls only. No retry of such a failure: the traces
+                // may be stored when the usage write fails, and a trace has no id of its own to make a second try idempotent.
+                var list = calls.ToList();
+                if (await TryRecordAsync(list))
+                {
+                    continue;
+                }
+
+                // The team's share of the ingestion queue is full (the ingestion door answers 503 then): nothing was
+                // stored, so the calls wait their turn again; at shutdown, when this queue is closed, they wait here.
+                overloaded = true;
+                foreach (var call in list)
+                {
+                    var again = call with { Attempts = call.Attempts + 1 };
+                    if (again.Attempts >= MaxAttempts)
+                    {
+                        LogLost(logger, call.TeamId, MaxAttempts);
+                    }
+                    else if (!_queue.Writer.TryWrite(again))
+                    {
+                        await RetryHereAsync(again);
+                    }
+                }
+            }
+
+            if (overloaded)
+            {
+                await Task.Delay(OverloadPause);
             }
         }
     }
 
-    private async Task TryRecordAsync(IReadOnlyList<Recording> calls)
+    private async Task RetryHereAsync(Recording call)
+    {
+        for (var attempt = call.Attempts; attempt < MaxAttempts; attempt++)
+        {
+            await Task.Delay(OverloadPause);
+            if (await TryRecordAsync([call]))
+            {
+                return;
+            }
+        }
+
+        LogLost(logger, call.TeamId, MaxAttempts);
+    }
+
+    /// <summary>False only when the team's share of the ingestion queue was full and nothing was stored (try again later).</summary>
+    private async Task<bool> TryRecordAsync(IReadOnlyList<Recording> calls)
     {
         var first = calls[0];
         try
@@ -76,14 +126,23 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
             await scope.ServiceProvider.GetRequiredService<ProxyRecorder>()
                 .RecordAsync(calls.Select(r => new ProxyCall(r.Exchange, r.ConnectionId)).ToList(), CancellationToken.None);
         }
+        catch (IngestionOverloadedException)
+        {
+            return false;
+        }
         catch (Exception e)
         {
             LogFailed(logger, e, calls.Count, first.TeamId);
         }
+
+        return true;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A proxied call of team {TeamId} was not recorded: the team's share of the ingestion queue stayed full for {Attempts} tries")]
+    private static partial void LogLost(ILogger logger, Guid teamId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Calls} proxied calls of team {TeamId} failed")]
     private static partial void LogFailed(ILogger logger, Exception exception, int calls, Guid teamId);
 
-    private sealed record Recording(ProxyExchange Exchange, Guid? ConnectionId, Guid TeamId, Guid ApiKeyId, ApiKeyScopes Scopes);
+    private sealed record Recording(ProxyExchange Exchange, Guid? ConnectionId, Guid TeamId, Guid ApiKeyId, ApiKeyScopes Scopes, int Attempts = 0);
 }

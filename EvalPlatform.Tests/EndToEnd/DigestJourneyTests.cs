@@ -1,7 +1,10 @@
 using System.Globalization;
+using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Digests;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace EvalPlatform.Tests.EndToEnd;
@@ -34,6 +37,23 @@ public sealed class DigestJourneyTests(NotificationsKestrelAppFactory app, Brows
             });
             var review = await api.PostJsonAsync($"/api/v1/traces/{id}/review", new { action = i < 2 ? "reject" : "accept", reason = i < 2 ? "hallucination" : null });
             Assert.True(review.IsSuccessStatusCode, await review.Content.ReadAsStringAsync());
+        }
+
+        // Yesterday's traces arrive today: the digest counts them from the metric rollups, so it waits for the rollup job
+        // (every few seconds, later when the machine is busy) to have taken them in, not for a fixed time.
+        var (from, to) = LocalDays.Bounds(yesterday, berlin);
+        var rolledUp = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
+            if ((await scope.ServiceProvider.GetRequiredService<AnalyticsService>().SummaryAsync(new AnalyticsFilter(from, to))).Traces == 4)
+            {
+                break;
+            }
+
+            Assert.True(rolledUp.Elapsed < TimeSpan.FromSeconds(90), "Yesterday's traces were not rolled up within 90 s.");
+            await Task.Delay(100);
         }
 
         await using var context = await browser.Browser.NewContextAsync(new()

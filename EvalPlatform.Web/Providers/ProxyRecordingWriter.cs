@@ -34,6 +34,11 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
 
     private static readonly TimeSpan OverloadPause = TimeSpan.FromMilliseconds(250);
 
+    private long _deferred;
+
+    /// <summary>Calls put back because their team's share of the ingestion queue was full, since the start.</summary>
+    public long Deferred => Interlocked.Read(ref _deferred);
+
     private readonly Channel<Recording> _queue = Channel.CreateBounded<Recording>(new BoundedChannelOptions(Capacity)
     {
         FullMode = BoundedChannelFullMode.Wait,
@@ -80,6 +85,7 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
                 // The team's share of the ingestion queue is full (the ingestion door answers 503 then): nothing was
                 // stored, so the calls wait their turn again; at shutdown, when this queue is closed, they wait here.
                 overloaded = true;
+                Interlocked.Add(ref _deferred, list.Count);
                 foreach (var call in list)
                 {
                     var again = call with { Attempts = call.Attempts + 1 };

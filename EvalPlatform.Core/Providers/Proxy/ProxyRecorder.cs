@@ -42,9 +42,18 @@ public sealed partial class ProxyRecorder(TraceIngestionService ingestion, IProv
 
         if (again.Count > 0)
         {
-            foreach (var item in (await ingestion.IngestProxyAsync(again.Select(i => JsonSerializer.SerializeToElement(traces[i])).ToList(), ct)).Items)
+            try
             {
-                ids[again[item.Index]] = Stored(item);
+                foreach (var item in (await ingestion.IngestProxyAsync(again.Select(i => JsonSerializer.SerializeToElement(traces[i])).ToList(), ct)).Items)
+                {
+                    ids[again[item.Index]] = Stored(item);
+                }
+            }
+            catch (IngestionOverloadedException)
+            {
+                // The other calls' traces are stored already: letting this escape would have the whole batch tried again and
+                // stored twice. Only an overload that stored nothing leaves this method (the writer then tries again).
+                LogNotStored(logger, $"{again.Count} trace(s) whose external id was taken met a full ingestion queue on the second try");
             }
         }
 

@@ -17,6 +17,10 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
 using OpenAI.Chat;
+using OpenAI.Responses;
+
+// The OpenAI package marks its Responses client as evaluation-only (OPENAI001); it is the client users call /v1/responses with.
+#pragma warning disable OPENAI001
 
 namespace EvalPlatform.Tests.Integration.Providers;
 
@@ -197,6 +201,117 @@ public abstract class ProxyTests(ProviderAppFactory app)
         using var metadata = JsonDocument.Parse(trace.Metadata!);
         Assert.True(metadata.RootElement.GetProperty("proxy").GetProperty("stream").GetBoolean());
         Assert.Equal("get_weather", metadata.RootElement.GetProperty("tools")[0].GetString());
+    }
+
+    private ResponsesClient OpenAiResponsesClient(HttpClient http, CreatedApiKey key) =>
+        new OpenAIClient(new ApiKeyCredential(key.Key), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(app.Server.BaseAddress, "/proxy/openai/v1"),
+            Transport = new HttpClientPipelineTransport(http),
+            RetryPolicy = new ClientRetryPolicy(0),
+        }).GetResponsesClient();
+
+    [Fact]
+    public async Task OpenAiResponsesApi_NonStreamedAndStreamed_PassThroughUnchanged_AndEachCallIsOneTraceWithInstructionsInputAndUsage()
+    {
+        var s = await TeamWithConnectionAsync();
+        using var http = Http(s.Key);
+        var client = OpenAiResponsesClient(http, s.Key);
+        var before = app.OpenAi.Requests.Count;
+        app.OpenAi.NextText("Your parcel left Lyon this morning.");
+
+        ResponseResult answer = await client.CreateResponseAsync(new CreateResponseOptions
+        {
+            Model = "gpt-4o-mini",
+            Instructions = "Answer in one sentence.",
+            InputItems = { ResponseItem.CreateUserMessageItem("Where is my parcel?") },
+        });
+
+        Assert.Equal("Your parcel left Lyon this morning.", answer.GetOutputText());
+        var upstream = app.OpenAi.Requests[before];
+        Assert.Equal(("POST", "/v1/responses", $"Bearer {FakeOpenAiServer.Key}"), (upstream.Method, upstream.Path, upstream.Headers["Authorization"]));
+        Assert.Equal("Answer in one sentence.", upstream.Json.GetProperty("instructions").GetString());
+
+        app.OpenAi.NextText("Tomorrow before noon, most likely.");
+        var deltas = new List<string>();
+        string? completed = null;
+        await foreach (var update in await client.CreateResponseStreamingAsync(new CreateResponseOptions
+        {
+            Model = "gpt-4o",
+            StreamingEnabled = true,
+            InputItems = { ResponseItem.CreateUserMessageItem("When will it arrive?") },
+        }))
+        {
+            if (update is StreamingResponseOutputTextDeltaUpdate delta)
+            {
+                deltas.Add(delta.Delta);
+            }
+            else if (update is StreamingResponseCompletedUpdate done)
+            {
+                completed = done.Response.GetOutputText();
+            }
+        }
+
+        Assert.True(deltas.Count > 3, $"{deltas.Count} deltas: the stream came in pieces");
+        Assert.Equal("Tomorrow before noon, most likely.", string.Concat(deltas));
+        Assert.Equal("Tomorrow before noon, most likely.", completed);
+
+        var traces = await TracesAsync(s.Team, 2);
+        var whole = Assert.Single(traces, t => t.Model == "gpt-4o-mini");
+        Assert.Equal(("Where is my parcel?", "Your parcel left Lyon this morning."), (whole.InputPreview, whole.OutputPreview));
+        Assert.Equal((10, "openai"), (whole.PromptTokens, whole.Provider));
+        Assert.NotNull(whole.CompletionTokens);
+        Assert.NotNull(whole.Cost);
+        Assert.Null(whole.Error);
+        var generation = Assert.Single(whole.Spans, sp => sp.Kind == SpanKind.Llm);
+        Assert.Contains("Answer in one sentence.", generation.Input, StringComparison.Ordinal);
+        Assert.Contains("\"role\":\"system\"", generation.Input, StringComparison.Ordinal);
+
+        var streamed = Assert.Single(traces, t => t.Model == "gpt-4o");
+        Assert.Equal(("When will it arrive?", "Tomorrow before noon, most likely."), (streamed.InputPreview, streamed.OutputPreview));
+        Assert.NotNull(streamed.TimeToFirstTokenMs);
+        Assert.True(streamed.TimeToFirstTokenMs <= streamed.LatencyMs);
+        Assert.Equal(deltas.Count, streamed.CompletionTokens);
+        using var metadata = JsonDocument.Parse(streamed.Metadata!);
+        Assert.True(metadata.RootElement.GetProperty("proxy").GetProperty("stream").GetBoolean());
+        await WaitCallsAsync(s.Team, 2);
+    }
+
+    [Fact]
+    public async Task OpenAiResponsesApi_StreamedFunctionCall_AndAnUpstream429_ReachTheClient_AndAreRecorded()
+    {
+        var s = await TeamWithConnectionAsync();
+        using var http = Http(s.Key);
+        var client = OpenAiResponsesClient(http, s.Key);
+        app.OpenAi.NextToolCall("track_parcel", """{"parcel_id":"FR-7781"}""");
+        var options = new CreateResponseOptions { Model = "gpt-4o-mini", StreamingEnabled = true, InputItems = { ResponseItem.CreateUserMessageItem("Track FR-7781") } };
+        options.Tools.Add(ResponseTool.CreateFunctionTool("track_parcel", BinaryData.FromString("""{"type":"object","properties":{"parcel_id":{"type":"string"}}}"""), strictModeEnabled: false));
+
+        var arguments = new StringBuilder();
+        await foreach (var update in await client.CreateResponseStreamingAsync(options))
+        {
+            if (update is StreamingResponseFunctionCallArgumentsDeltaUpdate delta)
+            {
+                arguments.Append(delta.Delta.ToString());
+            }
+        }
+
+        Assert.Equal("""{"parcel_id":"FR-7781"}""", arguments.ToString());
+
+        app.OpenAi.NextError(429, retryAfter: "7");
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => client.CreateResponseAsync(new CreateResponseOptions
+        {
+            Model = "gpt-4o-mini",
+            InputItems = { ResponseItem.CreateUserMessageItem("Again?") },
+        }));
+        Assert.Equal(429, refused.Status);
+        Assert.Equal("7", refused.GetRawResponse()!.Headers.TryGetValue("Retry-After", out var retry) ? retry : null);
+
+        var traces = await TracesAsync(s.Team, 2);
+        var called = Assert.Single(traces, t => t.Error is null);
+        var tool = Assert.Single(called.Spans, sp => sp.Kind == SpanKind.Tool);
+        Assert.Equal(("track_parcel", """{"parcel_id":"FR-7781"}"""), (tool.Name, tool.Input));
+        Assert.Single(traces, t => t.Error is not null);
     }
 
     [Fact]

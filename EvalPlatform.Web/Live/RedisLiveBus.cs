@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using EvalPlatform.Core.Live;
+using EvalPlatform.Web.Health;
 using StackExchange.Redis;
 
 namespace EvalPlatform.Web.Live;
@@ -13,16 +14,19 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
 {
     public static readonly RedisChannel Channel = RedisChannel.Literal("evalplatform:live");
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private const string Use = "live updates";
 
     private readonly IConnectionMultiplexer _redis;
     private readonly LiveDispatcher _dispatcher;
     private readonly ILogger<RedisLiveBus> _logger;
+    private readonly RedisFallback _fallback;
     private readonly ChannelMessageQueue _subscription;
 
-    public RedisLiveBus(IConnectionMultiplexer redis, LiveDispatcher dispatcher, ILogger<RedisLiveBus> logger)
+    public RedisLiveBus(IConnectionMultiplexer redis, LiveDispatcher dispatcher, RedisFallback fallback, ILogger<RedisLiveBus> logger)
     {
         _redis = redis;
         _dispatcher = dispatcher;
+        _fallback = fallback;
         _logger = logger;
         _subscription = redis.GetSubscriber().Subscribe(Channel);
         _subscription.OnMessage(message => Receive(message.Message));
@@ -42,14 +46,23 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
             writer.WriteEndObject();
         }
 
+        // The data is committed; while Redis is away this node's pages still hear it at once, other nodes' pages catch up
+        // on their next load.
+        if (!_fallback.IsConnected)
+        {
+            _fallback.FellBack(Use, null);
+            _dispatcher.Deliver(liveEvent);
+            return;
+        }
+
         try
         {
             await _redis.GetSubscriber().PublishAsync(Channel, message.WrittenMemory);
+            _fallback.Reached(Use);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFallback.IsOutage(e))
         {
-            // The data is committed; a missed live event only means pages catch up on their next load.
-            _logger.LogWarning(e, "Could not publish {Event} to Redis; delivering on this node only", type);
+            _fallback.FellBack(Use, e);
             _dispatcher.Deliver(liveEvent);
         }
     }

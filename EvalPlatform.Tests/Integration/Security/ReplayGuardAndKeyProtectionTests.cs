@@ -3,10 +3,12 @@ using System.Security.Cryptography.X509Certificates;
 using EvalPlatform.Core.Webhooks;
 using EvalPlatform.Data;
 using EvalPlatform.Tests.Infrastructure;
+using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Security;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
@@ -36,10 +38,33 @@ public sealed class ReplayGuardAndKeyProtectionTests
         var key = WebhookReplay.Key(Guid.NewGuid(), 1_800_000_000, "/api/v1/webhooks/github?team=x", "{}"u8);
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
-            new RedisWebhookReplayGuard(i % 2 == 0 ? first : second).TryFirstUseAsync(key, TimeSpan.FromMinutes(1))));
+            Guard(i % 2 == 0 ? first : second).TryFirstUseAsync(key, TimeSpan.FromMinutes(1))));
 
         Assert.Single(answers, a => a);
     }
+
+    [Fact]
+    public async Task Redis_WhileItIsDown_TheNodeRemembersDeliveriesItself_SoWebhooksAreStillTakenAndACopyRefused()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var mux = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},abortConnect=false,asyncTimeout=60000");
+        var guard = Guard(mux);
+        Assert.True(await guard.TryFirstUseAsync("before", TimeSpan.FromMinutes(1)));
+
+        await redis.KillAsync();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (mux.IsConnected)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the multiplexer never noticed Redis was gone");
+            await Task.Delay(50);
+        }
+
+        Assert.True(await guard.TryFirstUseAsync("during", TimeSpan.FromMinutes(1)).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(await guard.TryFirstUseAsync("during", TimeSpan.FromMinutes(1)));
+    }
+
+    private static RedisWebhookReplayGuard Guard(IConnectionMultiplexer mux) =>
+        new(mux, new RedisFallback(mux, NullLogger<RedisFallback>.Instance), new InProcessWebhookReplayGuard(TimeProvider.System));
 
     [Fact]
     public async Task WithACertificateConfigured_DataProtectionKeysAreStoredEncrypted_AndStillUnprotect()

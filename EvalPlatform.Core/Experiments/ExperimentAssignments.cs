@@ -1,4 +1,3 @@
-using System.Data.Common;
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
@@ -150,7 +149,7 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
                     await db.ExperimentAssignments.Where(a => a.ExperimentId == experiment.Id && storedIds.Contains(a.UnitId))
                         .ExecuteUpdateAsync(s => s.SetProperty(a => a.Exposures, a => a.Exposures + 1).SetProperty(a => a.LastExposedAt, now), ct);
                 }
-                catch (Exception e) when (attempt < MaxInsertAttempts && IsTransient(e))
+                catch (Exception e) when (attempt < MaxInsertAttempts && DatabaseFailures.IsTransient(e))
                 {
                     // Two calls counting overlapping units lock their rows in the order each scan meets them, which can
                     // deadlock; the database cancels one statement, whose count then never happened: do this attempt again.
@@ -203,7 +202,4 @@ public sealed class ExperimentAssignments(IEvalDbContextFactory dbFactory, ITeam
 
         return result;
     }
-
-    private static bool IsTransient(Exception e) =>
-        e is DbException { IsTransient: true } || (e.InnerException is { } inner && IsTransient(inner));
 }

@@ -1,4 +1,5 @@
 using EvalPlatform.Core.Common;
+using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Ingestion;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Web.Ingestion;
@@ -43,6 +44,14 @@ public sealed class DomainExceptionHandler(ILogger<DomainExceptionHandler> logge
                 return true;
             case ConflictException c:
                 await Problems.WriteAsync(httpContext, StatusCodes.Status409Conflict, "Conflict", c.Message);
+                return true;
+            case var e when DatabaseFailures.IsTransient(e):
+                // A restart or a dropped connection: the request did not complete, so the client sends it again (ingestion is
+                // idempotent by trace id and external id). Logged without the stack: it is not a bug of ours.
+                logger.LogWarning("The database did not answer {Method} {Path}: {Reason}; answered 503", httpContext.Request.Method, httpContext.Request.Path, e.GetBaseException().Message);
+                httpContext.Response.Headers.RetryAfter = "2";
+                await Problems.WriteAsync(httpContext, StatusCodes.Status503ServiceUnavailable, "Database unavailable",
+                    "The database is unavailable for a moment and the request did not complete; send it again after Retry-After.");
                 return true;
             case BadHttpRequestException b:
                 await Problems.WriteAsync(httpContext, b.StatusCode, "Bad request", b.Message);

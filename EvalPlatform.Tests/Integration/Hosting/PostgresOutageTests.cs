@@ -5,6 +5,7 @@ using System.Text.Json;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Tests.Infrastructure;
 using Npgsql;
+using Xunit.Abstractions;
 
 namespace EvalPlatform.Tests.Integration.Hosting;
 

@@ -220,8 +220,17 @@ public sealed class IngestionQueue
 
     private void Fail(Pending pending, Exception e)
     {
-        _logger.LogError(e, "Storing an ingestion request of team {TeamId} ({Traces} traces) failed; nothing of it was committed",
-            pending.Request.TeamId, pending.Request.Traces.Count);
+        if (Data.DatabaseFailures.IsTransient(e))
+        {
+            // The database is away for a moment (the client gets 503 and sends it again): not a bug, no stack.
+            _logger.LogWarning("Storing an ingestion request of team {TeamId} ({Traces} traces) failed, the database being unavailable ({Reason}); nothing of it was committed",
+                pending.Request.TeamId, pending.Request.Traces.Count, e.GetBaseException().Message);
+        }
+        else
+        {
+            _logger.LogError(e, "Storing an ingestion request of team {TeamId} ({Traces} traces) failed; nothing of it was committed",
+                pending.Request.TeamId, pending.Request.Traces.Count);
+        }
         pending.Completion.TrySetException(e);
     }
 

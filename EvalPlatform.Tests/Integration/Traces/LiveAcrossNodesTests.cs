@@ -18,35 +18,67 @@ public sealed class LiveAcrossNodesTests(PostgresAppFactory nodeA) : IClassFixtu
         await using var nodeB = new EvalAppFactory(TestDatabase.Postgres, redis: true, sharedConnectionString: nodeA.ConnectionString);
         await ((IAsyncLifetime)nodeB).InitializeAsync();
         var (api, team) = await ApiClient.ForNewTeamAsync(nodeA);
-        var onB = new List<TracesIngested>();
+        var onB = new List<LiveEvent>();
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var markers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var marker = new TraceUpdated(team.Id, Guid.NewGuid());
         using var subscription = nodeB.Services.GetRequiredService<ILiveBus>().Subscribe(team.Id, e =>
         {
-            if (e is TracesIngested ingested)
+            lock (onB)
             {
-                lock (onB)
-                {
-                    onB.Add(ingested);
-                }
+                onB.Add(e);
+            }
 
+            if (e is TracesIngested)
+            {
                 arrived.TrySetResult();
+            }
+
+            if (e == marker)
+            {
+                markers.TrySetResult();
             }
 
             return Task.CompletedTask;
         });
         var otherTeam = await TestData.CreateTeamAsync(nodeA.Services);
-        using var otherSubscription = nodeB.Services.GetRequiredService<ILiveBus>().Subscribe(otherTeam.Id, _ => throw new InvalidOperationException("wrong team"));
+        var toOtherTeam = new List<LiveEvent>();
+        var otherMarkerArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var otherMarker = new TraceUpdated(otherTeam.Id, Guid.NewGuid());
+        using var otherSubscription = nodeB.Services.GetRequiredService<ILiveBus>().Subscribe(otherTeam.Id, e =>
+        {
+            lock (toOtherTeam)
+            {
+                toOtherTeam.Add(e);
+            }
+
+            if (e == otherMarker)
+            {
+                otherMarkerArrived.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        });
 
         var id = await api.PostTraceAsync(new { user_input = "hello from node A" });
 
         await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        // A second event would follow within milliseconds if the node delivered both locally and from Redis.
-        await Task.Delay(300);
+        // Events from node A reach node B in order through one channel and one queue per subscription: once a later
+        // marker is in, a second copy of the trace event (or one routed to the other team) would be in before it.
+        var busA = nodeA.Services.GetRequiredService<ILiveBus>();
+        await busA.PublishAsync(marker);
+        await busA.PublishAsync(otherMarker);
+        await Task.WhenAll(markers.Task, otherMarkerArrived.Task).WaitAsync(TimeSpan.FromSeconds(10));
         lock (onB)
         {
-            var only = Assert.Single(onB);
+            var only = Assert.IsType<TracesIngested>(Assert.Single(onB, e => e != marker));
             Assert.Equal([id], only.TraceIds);
             Assert.Equal("hello from node A", only.Summaries[0].InputPreview);
+        }
+
+        lock (toOtherTeam)
+        {
+            Assert.Equal([otherMarker], toOtherTeam);
         }
     }
 

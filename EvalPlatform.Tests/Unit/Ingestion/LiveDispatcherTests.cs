@@ -52,11 +52,34 @@ public sealed class LiveDispatcherTests
         var got = new TaskCompletionSource<LiveEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var failing = dispatcher.Subscribe(a, _ => throw new InvalidOperationException("page broke"));
         using var fine = dispatcher.Subscribe(a, e => { got.TrySetResult(e); return Task.CompletedTask; });
-        using var other = dispatcher.Subscribe(b, _ => throw new InvalidOperationException("wrong team"));
+        var toB = new List<LiveEvent>();
+        var markerArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var marker = new TraceUpdated(b, Guid.NewGuid());
+        using var other = dispatcher.Subscribe(b, e =>
+        {
+            lock (toB)
+            {
+                toB.Add(e);
+            }
+
+            if (e == marker)
+            {
+                markerArrived.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        });
 
         dispatcher.Deliver(new TraceUpdated(a, Guid.Empty));
 
         Assert.Equal(a, (await got.Task.WaitAsync(TimeSpan.FromSeconds(5))).TeamId);
+        // Team B's queue delivers in order: once its own later event is in, a wrongly routed one would be in before it.
+        dispatcher.Deliver(marker);
+        await markerArrived.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        lock (toB)
+        {
+            Assert.Equal([marker], toB);
+        }
     }
 
     [Fact]

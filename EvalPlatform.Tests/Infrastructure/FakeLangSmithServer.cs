@@ -48,6 +48,9 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
     /// <summary>The 1-based number of the <c>/runs/query</c> request that fails with a 500 (the page asked again is served).</summary>
     public int? FailQueryOnce { get; set; }
 
+    /// <summary>Called with each <c>/runs/query</c> request's number as it arrives (a test kills the importer in the middle).</summary>
+    public Action<int>? QueryReceived { get; set; }
+
     /// <summary>Every request answers 503 (an outage).</summary>
     public bool Down { get; set; }
 
@@ -297,6 +300,7 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
     private async Task QueryAsync(HttpContext context, string body)
     {
         var number = Interlocked.Increment(ref _queries);
+        QueryReceived?.Invoke(number);
         var request = ParseOrDefault(body);
         var reply = await TakeReplyAsync(context);
         if (reply.Status != 200)

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.LangSmith.Connector;
 using EvalPlatform.Core.Outbound;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Web.LangSmith;
 
@@ -11,10 +12,17 @@ public static class LangSmithConnectorServiceCollectionExtensions
     /// </summary>
     public static WebApplicationBuilder AddEvalLangSmithConnector(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<LangSmithImportOptions>().BindConfiguration(LangSmithImportOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHttpClient<LangSmithClient>((sp, http) =>
-                http.Timeout = TimeSpan.FromSeconds(Math.Max(30, sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OutboundOptions>>().Value.TimeoutSeconds)))
-            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundGuard>().CreateHandler());
+        builder.Services.AddEvalLangSmithConnectorClients();
         return builder;
+    }
+
+    /// <summary>The registrations of <see cref="AddEvalLangSmithConnector"/> on a bare service collection (component tests use them).</summary>
+    public static IServiceCollection AddEvalLangSmithConnectorClients(this IServiceCollection services)
+    {
+        services.AddOptions<LangSmithImportOptions>().BindConfiguration(LangSmithImportOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHttpClient<LangSmithClient>((sp, http) =>
+                http.Timeout = TimeSpan.FromSeconds(Math.Max(30, sp.GetRequiredService<IOptions<OutboundOptions>>().Value.TimeoutSeconds)))
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundGuard>().CreateHandler());
+        return services;
     }
 }

@@ -198,6 +198,9 @@ public static class CoreServiceCollectionExtensions
     private static IServiceCollection AddLangSmith(this IServiceCollection services)
     {
         services.AddScoped<LangSmithIngestion>();
+        services.AddScoped<LangSmith.Connector.LangSmithConnections>();
+        services.AddScoped<LangSmith.Connector.LangSmithImporter>();
+        services.AddScoped<LangSmith.Connector.LangSmithSync>();
         return services;
     }
 

@@ -86,6 +86,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<NotificationCommitInterceptor>();
         services.AddSingleton<INotificationSecretProtector, DataProtectionNotificationSecretProtector>();
         services.AddSingleton<IProviderKeyProtector, DataProtectionProviderKeyProtector>();
+        services.AddSingleton<EvalPlatform.Core.LangSmith.Connector.ILangSmithKeyProtector, LangSmith.DataProtectionLangSmithKeyProtector>();
         return services;
     }
 

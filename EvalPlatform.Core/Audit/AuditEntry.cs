@@ -62,5 +62,10 @@ public static class AuditActions
     public const string ProviderDeleted = "provider.deleted";
     public const string ProviderPricesChanged = "provider.prices_changed";
     public const string ProviderBudgetsChanged = "provider.budgets_changed";
+    public const string LangSmithConnected = "langsmith.connected";
+    public const string LangSmithChanged = "langsmith.changed";
+    public const string LangSmithDeleted = "langsmith.deleted";
+    public const string LangSmithPaused = "langsmith.paused";
+    public const string LangSmithResumed = "langsmith.resumed";
     public const string RetentionChanged = "team.retention_changed";
 }

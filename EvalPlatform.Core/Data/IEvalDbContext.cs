@@ -61,6 +61,9 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<ProviderModelPrice> ProviderModelPrices { get; }
     DbSet<Providers.Proxy.ProviderBudget> ProviderBudgets { get; }
     DbSet<Providers.Proxy.ProxyCassette> ProxyCassettes { get; }
+    DbSet<LangSmith.Connector.LangSmithConnection> LangSmithConnections { get; }
+    DbSet<LangSmith.Connector.LangSmithProject> LangSmithProjects { get; }
+    DbSet<LangSmith.Connector.LangSmithImportIssue> LangSmithImportIssues { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

@@ -29,4 +29,7 @@ public enum Permission
 
     /// <summary>Add, test and delete the team's provider connections and edit its model prices (Admins, Owners, <c>admin</c> keys).</summary>
     ManageProviders,
+
+    /// <summary>Connect, change, sync and delete the team's integrations such as LangSmith (Admins, Owners, <c>admin</c> keys).</summary>
+    ManageIntegrations,
 }

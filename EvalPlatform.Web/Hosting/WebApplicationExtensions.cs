@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.LangSmith;
 using EvalPlatform.Web.Providers;
 using EvalPlatform.Web.RateLimits;
 using EvalPlatform.Web.Security;
@@ -52,6 +53,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
+        builder.AddEvalLangSmithConnector();
         builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
@@ -201,6 +203,7 @@ public static class WebApplicationExtensions
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();
         api.MapProviderBudgetEndpoints();
+        api.MapLangSmithConnectionEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

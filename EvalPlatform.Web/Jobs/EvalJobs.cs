@@ -35,6 +35,9 @@ public static class EvalJobs
             NotificationRetentionJob.Key, "Notification retention",
             "Deletes delivered notifications after 30 days, failed ones after 90, and in-app notifications read more than 90 days ago (Notifications:*RetentionDays).",
             JobSchedule.Daily(hour: 3, minute: 35)),
+        JobDefinition.Of<LangSmithSyncJob>(
+            LangSmithSyncJob.Key, "LangSmith sync", "Imports each due LangSmith connection's projects (backfill, then every N minutes) from their saved cursors.",
+            JobSchedule.EveryMinute),
         JobDefinition.Of<TraceRetentionJob>(
             TraceRetentionJob.Key, "Trace retention",
             "Deletes each team's traces older than its retention setting (Settings → Team), with their spans, reviews, scores and queue items, in batches.",

@@ -77,6 +77,21 @@ public sealed class IsolationMatrixFixture : IAsyncLifetime
             db.ProviderConnections.Add(connection);
             await db.SaveChangesAsync();
             IdsOfA["providers"] = connection.Id.ToString();
+
+            // Inserted directly too: creating one through the service asks LangSmith for the projects.
+            var langSmith = new EvalPlatform.Core.LangSmith.Connector.LangSmithConnection
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, ApiUrl = "https://api.smith.langchain.com", KeyHint = "5678", FeedbackKey = Marker + "-feedback",
+                ProtectedApiKey = scope.ServiceProvider.GetRequiredService<EvalPlatform.Core.LangSmith.Connector.ILangSmithKeyProtector>().Protect(A.Id, "lsv2-iso-not-a-real-key-5678"),
+                SyncIntervalMinutes = 15, PushFeedback = true, CreatedAt = now, NextSyncAt = now.AddDays(1),
+            };
+            db.LangSmithConnections.Add(langSmith);
+            db.LangSmithProjects.Add(new EvalPlatform.Core.LangSmith.Connector.LangSmithProject
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, ConnectionId = langSmith.Id, ProjectId = Guid.NewGuid(), Name = Marker + "-langsmith-project",
+            });
+            await db.SaveChangesAsync();
+            IdsOfA["langsmith"] = langSmith.Id.ToString();
         }
 
         IdsOfA["alerts"] = IdsOfA["rules"];

@@ -1,0 +1,106 @@
+using Bunit;
+using EvalPlatform.Core.LangSmith.Connector;
+using EvalPlatform.Core.Outbound;
+using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Tests.Infrastructure;
+using EvalPlatform.Web.Components.Layout;
+using EvalPlatform.Web.Components.Pages.Settings;
+using EvalPlatform.Web.LangSmith;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EvalPlatform.Tests.Components.LangSmith;
+
+/// <summary>Settings → Integrations → LangSmith against the real services and a fake LangSmith on loopback (private targets allowed for it).</summary>
+public sealed class LangSmithPageTests : BunitTestBase
+{
+    private FakeLangSmithServer _langSmith = default!;
+
+    public LangSmithPageTests()
+    {
+        Services.AddEvalLangSmithConnectorClients();
+        Services.Configure<OutboundOptions>(o => o.AllowPrivateTargets = true);
+        Services.Configure<LangSmithImportOptions>(o => o.BackoffSeconds = 0.05);
+    }
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        _langSmith = await FakeLangSmithServer.StartNewAsync();
+    }
+
+    protected override async Task CleanupAsync() => await _langSmith.DisposeAsync();
+
+    private async Task<(IRenderedComponent<TestHost> Cut, TestTeam Team)> RenderAsync(TeamRole role)
+    {
+        var owner = await TestData.CreateTeamAsync(Services);
+        var (userId, email) = role == TeamRole.Owner ? (owner.OwnerId, owner.OwnerEmail) : await TestData.CreateMemberAsync(Services, owner.Id, role);
+        var team = new CurrentTeam(userId, email, new Membership(owner.Id, owner.Name, role, null), []);
+        Services.GetRequiredService<TeamContext>().SetMember(owner.Id, userId, role);
+        return (Render<TestHost>(p => p.Add(h => h.Team, team).AddChildContent<LangSmithPage>()), owner);
+    }
+
+    private static void Type(IRenderedComponent<TestHost> cut, string testId, string value) =>
+        cut.FindAll($"input[data-testid={testId}], [data-testid={testId}] input")[0].Change(value);
+
+    [Fact]
+    public async Task Connecting_ShowsTheConnectionWithoutItsKey_ItsBackfillProgress_AndTheTestResult()
+    {
+        var project = _langSmith.AddProject("support-bot", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        _langSmith.AddRuns(project, Enumerable.Range(0, 4).SelectMany(i => FakeLangSmithServer.Trace(new DateTimeOffset(2026, 3, 1, 0, i, 0, TimeSpan.Zero), i)));
+        var (cut, team) = await RenderAsync(TeamRole.Admin);
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-empty]")));
+
+        Type(cut, "langsmith-api-url", _langSmith.ApiUrl);
+        Type(cut, "langsmith-api-key", FakeLangSmithServer.Key);
+        Type(cut, "langsmith-projects", "support-bot");
+        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+
+        cut.WaitForAssertion(() => Assert.Contains("support-bot", cut.Find("[data-testid=langsmith-projects-table]").TextContent, StringComparison.Ordinal));
+        Assert.DoesNotContain(FakeLangSmithServer.Key, cut.Markup, StringComparison.Ordinal);
+        Assert.Contains($"…{FakeLangSmithServer.Key[^4..]}", cut.Find("[data-testid=langsmith-summary]").TextContent, StringComparison.Ordinal);
+        Assert.Equal("Waiting for the first sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim());
+        Assert.Contains("0 of about 12 runs read", cut.Find("[data-testid=langsmith-progress]").TextContent, StringComparison.Ordinal);
+
+        // The sync (as the job runs it) imports everything; the page shows it in sync with its counts.
+        var connection = (await Services.GetRequiredService<LangSmithConnections>().ListAsync()).Single();
+        var outcome = await Services.GetRequiredService<LangSmithSync>().SyncOneAsync(team.Id, connection.Id, CancellationToken.None);
+        Assert.Equal(12, outcome!.RunsImported);
+        await cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Equal("In sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
+        Assert.Contains("12 runs and 4 traces imported", cut.Find("[data-testid=langsmith-summary]").TextContent, StringComparison.Ordinal);
+
+        await cut.Find("[data-testid=langsmith-test]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Contains("Connected: LangSmith 0.11.4", cut.Find("[data-testid=langsmith-test-result]").TextContent, StringComparison.Ordinal));
+
+        await cut.Find("[data-testid=langsmith-pause]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Equal("Paused", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
+    }
+
+    [Fact]
+    public async Task AWrongKeyOrAnUnknownProject_IsShownOnItsField()
+    {
+        _langSmith.AddProject("known", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var (cut, _) = await RenderAsync(TeamRole.Owner);
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-empty]")));
+        Type(cut, "langsmith-api-url", _langSmith.ApiUrl);
+        Type(cut, "langsmith-api-key", "lsv2_wrong_0000");
+        Type(cut, "langsmith-projects", "known");
+        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Contains("401 (the API key is invalid or expired)", cut.Markup, StringComparison.Ordinal));
+
+        Type(cut, "langsmith-api-key", FakeLangSmithServer.Key);
+        Type(cut, "langsmith-projects", "nope");
+        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Contains("LangSmith lists no project named 'nope'", cut.Markup, StringComparison.Ordinal));
+        Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-empty]"));
+    }
+
+    [Fact]
+    public async Task AReviewer_IsToldTheyMayNotManageIt()
+    {
+        var (cut, _) = await RenderAsync(TeamRole.Reviewer);
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-not-allowed]")));
+        Assert.Empty(cut.FindAll("[data-testid=langsmith-add]"));
+    }
+}

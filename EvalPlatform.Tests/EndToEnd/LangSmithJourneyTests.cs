@@ -74,6 +74,7 @@ public sealed class LangSmithJourneyTests(LangSmithKestrelAppFactory app, Browse
 
         await page.ClickAsync("[data-testid=langsmith-refresh]");
         await page.Locator("[data-testid=langsmith-progress]").GetByText("20 of about 60 runs read").WaitForAsync();
+        await page.Locator("[data-testid=langsmith-status]").GetByText("Importing").WaitForAsync();
         await page.AssertAccessibleAsync("LangSmith page during a backfill");
         await page.ScreenshotAsync("240-langsmith-backfill-progress-light-1440");
 

@@ -131,11 +131,14 @@ public sealed class LangSmithClient(HttpClient http)
         }
 
         HttpResponseMessage response;
+        string text;
         try
         {
+            // The body is read inside the same net: a connection cut or a timeout while it streams is a transient failure too.
             response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            text = await response.Content.ReadAsStringAsync(ct);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             throw new LangSmithApiException(null, $"LangSmith could not be reached: {e.Message}");
         }
@@ -146,7 +149,6 @@ public sealed class LangSmithClient(HttpClient http)
 
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync(ct);
             if (!response.IsSuccessStatusCode)
             {
                 var status = (int)response.StatusCode;

@@ -260,7 +260,11 @@ public sealed class LangSmithConnections(
     {
         RequireManage();
         await using var db = await dbFactory.CreateAsync(ct);
-        _ = await db.LangSmithConnections.AsNoTracking().AnyAsync(c => c.Id == id, ct) ? 0 : throw NotFound(id);
+        if (!await db.LangSmithConnections.AsNoTracking().AnyAsync(c => c.Id == id, ct))
+        {
+            throw NotFound(id);
+        }
+
         var rows = await db.LangSmithImportIssues.AsNoTracking().Where(i => i.ConnectionId == id)
             .OrderByDescending(i => i.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync(ct);
         return rows.Select(i => new LangSmithImportIssueInfo(i.Id, i.ProjectId, i.RunId, i.Reason, i.At)).ToList();

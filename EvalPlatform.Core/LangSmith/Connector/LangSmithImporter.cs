@@ -78,14 +78,14 @@ public sealed partial class LangSmithImporter(
             {
                 // A deleted project: said on the project, the others go on.
                 completed = false;
-                await SaveProjectErrorAsync(project, e.Message, ct);
+                await SaveProjectErrorAsync(project, e.Message);
             }
             catch (LangSmithApiException e)
             {
                 completed = false;
                 error = e.Message;
                 retryIn = e.RetryAfter;
-                await SaveProjectErrorAsync(project, e.Message, ct);
+                await SaveProjectErrorAsync(project, e.Message);
                 LogSyncStopped(log, connectionId, e.Message);
                 break;
             }
@@ -386,7 +386,7 @@ public sealed partial class LangSmithImporter(
                     throw;
                 }
 
-                LogRetry(log, e.Status, wait.TotalSeconds, attempt, e.Message);
+                LogRetry(log, e.Status, wait.TotalSeconds, attempt + 1, e.Message);
                 await Task.Delay(wait, ct);
                 if (e.Status != 429)
                 {
@@ -426,7 +426,8 @@ public sealed partial class LangSmithImporter(
         return true;
     }
 
-    private async Task SaveProjectErrorAsync(LangSmithProject project, string message, CancellationToken ct)
+    /// <summary>Says on the project why its pass stopped; written even when the sync is being cancelled.</summary>
+    private async Task SaveProjectErrorAsync(LangSmithProject project, string message)
     {
         await using var db = await dbFactory.CreateAsync(CancellationToken.None);
         if (await db.LangSmithProjects.SingleOrDefaultAsync(p => p.Id == project.Id, CancellationToken.None) is { } row)
@@ -435,8 +436,6 @@ public sealed partial class LangSmithImporter(
             row.LastSyncAt = clock.GetUtcNow();
             await db.SaveChangesAsync(CancellationToken.None);
         }
-
-        _ = ct;
     }
 
     private async Task<bool> PausedAsync(Guid connectionId, CancellationToken ct)

@@ -54,7 +54,7 @@ public sealed class LangSmithPageTests : BunitTestBase
         Type(cut, "langsmith-api-url", _langSmith.ApiUrl);
         Type(cut, "langsmith-api-key", FakeLangSmithServer.Key);
         Type(cut, "langsmith-projects", "support-bot");
-        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-add]").ClickAsync(new()));
 
         cut.WaitForAssertion(() => Assert.Contains("support-bot", cut.Find("[data-testid=langsmith-projects-table]").TextContent, StringComparison.Ordinal));
         Assert.DoesNotContain(FakeLangSmithServer.Key, cut.Markup, StringComparison.Ordinal);
@@ -66,14 +66,14 @@ public sealed class LangSmithPageTests : BunitTestBase
         var connection = (await Services.GetRequiredService<LangSmithConnections>().ListAsync()).Single();
         var outcome = await Services.GetRequiredService<LangSmithSync>().SyncOneAsync(team.Id, connection.Id, CancellationToken.None);
         Assert.Equal(12, outcome!.RunsImported);
-        await cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Equal("In sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
         Assert.Contains("12 runs and 4 traces imported", cut.Find("[data-testid=langsmith-summary]").TextContent, StringComparison.Ordinal);
 
-        await cut.Find("[data-testid=langsmith-test]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-test]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Contains("Connected: LangSmith 0.11.4", cut.Find("[data-testid=langsmith-test-result]").TextContent, StringComparison.Ordinal));
 
-        await cut.Find("[data-testid=langsmith-pause]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-pause]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Equal("Paused", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
     }
 
@@ -86,12 +86,12 @@ public sealed class LangSmithPageTests : BunitTestBase
         Type(cut, "langsmith-api-url", _langSmith.ApiUrl);
         Type(cut, "langsmith-api-key", "lsv2_wrong_0000");
         Type(cut, "langsmith-projects", "known");
-        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-add]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Contains("401 (the API key is invalid or expired)", cut.Markup, StringComparison.Ordinal));
 
         Type(cut, "langsmith-api-key", FakeLangSmithServer.Key);
         Type(cut, "langsmith-projects", "nope");
-        await cut.Find("[data-testid=langsmith-add]").ClickAsync(new());
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-add]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Contains("LangSmith lists no project named 'nope'", cut.Markup, StringComparison.Ordinal));
         Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-empty]"));
     }

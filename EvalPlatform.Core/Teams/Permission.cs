@@ -29,4 +29,10 @@ public enum Permission
 
     /// <summary>Add, test and delete the team's provider connections and edit its model prices (Admins, Owners, <c>admin</c> keys).</summary>
     ManageProviders,
+
+    /// <summary>
+    /// Run prompts in the playground with the team's provider connections (spending on its accounts), save the results as
+    /// traces and send them to a review queue (Reviewers, Admins, Owners, <c>admin</c> keys).
+    /// </summary>
+    UsePlayground,
 }

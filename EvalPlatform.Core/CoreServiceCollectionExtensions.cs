@@ -49,6 +49,14 @@ public static class CoreServiceCollectionExtensions
         services.AddDigests();
         services.AddProviders();
         services.AddRetention();
+        services.AddPlayground();
+        return services;
+    }
+
+    /// <summary>The playground (ADR 40): prompts run side by side with the team's connections, results saved as traces.</summary>
+    private static IServiceCollection AddPlayground(this IServiceCollection services)
+    {
+        services.AddScoped<Playground.PlaygroundService>();
         return services;
     }
 

@@ -22,6 +22,9 @@ public enum IngestionDoor
 
     /// <summary>The recording proxy under <c>/proxy</c>: one trace per model call.</summary>
     Proxy,
+
+    /// <summary>The playground's saved results (<c>/playground</c>): one trace per model configuration's answer.</summary>
+    Playground,
 }
 
 /// <summary>What ingestion did with something it could not take as sent.</summary>

@@ -81,13 +81,26 @@ public sealed class TraceIngestionService(ITeamContext team, IngestionQueue queu
     public Task<IngestOutcome> IngestProxyAsync(IReadOnlyList<JsonElement> traces, CancellationToken ct = default) =>
         IngestAsync(traces, arrayPath: "", extraTag: null, IngestionDoor.Proxy, ct);
 
+    /// <summary>
+    /// The playground's results saved as traces by a member who may use it (<see cref="Permission.UsePlayground"/>, not an
+    /// ingest key): each item on its own as in a batch, every stored trace tagged <c>playground</c>, issues under its door.
+    /// </summary>
+    public Task<IngestOutcome> IngestPlaygroundAsync(IReadOnlyList<JsonElement> traces, CancellationToken ct = default) =>
+        IngestAsync(traces, arrayPath: "", extraTag: PlaygroundTag, IngestionDoor.Playground, ct, Permission.UsePlayground);
+
+    /// <summary>The tag every trace saved from the playground carries.</summary>
+    public const string PlaygroundTag = "playground";
+
     // arrayPath: null for one trace, else the JSON path of the array the items came from ("" for a top-level array).
     private async Task<IngestOutcome> IngestAsync(
-        IReadOnlyList<JsonElement> items, string? arrayPath, string? extraTag, IngestionDoor door, CancellationToken ct)
+        IReadOnlyList<JsonElement> items, string? arrayPath, string? extraTag, IngestionDoor door, CancellationToken ct,
+        Permission required = Permission.IngestTraces)
     {
-        if (!team.Can(Permission.IngestTraces) || team.TeamId is not { } teamId)
+        if (!team.Can(required) || team.TeamId is not { } teamId)
         {
-            throw new PermissionDeniedException("Sending traces needs an API key with the 'ingest' scope.");
+            throw new PermissionDeniedException(required == Permission.IngestTraces
+                ? "Sending traces needs an API key with the 'ingest' scope."
+                : $"Saving these traces needs the {required} permission.");
         }
 
         var now = clock.GetUtcNow();

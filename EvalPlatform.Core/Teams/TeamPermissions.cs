@@ -9,16 +9,16 @@ public static class TeamPermissions
     private static readonly Dictionary<TeamRole, Permission[]> ByRole = new()
     {
         [TeamRole.Viewer] = [Permission.ViewTraces],
-        [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces],
-        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations],
-        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations],
+        [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.UsePlayground],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground],
     };
 
     private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()
     {
         [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
         [ApiKeyScopes.Read] = [Permission.ViewTraces],
-        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations],
+        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground],
         [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 

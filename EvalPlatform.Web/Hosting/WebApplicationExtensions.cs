@@ -89,6 +89,7 @@ public static class WebApplicationExtensions
         services.AddMudServices();
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
+        services.AddScoped<Playground.PlaygroundTraceLoader>();
         // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
         services.TryAddScoped<Analytics.IDashboardTrends, Analytics.TrendServiceDashboardTrends>();
         return services;

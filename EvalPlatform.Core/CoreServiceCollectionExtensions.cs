@@ -49,6 +49,19 @@ public static class CoreServiceCollectionExtensions
         services.AddDigests();
         services.AddProviders();
         services.AddRetention();
+        services.AddBatches();
+        return services;
+    }
+
+    /// <summary>
+    /// Batch runs (ADR 39): the team-scoped service and the executor the <c>batch-run</c> job calls. Features add their
+    /// <see cref="Batches.IBatchRunHandler"/>; Web replaces the scheduler with Quartz's where jobs are enabled.
+    /// </summary>
+    private static IServiceCollection AddBatches(this IServiceCollection services)
+    {
+        services.AddScoped<Batches.BatchRuns>();
+        services.AddSingleton<Batches.BatchRunExecutor>();
+        services.TryAddSingleton<Batches.IBatchRunScheduler, Batches.DisabledBatchRunScheduler>();
         return services;
     }
 

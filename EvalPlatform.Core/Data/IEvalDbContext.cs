@@ -61,6 +61,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<ProviderModelPrice> ProviderModelPrices { get; }
     DbSet<Providers.Proxy.ProviderBudget> ProviderBudgets { get; }
     DbSet<Providers.Proxy.ProxyCassette> ProxyCassettes { get; }
+    DbSet<Batches.BatchRun> BatchRuns { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

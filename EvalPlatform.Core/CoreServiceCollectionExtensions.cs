@@ -50,6 +50,20 @@ public static class CoreServiceCollectionExtensions
         services.AddProviders();
         services.AddRetention();
         services.AddBatches();
+        services.AddEvaluators();
+        return services;
+    }
+
+    /// <summary>
+    /// LLM judges (ADR 39): the team-scoped service, one judgement (scoped: it calls with the scope's team), the batch-run
+    /// handler and the runner across teams (the <c>evaluators</c> minute job's call). The trace renderer (<see cref="Evaluators.IJudgeInputs"/>) comes from Web.
+    /// </summary>
+    private static IServiceCollection AddEvaluators(this IServiceCollection services)
+    {
+        services.AddScoped<Evaluators.EvaluatorService>();
+        services.AddScoped<Evaluators.EvaluatorJudge>();
+        services.AddScoped<Batches.IBatchRunHandler, Evaluators.EvaluatorBatchHandler>();
+        services.AddSingleton<Evaluators.EvaluatorRunner>();
         return services;
     }
 

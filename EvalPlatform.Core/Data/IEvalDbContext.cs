@@ -62,6 +62,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Providers.Proxy.ProviderBudget> ProviderBudgets { get; }
     DbSet<Providers.Proxy.ProxyCassette> ProxyCassettes { get; }
     DbSet<Batches.BatchRun> BatchRuns { get; }
+    DbSet<Evaluators.Evaluator> Evaluators { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

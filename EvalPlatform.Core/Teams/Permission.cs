@@ -29,4 +29,7 @@ public enum Permission
 
     /// <summary>Add, test and delete the team's provider connections and edit its model prices (Admins, Owners, <c>admin</c> keys).</summary>
     ManageProviders,
+
+    /// <summary>Create, change, delete and run the team's LLM judges (evaluators) (Admins, Owners, <c>admin</c> keys). Reading them needs ViewTraces.</summary>
+    ManageEvaluators,
 }

@@ -10,15 +10,15 @@ public static class TeamPermissions
     {
         [TeamRole.Viewer] = [Permission.ViewTraces],
         [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces],
-        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders],
-        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageEvaluators],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageEvaluators],
     };
 
     private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()
     {
         [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
         [ApiKeyScopes.Read] = [Permission.ViewTraces],
-        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders],
+        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageEvaluators],
         [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 

@@ -52,6 +52,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
+        builder.Services.AddSingleton<Core.Evaluators.IJudgeInputs, Evaluators.JudgeInputs>();
         builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
@@ -201,6 +202,8 @@ public static class WebApplicationExtensions
         api.MapAuditEndpoints();
         api.MapProviderEndpoints();
         api.MapProviderBudgetEndpoints();
+        api.MapEvaluatorEndpoints();
+        api.MapBatchRunEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

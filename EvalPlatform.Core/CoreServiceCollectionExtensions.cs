@@ -50,6 +50,8 @@ public static class CoreServiceCollectionExtensions
         services.AddProviders();
         services.AddRetention();
         services.AddPlayground();
+        services.AddBatches();
+        services.AddEvaluators();
         return services;
     }
 
@@ -57,6 +59,31 @@ public static class CoreServiceCollectionExtensions
     private static IServiceCollection AddPlayground(this IServiceCollection services)
     {
         services.AddScoped<Playground.PlaygroundService>();
+        return services;
+    }
+
+    /// <summary>
+    /// LLM judges (ADR 39): the team-scoped service, one judgement (scoped: it calls with the scope's team), the batch-run
+    /// handler and the runner across teams (the <c>evaluators</c> minute job's call). The trace renderer (<see cref="Evaluators.IJudgeInputs"/>) comes from Web.
+    /// </summary>
+    private static IServiceCollection AddEvaluators(this IServiceCollection services)
+    {
+        services.AddScoped<Evaluators.EvaluatorService>();
+        services.AddScoped<Evaluators.EvaluatorJudge>();
+        services.AddScoped<Batches.IBatchRunHandler, Evaluators.EvaluatorBatchHandler>();
+        services.AddSingleton<Evaluators.EvaluatorRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// Batch runs (ADR 39): the team-scoped service and the executor the <c>batch-run</c> job calls. Features add their
+    /// <see cref="Batches.IBatchRunHandler"/>; Web replaces the scheduler with Quartz's where jobs are enabled.
+    /// </summary>
+    private static IServiceCollection AddBatches(this IServiceCollection services)
+    {
+        services.AddScoped<Batches.BatchRuns>();
+        services.AddSingleton<Batches.BatchRunExecutor>();
+        services.TryAddSingleton<Batches.IBatchRunScheduler, Batches.DisabledBatchRunScheduler>();
         return services;
     }
 

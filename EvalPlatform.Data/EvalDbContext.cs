@@ -80,6 +80,8 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<ProviderModelPrice> ProviderModelPrices => Set<ProviderModelPrice>();
     public DbSet<Core.Providers.Proxy.ProviderBudget> ProviderBudgets => Set<Core.Providers.Proxy.ProviderBudget>();
     public DbSet<Core.Providers.Proxy.ProxyCassette> ProxyCassettes => Set<Core.Providers.Proxy.ProxyCassette>();
+    public DbSet<Core.Batches.BatchRun> BatchRuns => Set<Core.Batches.BatchRun>();
+    public DbSet<Core.Evaluators.Evaluator> Evaluators => Set<Core.Evaluators.Evaluator>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

@@ -40,6 +40,9 @@ public static class AuditActions
     public const string WebhookSecretRotated = "webhook_secret.rotated";
     public const string WebhookSecretExpired = "webhook_secret.expired";
     public const string ChannelCreated = "channel.created";
+    public const string EvaluatorCreated = "evaluator.created";
+    public const string EvaluatorUpdated = "evaluator.updated";
+    public const string EvaluatorDeleted = "evaluator.deleted";
     public const string ChannelUpdated = "channel.updated";
     public const string ChannelDeleted = "channel.deleted";
     public const string QueueCreated = "queue.created";

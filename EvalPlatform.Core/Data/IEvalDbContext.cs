@@ -64,6 +64,8 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<LangSmith.Connector.LangSmithConnection> LangSmithConnections { get; }
     DbSet<LangSmith.Connector.LangSmithProject> LangSmithProjects { get; }
     DbSet<LangSmith.Connector.LangSmithImportIssue> LangSmithImportIssues { get; }
+    DbSet<Batches.BatchRun> BatchRuns { get; }
+    DbSet<Evaluators.Evaluator> Evaluators { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

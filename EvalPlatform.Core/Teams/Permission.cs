@@ -32,9 +32,13 @@ public enum Permission
 
     /// <summary>Connect, change, sync and delete the team's integrations such as LangSmith (Admins, Owners, <c>admin</c> keys).</summary>
     ManageIntegrations,
+
     /// <summary>
     /// Run prompts in the playground with the team's provider connections (spending on its accounts), save the results as
     /// traces and send them to a review queue (Reviewers, Admins, Owners, <c>admin</c> keys).
     /// </summary>
     UsePlayground,
+
+    /// <summary>Create, change, delete and run the team's LLM judges (evaluators) (Admins, Owners, <c>admin</c> keys). Reading them needs ViewTraces.</summary>
+    ManageEvaluators,
 }

@@ -54,6 +54,7 @@ public static class WebApplicationExtensions
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
         builder.AddEvalLangSmithConnector();
+        builder.Services.AddSingleton<Core.Evaluators.IJudgeInputs, Evaluators.JudgeInputs>();
         builder.AddEvalProxy();
         builder.Services.AddHostedService<IngestionWriter>();
         builder.Services.AddHostedService<IngestionIssueWriter>();
@@ -205,6 +206,8 @@ public static class WebApplicationExtensions
         api.MapProviderEndpoints();
         api.MapProviderBudgetEndpoints();
         api.MapLangSmithConnectionEndpoints();
+        api.MapEvaluatorEndpoints();
+        api.MapBatchRunEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

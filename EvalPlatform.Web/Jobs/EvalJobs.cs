@@ -42,5 +42,12 @@ public static class EvalJobs
             TraceRetentionJob.Key, "Trace retention",
             "Deletes each team's traces older than its retention setting (Settings → Team), with their spans, reviews, scores and queue items, in batches.",
             JobSchedule.Daily(hour: 2, minute: 45)),
+        JobDefinition.Of<EvaluatorsJob>(
+            EvaluatorsJob.Key, "Evaluators", "Each enabled LLM judge grades the new traces matching its filter (sampled), within its daily budget.",
+            JobSchedule.EveryMinute),
+        JobDefinition.Of<BatchRunRecoveryJob>(
+            BatchRunRecoveryJob.Key, "Batch run recovery",
+            "Schedules unfinished batch runs (evaluators, playground) that have no job, e.g. started on a node without jobs; each run itself is its own job.",
+            JobSchedule.EveryMinute, recordOnlyFailures: true),
     ];
 }

@@ -78,6 +78,9 @@ public static class JobsServiceCollectionExtensions
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         services.AddHostedService<JobScheduleSync>();
         services.AddSingleton<IJobRunner, QuartzJobRunner>();
+        // Batch runs (ADR 39): one Quartz job per run; unfinished runs without a job are scheduled at start and each minute.
+        services.Replace(ServiceDescriptor.Singleton<Core.Batches.IBatchRunScheduler, QuartzBatchRunScheduler>());
+        services.AddHostedService<BatchRunRecovery>();
         return services;
     }
 

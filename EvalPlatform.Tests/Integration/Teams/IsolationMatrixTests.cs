@@ -92,6 +92,21 @@ public sealed class IsolationMatrixFixture : IAsyncLifetime
             });
             await db.SaveChangesAsync();
             IdsOfA["langsmith"] = langSmith.Id.ToString();
+            var evaluator = new Core.Evaluators.Evaluator
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, Name = Marker + "-evaluator", ConnectionId = connection.Id, Model = "gpt-4o-mini",
+                Prompt = "Grade {{output}}", CreatedAt = now, UpdatedAt = now, Watermark = now,
+            };
+            db.Evaluators.Add(evaluator);
+            var run = new Core.Batches.BatchRun
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, Kind = Core.Evaluators.EvaluatorBatchHandler.BatchKind, SubjectId = evaluator.Id,
+                Title = Marker + "-run", Status = Core.Batches.BatchRunStatus.Completed, Total = 1, Done = 1, CreatedAt = now, Payload = "{}",
+            };
+            db.BatchRuns.Add(run);
+            await db.SaveChangesAsync();
+            IdsOfA["evaluators"] = evaluator.Id.ToString();
+            IdsOfA["batch-runs"] = run.Id.ToString();
         }
 
         IdsOfA["alerts"] = IdsOfA["rules"];
@@ -190,6 +205,8 @@ public sealed class IsolationMatrixTests(IsolationMatrixFixture f, ITestOutputHe
         ["PUT /api/v1/experiments/{key}"] = f.ExperimentBody(),
         ["POST /api/v1/experiments/{key}/stop"] = new { decision = "inconclusive", note = "iso" },
         ["POST /api/v1/experiments/{key}/assign"] = new { unit_id = "u1" },
+        ["PUT /api/v1/evaluators/{id}"] = new { name = "iso", connection_id = f.IdsOfA["providers"], model = "gpt-4o-mini", prompt = "Grade {{output}}", output = "pass_fail" },
+        ["POST /api/v1/evaluators/{id}/run"] = new { trace_ids = new[] { f.IdsOfA["traces"] } },
     };
 
     private sealed record Route(string Method, string Pattern, RouteEndpoint Endpoint)

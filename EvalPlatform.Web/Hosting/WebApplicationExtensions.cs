@@ -165,6 +165,9 @@ public static class WebApplicationExtensions
         // machine addresses keep their problem details (issue 13: unknown URLs answered raw JSON).
         app.UseWhen(NotFoundPages.WantsPage, b => b.UseStatusCodePagesWithReExecute(NotFoundPages.Path, createScopeForStatusCodePages: true));
         app.UseWhen(c => !NotFoundPages.WantsPage(c), b => b.UseStatusCodePages());
+        // Routing after the status code pages (not first, where WebApplication would put it): the re-executed
+        // request for /not-found must be routed again to find its page.
+        app.UseRouting();
         if (!app.Environment.IsDevelopment())
         {
             app.UseHsts();

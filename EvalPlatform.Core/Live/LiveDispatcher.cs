@@ -114,6 +114,14 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
             {
                 await _handler(liveEvent);
             }
+            catch (ObjectDisposedException e)
+            {
+                // The subscriber's owner is gone (a closed browser tab: its circuit, renderer and
+                // services are disposed before or while its page unsubscribes). Nothing is wrong:
+                // stop delivering to it, and say so quietly.
+                _logger.LogDebug("A live subscriber of team {TeamId} is gone ({Object}); it no longer receives events", TeamId, e.ObjectName);
+                Dispose();
+            }
             catch (Exception e)
             {
                 // A broken page must not stop its own pump, nor anyone else's.

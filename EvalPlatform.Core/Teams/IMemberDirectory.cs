@@ -12,7 +12,7 @@ public interface IMemberDirectory
     /// <summary>The current team's members, by name.</summary>
     Task<IReadOnlyList<MemberInfo>> ListMembersAsync(CancellationToken ct = default);
 
-    /// <summary>The display name (e-mail) of a member of the current team, or null.</summary>
+    /// <summary>The name a member of the current team gave (at set-up or on accepting an invitation), else their e-mail; null for a non-member.</summary>
     Task<string?> FindNameAsync(string userId, CancellationToken ct = default);
 
     /// <summary>The user id of the current team's member with this e-mail (any case), or null.</summary>

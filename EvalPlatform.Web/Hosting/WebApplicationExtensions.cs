@@ -87,7 +87,11 @@ public static class WebApplicationExtensions
     /// <summary>What the Razor components need besides Core: MudBlazor, Markdown, the clipboard.</summary>
     public static IServiceCollection AddEvalComponents(this IServiceCollection services)
     {
-        services.AddMudServices();
+        services.AddMudServices(o =>
+        {
+            // Bottom left: clear of the review panel and of Previous/Next (top right), where toasts covered them (issue 13).
+            o.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomLeft;
+        });
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
         services.AddScoped<Playground.PlaygroundTraceLoader>();
@@ -161,7 +165,13 @@ public static class WebApplicationExtensions
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<HubOriginMiddleware>();
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // A page address that matches nothing shows "not found" in the app's frame; the API and other
+        // machine addresses keep their problem details (issue 13: unknown URLs answered raw JSON).
+        app.UseWhen(NotFoundPages.WantsPage, b => b.UseStatusCodePagesWithReExecute(NotFoundPages.Path, createScopeForStatusCodePages: true));
+        app.UseWhen(c => !NotFoundPages.WantsPage(c), b => b.UseStatusCodePages());
+        // Routing after the status code pages (not first, where WebApplication would put it): the re-executed
+        // request for /not-found must be routed again to find its page.
+        app.UseRouting();
         if (!app.Environment.IsDevelopment())
         {
             app.UseHsts();

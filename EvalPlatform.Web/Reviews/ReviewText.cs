@@ -16,9 +16,17 @@ public static class ReviewText
         _ => DescribeEdit(change, config),
     };
 
-    /// <summary>The short confirmation after one's own change ("Accepted", "Rejected · Hallucination").</summary>
-    public static string Confirm(ReviewAction action, TraceReview review) => action switch
+    /// <summary>The rule of the good/bad scale, shown beside the score so that rejecting's "Bad" is no surprise.</summary>
+    public const string GoodBadRule = "Accept scores Good and Reject scores Bad; you can change the score afterwards.";
+
+    /// <summary>
+    /// The short confirmation after one's own change ("Accepted · scored Good", "Rejected · Hallucination · scored Bad"):
+    /// on the good/bad scale a verdict also sets the score, and the confirmation says so.
+    /// </summary>
+    public static string Confirm(ReviewAction action, TraceReview review, ScoreScale? scale = null) => action switch
     {
+        ReviewAction.Accept when scale == ScoreScale.GoodBad && review.ScoreLabel is { } good => $"Accepted · scored {good}",
+        ReviewAction.Reject when scale == ScoreScale.GoodBad && review.ScoreLabel is { } bad => $"Rejected · {review.ReasonLabel} · scored {bad}",
         ReviewAction.Accept => "Accepted",
         ReviewAction.Reject => $"Rejected · {review.ReasonLabel}",
         ReviewAction.NeedsReview => "Marked for review",

@@ -13,7 +13,7 @@ internal sealed class MemberDirectory(IDbContextFactory<EvalDbContext> factory) 
     {
         await using var db = await factory.CreateDbContextAsync(ct);
         var members = await db.TeamMembers
-            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { m.UserId, Name = u.Email ?? u.UserName ?? m.UserId, m.Role })
+            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { m.UserId, Name = u.DisplayName ?? u.Email ?? u.UserName ?? m.UserId, m.Role })
             .ToListAsync(ct);
         return members
             .Select(m => new MemberInfo(m.UserId, m.Name, m.Role))
@@ -25,7 +25,7 @@ internal sealed class MemberDirectory(IDbContextFactory<EvalDbContext> factory) 
     {
         await using var db = await factory.CreateDbContextAsync(ct);
         return await db.TeamMembers.Where(m => m.UserId == userId)
-            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => u.Email ?? u.UserName)
+            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => u.DisplayName ?? u.Email ?? u.UserName)
             .FirstOrDefaultAsync(ct);
     }
 

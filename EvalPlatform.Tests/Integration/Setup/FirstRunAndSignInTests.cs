@@ -76,7 +76,9 @@ public sealed class FirstRunAndSignInTests(SqliteAppFactory app) : IClassFixture
         var response = await FormPoster.SubmitAsync(client, "/setup", "setup", Fields(AdminPassword));
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.Equal("/account/login?setup=true", RedirectTarget(response));
+        // Signed in at once (issue 13): the owner lands on the traces with their cookie.
+        Assert.Equal("/traces", RedirectTarget(response));
+        Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.Contains("evalplatform.auth=", StringComparison.Ordinal));
         var again = await client.GetAsync("/setup");
         Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
         Assert.Equal("/account/login", RedirectTarget(again));

@@ -10,6 +10,43 @@ namespace EvalPlatform.Web.Components.Pages.Queues;
 /// <summary>How queues and verdicts read on the pages.</summary>
 public static class QueueText
 {
+    /// <summary>The heading when the queue has nothing more for this reviewer.</summary>
+    public static string DoneTitle(QueueCounts counts, int skipped) =>
+        skipped > 0 ? "Only the traces you skipped are left"
+        : counts.Remaining == 0 && counts.Disagreements == 0 ? "This queue is done"
+        : "Nothing left for you in this queue";
+
+    /// <summary>
+    /// What to do next, so that "Nothing left for you" beside "1 remaining" is not a riddle (issue 13):
+    /// what the remaining traces wait for, and where to go.
+    /// </summary>
+    public static string DoneNext(QueueCounts counts, int skipped)
+    {
+        var parts = new List<string>();
+        if (skipped > 0)
+        {
+            parts.Add(skipped == 1
+                ? "You skipped 1 trace. It stays in the queue for the other reviewers; choose \"Review the skipped\" to take it yourself after all."
+                : $"You skipped {skipped} traces. They stay in the queue for the other reviewers; choose \"Review the skipped\" to take them yourself after all.");
+        }
+        else if (counts.Remaining > 0)
+        {
+            parts.Add(counts.Remaining == 1
+                ? "The 1 remaining trace is held by another reviewer or waits for reviews from others; you have given yours."
+                : $"The {counts.Remaining} remaining traces are held by other reviewers or wait for reviews from others; you have given yours.");
+        }
+
+        if (counts.Disagreements > 0)
+        {
+            parts.Add(counts.Disagreements == 1
+                ? "1 trace waits for an Admin to settle a disagreement (the Disagreements tab)."
+                : $"{counts.Disagreements} traces wait for an Admin to settle a disagreement (the Disagreements tab).");
+        }
+
+        parts.Add("New traces that match join on their own; come back later, or go back to the queues.");
+        return string.Join(" ", parts);
+    }
+
     /// <summary>"accept", "reject · Hallucination", "needs review".</summary>
     public static string Verdict(ReviewAction action, string? reason, ReviewConfig? config) => action switch
     {

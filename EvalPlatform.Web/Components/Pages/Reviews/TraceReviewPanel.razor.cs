@@ -67,6 +67,7 @@ public sealed partial class TraceReviewPanel
     private IDialogReference? _help;
     private ShortcutRelay? _relay;
     private ElementReference _noteInput;
+    private Snackbar? _toast;
 
     private bool CanReview => Current.Can(Permission.ReviewTraces);
 
@@ -82,6 +83,12 @@ public sealed partial class TraceReviewPanel
         }
 
         var sameTrace = TraceId == _loadedId;
+        if (!sameTrace)
+        {
+            // A confirmation (and its Undo) belongs to the trace it confirms: moving on takes it away.
+            Toast(null);
+        }
+
         _loadedId = TraceId;
         _loadedRevision = Revision;
         try
@@ -231,7 +238,7 @@ public sealed partial class TraceReviewPanel
         {
             if (await CallAsync(() => Reviews.UndoAsync(traceId)) is not null)
             {
-                Snackbar.Add("Undone on the previous trace", Severity.Info);
+                Toast(Snackbar.Add("Undone on the previous trace", Severity.Info));
             }
 
             return;
@@ -252,11 +259,12 @@ public sealed partial class TraceReviewPanel
         Show(review, keepDraft: !syncNote);
         if (review.Version == before)
         {
-            Snackbar.Add("Already so: nothing changed", Severity.Info, o => o.VisibleStateDuration = 2000);
+            Toast(Snackbar.Add("Already so: nothing changed", Severity.Info, o => o.VisibleStateDuration = 2000));
             return;
         }
 
-        Snackbar.Add(message ?? ReviewText.Confirm(command.Action ?? ReviewAction.Edit, review), Severity.Success, o =>
+        message ??= ReviewText.Confirm(command.Action ?? ReviewAction.Edit, review, _config?.Scale);
+        Toast(Snackbar.Add(message, Severity.Success, o =>
         {
             o.VisibleStateDuration = 3000;
             if (offerUndo)
@@ -269,8 +277,22 @@ public sealed partial class TraceReviewPanel
                 o.ActionColor = Color.Inherit;
                 o.OnClick = _ => InvokeAsync(() => UndoAsync(traceId));
             }
-        });
+        }));
         await ReviewChanged.InvokeAsync(review);
+    }
+
+    /// <summary>
+    /// One toast at a time from this panel: a new one replaces the last (three used to stack over the
+    /// panel's header); null only takes the last away.
+    /// </summary>
+    private void Toast(Snackbar? toast)
+    {
+        if (_toast is not null && _toast != toast)
+        {
+            Snackbar.Remove(_toast);
+        }
+
+        _toast = toast;
     }
 
     /// <summary>One service call at a time; refusals become a warning snackbar (null), the panel re-renders either way.</summary>

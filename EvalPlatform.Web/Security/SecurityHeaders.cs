@@ -21,7 +21,8 @@ public sealed class SecurityHeadersMiddleware(RequestDelegate next)
     {
         if (context.Items[NonceKey] is not string nonce)
         {
-            nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+            // Hex, not base64: a "+" would be written into the page as "&#x2B;" (still right for a browser, but not the same text).
+            nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
             context.Items[NonceKey] = nonce;
         }
 

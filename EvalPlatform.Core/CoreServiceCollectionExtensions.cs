@@ -265,6 +265,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<OtlpTraceImporter>();
         services.AddSingleton<LiveDispatcher>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<Caching.SettingsCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();
         return services;
     }

@@ -10,14 +10,14 @@ public static class Wait
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(25);
 
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null, Func<string>? onTimeout = null)
     {
         var limit = timeout ?? TimeSpan.FromSeconds(30);
         var clock = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(Poll);
         while (!await condition())
         {
-            Assert.True(clock.Elapsed < limit, $"Waited {limit.TotalSeconds} s for {what}.");
+            Assert.True(clock.Elapsed < limit, $"Waited {limit.TotalSeconds} s for {what}." + (onTimeout is null ? "" : "\n" + onTimeout()));
             await timer.WaitForNextTickAsync();
         }
     }

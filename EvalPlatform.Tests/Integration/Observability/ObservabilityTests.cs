@@ -9,49 +9,64 @@ using EvalPlatform.Core.Live;
 using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Web.Jobs;
 using EvalPlatform.Web.Observability;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Tests.Integration.Observability;
 
-/// <summary>A local OTLP/http collector: records what each signal's path received (content type and size).</summary>
-public sealed class FakeOtlpCollector : IAsyncDisposable
+/// <summary>
+/// A local OTLP/http collector: records what each signal's path received (content type and size). An HttpListener, not
+/// an ASP.NET Core host: a second host in the process would publish its own "http.server.request.duration".
+/// </summary>
+public sealed class FakeOtlpCollector : IDisposable
 {
-    private readonly WebApplication _app;
+    private readonly HttpListener _listener = new();
 
-    private FakeOtlpCollector(WebApplication app) => _app = app;
+    private FakeOtlpCollector(int port)
+    {
+        Address = new Uri($"http://127.0.0.1:{port}/");
+        _listener.Prefixes.Add(Address.ToString());
+    }
 
     public ConcurrentQueue<(string Path, string? ContentType, long Bytes)> Received { get; } = new();
 
-    public Uri Address { get; private set; } = default!;
+    public Uri Address { get; }
 
-    public static async Task<FakeOtlpCollector> StartAsync()
+    public static FakeOtlpCollector Start()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
-        var collector = new FakeOtlpCollector(app);
-        app.MapPost("/v1/{signal}", async (HttpContext context, string signal) =>
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            collector.Received.Enqueue(("/v1/" + signal, context.Request.ContentType, body.Length));
-            return Results.Ok();
-        });
-        await app.StartAsync();
-        collector.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var collector = new FakeOtlpCollector(port);
+        collector._listener.Start();
+        _ = Task.Run(collector.ServeAsync);
         return collector;
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task ServeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            using var body = new MemoryStream();
+            await context.Request.InputStream.CopyToAsync(body);
+            Received.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.Length));
+            context.Response.StatusCode = 200;
+            context.Response.Close();
+        }
     }
+
+    public void Dispose() => _listener.Close();
 }
 
 /// <summary>The app on PostgreSQL and Redis with the scrape endpoint on (behind a token) and OTLP export to a fake collector.</summary>
@@ -63,10 +78,10 @@ public sealed class ObservedAppFactory() : EvalAppFactory(TestDatabase.Postgres,
 
     public override async Task InitializeAsync()
     {
-        Collector = await FakeOtlpCollector.StartAsync();
+        Collector = FakeOtlpCollector.Start();
         await base.InitializeAsync();
         // The collector goes with the app (the factory's own disposal is not overridable here).
-        Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopped.Register(() => Collector.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopped.Register(Collector.Dispose);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -106,7 +121,18 @@ public sealed class ObservedAppFactory() : EvalAppFactory(TestDatabase.Postgres,
     }
 }
 
+/// <summary>
+/// Metric listeners are process-wide: another app host in the test process, starting or stopping, publishes or completes
+/// instruments of the same names under the scraped host's exporter. These tests run alone.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ObservabilityCollection
+{
+    public const string Name = "Observability (alone)";
+}
+
 /// <summary>The platform's own metrics (ADR 48): scraped, exported over OTLP, and what the Grafana dashboard queries.</summary>
+[Collection(ObservabilityCollection.Name)]
 public sealed class ObservabilityTests(ObservedAppFactory app) : IClassFixture<ObservedAppFactory>
 {
     [Fact]
@@ -138,7 +164,7 @@ public sealed class ObservabilityTests(ObservedAppFactory app) : IClassFixture<O
             // ASP.NET Core records the request once its response is complete: after the client has its answer.
             return ObservedAppFactory.Sum(scrape, "evalplatform_ingestion_traces_total") >= before + 1
                 && ObservedAppFactory.Sum(scrape, "http_server_request_duration_seconds_count", "api/v1/traces\"", "http_request_method=\"POST\"") >= 1;
-        }, "the stored-traces counter and ASP.NET Core's HTTP server metrics to count the trace and its POST");
+        }, "the stored-traces counter and ASP.NET Core's HTTP server metrics to count the trace and its POST", onTimeout: () => Lines(scrape, "evalplatform_ingestion_traces", "http_server_request_duration_seconds_count"));
         Assert.True(ObservedAppFactory.Sum(scrape, "evalplatform_ingestion_commit_duration_seconds_count", "outcome=\"stored\"") >= 1);
         Assert.Contains("evalplatform_ingestion_queue_requests", scrape, StringComparison.Ordinal);
         Assert.DoesNotContain(team.Id.ToString(), scrape, StringComparison.OrdinalIgnoreCase);
@@ -157,7 +183,7 @@ public sealed class ObservabilityTests(ObservedAppFactory app) : IClassFixture<O
         {
             scrape = await app.ScrapeAsync();
             return ObservedAppFactory.Sum(scrape, series, label, "outcome=\"succeeded\"") >= before + 1;
-        }, "the job run to be counted");
+        }, "the job run to be counted", onTimeout: () => Lines(scrape, "evalplatform_jobs"));
         Assert.True(ObservedAppFactory.Sum(scrape, "evalplatform_jobs_duration_seconds_count", label) >= 1);
     }
 
@@ -213,6 +239,9 @@ public sealed class ObservabilityTests(ObservedAppFactory app) : IClassFixture<O
             return missing.Count == 0;
         }, "every metric of docs/grafana/evalplatform.json in the scrape; missing: " + string.Join(", ", missing));
     }
+
+    private static string Lines(string scrape, params string[] prefixes) =>
+        string.Join("\n", scrape.Split('\n').Where(l => prefixes.Any(p => l.StartsWith(p, StringComparison.Ordinal))).Take(40));
 
     /// <summary>Every metric name in the dashboard's queries.</summary>
     private static HashSet<string> QueriedMetrics()

@@ -163,7 +163,8 @@ public sealed class ObservabilityTests(ObservedAppFactory app) : IClassFixture<O
             scrape = await app.ScrapeAsync();
             // ASP.NET Core records the request once its response is complete: after the client has its answer.
             return ObservedAppFactory.Sum(scrape, "evalplatform_ingestion_traces_total") >= before + 1
-                && ObservedAppFactory.Sum(scrape, "http_server_request_duration_seconds_count", "api/v1/traces\"", "http_request_method=\"POST\"") >= 1;
+                && ObservedAppFactory.Sum(scrape, "http_server_request_duration_seconds_count", "http_route=\"/api/v1/traces/\"", "http_request_method=\"POST\"")
+                 + ObservedAppFactory.Sum(scrape, "http_server_request_duration_seconds_count", "http_route=\"/api/v1/traces\"", "http_request_method=\"POST\"") >= 1;
         }, "the stored-traces counter and ASP.NET Core's HTTP server metrics to count the trace and its POST", onTimeout: () => Lines(scrape, "evalplatform_ingestion_traces", "http_server_request_duration_seconds_count"));
         Assert.True(ObservedAppFactory.Sum(scrape, "evalplatform_ingestion_commit_duration_seconds_count", "outcome=\"stored\"") >= 1);
         Assert.Contains("evalplatform_ingestion_queue_requests", scrape, StringComparison.Ordinal);

@@ -252,6 +252,9 @@ public static class CoreServiceCollectionExtensions
     {
         services.AddOptions<IngestionOptions>();
         services.AddSingleton<IngestionQueue>();
+        // The host registers IMeterFactory; a bare service collection (some tests) gets meters of its own.
+        services.AddSingleton(sp => new Observability.EvalMetrics(
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>() ?? new Observability.EvalMetrics.OwnMeters()));
         services.AddScoped<TraceIngestionService>();
         services.AddScoped<Providers.Proxy.ProxyRecorder>();
         services.AddScoped<Providers.Proxy.ProviderBudgets>();
@@ -262,6 +265,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<OtlpTraceImporter>();
         services.AddSingleton<LiveDispatcher>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<Caching.SettingsCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();
         return services;
     }

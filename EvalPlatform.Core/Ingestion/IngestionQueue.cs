@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
+using EvalPlatform.Core.Observability;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -57,6 +59,7 @@ public sealed class IngestionQueue
     private readonly long _capacityBytes;
     private readonly int _teamRequests;
     private readonly long _teamBytes;
+    private readonly EvalMetrics? _metrics;
 
     // What waits in the channel, in total and per team (a team is removed when it has nothing waiting, so the map stays
     // as small as the set of teams with queued work). Guarded by _gate.
@@ -64,10 +67,12 @@ public sealed class IngestionQueue
     private readonly Dictionary<Guid, Load> _teams = [];
     private Load _total;
 
-    public IngestionQueue(IServiceScopeFactory scopes, IOptions<IngestionOptions> options, ILogger<IngestionQueue> logger)
+    public IngestionQueue(IServiceScopeFactory scopes, IOptions<IngestionOptions> options, ILogger<IngestionQueue> logger, EvalMetrics? metrics = null)
     {
         _scopes = scopes;
         _logger = logger;
+        _metrics = metrics;
+        metrics?.ObserveIngestionQueue(() => Waiting.Requests, () => Waiting.Bytes);
         _maxTraces = Math.Max(1, options.Value.MaxTracesPerCommit);
         _writers = Math.Max(1, options.Value.Writers);
         _capacity = Math.Max(1, options.Value.QueueCapacity);
@@ -176,9 +181,13 @@ public sealed class IngestionQueue
 
     private async Task WriteAsync(List<Pending> group, CancellationToken ct)
     {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = EvalMetrics.Activities.StartActivity("ingestion.commit");
+        activity?.SetTag("evalplatform.requests", group.Count);
         try
         {
             var results = await StoreAsync(group.Select(p => p.Request).ToList(), ct);
+            _metrics?.CommitSucceeded(Stopwatch.GetElapsedTime(started), group.Sum(p => p.Request.Traces.Count));
             for (var i = 0; i < group.Count; i++)
             {
                 group[i].Completion.TrySetResult(results[i]);
@@ -188,6 +197,8 @@ public sealed class IngestionQueue
         }
         catch (Exception e) when (group.Count > 1 && e is not OperationCanceledException)
         {
+            _metrics?.CommitFailed(Stopwatch.GetElapsedTime(started));
+            activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
             // The store already answers unique clashes and refused values request by request; whatever else failed
             // the group (one request's input failing in a way nobody foresaw, a dropped connection) must not cost the
             // group's other requests, which may be other teams': nothing was committed, so each is written alone.
@@ -195,18 +206,23 @@ public sealed class IngestionQueue
         }
         catch (Exception e)
         {
+            _metrics?.CommitFailed(Stopwatch.GetElapsedTime(started));
+            activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
             Fail(group[0], e);
             return;
         }
 
         foreach (var pending in group)
         {
+            var alone = Stopwatch.GetTimestamp();
             try
             {
                 pending.Completion.TrySetResult((await StoreAsync([pending.Request], ct))[0]);
+                _metrics?.CommitSucceeded(Stopwatch.GetElapsedTime(alone), pending.Request.Traces.Count);
             }
             catch (Exception e)
             {
+                _metrics?.CommitFailed(Stopwatch.GetElapsedTime(alone));
                 Fail(pending, e);
             }
         }

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using EvalPlatform.Core.Observability;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +10,7 @@ namespace EvalPlatform.Core.Live;
 /// Fans events out to this node's subscribers. Each subscription owns a bounded queue and a
 /// pump; <see cref="Deliver"/> only enqueues, so a slow page can never slow ingestion down.
 /// </summary>
-public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
+public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger, EvalMetrics? metrics = null)
 {
     public const int QueueCapacity = 256;
 
@@ -18,7 +20,7 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
 
     public IDisposable Subscribe(Guid teamId, Func<LiveEvent, Task> handler)
     {
-        var subscription = new Subscription(this, teamId, handler, logger);
+        var subscription = new Subscription(this, teamId, handler, logger, metrics);
         _byTeam.GetOrAdd(teamId, _ => new()).TryAdd(subscription, 0);
         return subscription;
     }
@@ -66,12 +68,16 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
         private readonly LiveDispatcher _owner;
         private readonly Func<LiveEvent, Task> _handler;
         private readonly ILogger _logger;
-        private readonly Channel<LiveEvent> _queue = Channel.CreateBounded<LiveEvent>(
+        private readonly EvalMetrics? _metrics;
+
+        // Each event with the moment it was offered: the delivery latency metric runs from there to its handler's end.
+        private readonly Channel<(LiveEvent Event, long Offered)> _queue = Channel.CreateBounded<(LiveEvent, long)>(
             new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
         private int _overflowed;
 
-        public Subscription(LiveDispatcher owner, Guid teamId, Func<LiveEvent, Task> handler, ILogger logger)
+        public Subscription(LiveDispatcher owner, Guid teamId, Func<LiveEvent, Task> handler, ILogger logger, EvalMetrics? metrics)
         {
+            _metrics = metrics;
             _owner = owner;
             TeamId = teamId;
             _handler = handler;
@@ -84,7 +90,7 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
         public void Offer(LiveEvent liveEvent)
         {
             // DropWrite reports success even when it drops; count first so a full queue is noticed.
-            if (_queue.Reader.Count >= QueueCapacity || !_queue.Writer.TryWrite(liveEvent))
+            if (_queue.Reader.Count >= QueueCapacity || !_queue.Writer.TryWrite((liveEvent, Stopwatch.GetTimestamp())))
             {
                 Interlocked.Exchange(ref _overflowed, 1);
             }
@@ -98,9 +104,10 @@ public sealed class LiveDispatcher(ILogger<LiveDispatcher> logger)
 
         private async Task PumpAsync()
         {
-            await foreach (var liveEvent in _queue.Reader.ReadAllAsync())
+            await foreach (var (liveEvent, offered) in _queue.Reader.ReadAllAsync())
             {
                 await InvokeAsync(liveEvent);
+                _metrics?.LiveDelivered(Stopwatch.GetElapsedTime(offered));
                 if (_queue.Reader.Count == 0 && Interlocked.Exchange(ref _overflowed, 0) == 1)
                 {
                     await InvokeAsync(new ResyncNeeded(TeamId));

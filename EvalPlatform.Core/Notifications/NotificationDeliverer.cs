@@ -70,7 +70,8 @@ public sealed partial class NotificationDeliverer(
     IOptions<NotificationOptions> options,
     IOptionsMonitor<OutboundOptions> outbound,
     TimeProvider clock,
-    ILogger<NotificationDeliverer> logger)
+    ILogger<NotificationDeliverer> logger,
+    Observability.EvalMetrics? metrics = null)
 {
     public static readonly TimeSpan GiveUpAfter = TimeSpan.FromHours(24);
 
@@ -116,6 +117,8 @@ public sealed partial class NotificationDeliverer(
         var until = now.AddSeconds(o.LeaseSeconds);
         await using var db = await dbFactory.CreateAsync(ct);
         var candidates = await AcrossTeams.Due(db, now).OrderBy(d => d.NextAttemptAt).Select(d => d.Id).Take(o.BatchSize).ToListAsync(ct);
+        // The outbox backlog: every due row when a whole batch was found (one more count), else exactly the ones found.
+        metrics?.OutboxDue(candidates.Count < o.BatchSize ? candidates.Count : await AcrossTeams.Due(db, now).LongCountAsync(ct));
         if (candidates.Count == 0)
         {
             return [];

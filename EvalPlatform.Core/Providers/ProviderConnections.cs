@@ -1,7 +1,6 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Hybrid;
 
 namespace EvalPlatform.Core.Providers;
 
@@ -9,17 +8,15 @@ namespace EvalPlatform.Core.Providers;
 /// The current team's connections, decrypted for a call. No permission beyond being the team: the proxy (an
 /// <c>ingest</c> key), the playground and the judges all call with the team's connections; only managing them needs
 /// <c>ManageProviders</c> (the provider service). The proxy resolves a connection on every call, so the team's list (keys
-/// still encrypted) is cached per node for a few seconds and removed when the provider service changes it; another node
-/// may use a deleted connection for at most <see cref="LocalCacheExpiration"/>.
+/// still encrypted) is in the settings cache, dropped on every node when the provider service changes it (ADR 48).
 /// </summary>
-public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector, HybridCache cache) : IProviderConnections
+public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector, Caching.SettingsCache cache) : IProviderConnections
 {
-    public static readonly TimeSpan LocalCacheExpiration = TimeSpan.FromSeconds(5);
+    /// <summary>The connections' name in <see cref="Caching.SettingsCache"/> (and in the cache metrics).</summary>
+    public const string CacheName = "provider_connections";
 
-    private static readonly HybridCacheEntryOptions CacheOptions = new() { Expiration = TimeSpan.FromSeconds(30), LocalCacheExpiration = LocalCacheExpiration };
-
-    /// <summary>The cache entry of a team's connections; removed by whoever adds or deletes one.</summary>
-    public static string CacheKey(Guid teamId) => $"provider-connections:{teamId:N}";
+    /// <summary>The cache entry of a team's connections.</summary>
+    public static string CacheKey(Guid teamId) => Caching.SettingsCache.Key(CacheName, teamId);
 
     public async Task<ResolvedProvider?> ResolveAsync(ProviderKind kind, string? name, CancellationToken ct)
     {
@@ -29,11 +26,11 @@ public sealed class ProviderConnections(IEvalDbContextFactory dbFactory, ITeamCo
         }
 
         var kinds = kind == ProviderKind.Anthropic ? new[] { ProviderKind.Anthropic } : [ProviderKind.OpenAi, ProviderKind.OpenAiCompatible];
-        var rows = await cache.GetOrCreateAsync(CacheKey(teamId), async token =>
+        var rows = await cache.GetOrLoadAsync(CacheName, teamId, async token =>
         {
             await using var db = await dbFactory.CreateAsync(token);
             return (await db.ProviderConnections.AsNoTracking().Where(c => c.TeamId == teamId).ToListAsync(token)).ToArray();
-        }, CacheOptions, cancellationToken: ct);
+        }, ct);
         var wanted = string.IsNullOrWhiteSpace(name) ? null : name.Trim();
 
         // Oldest first; ids are UUIDv7 (time-ordered) so two made in the same tick still have a stable order.

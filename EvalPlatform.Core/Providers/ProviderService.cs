@@ -8,7 +8,6 @@ using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Hybrid;
 
 namespace EvalPlatform.Core.Providers;
 
@@ -46,7 +45,7 @@ public sealed record ProviderPriceList(IReadOnlyList<ProviderPrice> Items, IRead
 /// </summary>
 public sealed class ProviderService(
     IEvalDbContextFactory dbFactory, ITeamContext team, IProviderKeyProtector protector, IProviderConnections connections,
-    IProviderModels models, IProviderUsage usage, OutboundGuard guard, AuditLog audit, HybridCache cache, TimeProvider clock)
+    IProviderModels models, IProviderUsage usage, OutboundGuard guard, AuditLog audit, Caching.SettingsCache cache, TimeProvider clock)
 {
     public const int MaxConnections = 50;
     public const int MaxPrices = 200;
@@ -134,7 +133,7 @@ public sealed class ProviderService(
             throw new ConflictException($"The team already has a provider connection named '{name}'.");
         }
 
-        await cache.RemoveAsync(ProviderConnections.CacheKey(teamId), ct);
+        await cache.InvalidateAsync(ProviderConnections.CacheName, teamId, ct);
         await audit.RecordAsync(AuditActions.ProviderCreated, name,
             new Dictionary<string, string?> { ["kind"] = ProviderKinds.Format(kind), ["base_url"] = baseUrl, ["key_hint"] = connection.KeyHint }, ct);
         return ToInfo(connection);
@@ -148,7 +147,7 @@ public sealed class ProviderService(
         var connection = await db.ProviderConnections.SingleOrDefaultAsync(c => c.Id == id, ct) ?? throw NotFound(id);
         db.ProviderConnections.Remove(connection);
         await db.SaveChangesAsync(ct);
-        await cache.RemoveAsync(ProviderConnections.CacheKey(connection.TeamId), ct);
+        await cache.InvalidateAsync(ProviderConnections.CacheName, connection.TeamId, ct);
         await audit.RecordAsync(AuditActions.ProviderDeleted, connection.Name,
             new Dictionary<string, string?> { ["kind"] = ProviderKinds.Format(connection.Kind), ["base_url"] = connection.BaseUrl }, ct);
     }

@@ -24,7 +24,7 @@ public sealed record ReviewConfig(ScoreScale Scale, IReadOnlyList<RejectionReaso
 /// A team without settings gets the defaults on first read (existing teams included), so every
 /// team has them without a data migration.
 /// </summary>
-public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeamContext team, AuditLog audit, TimeProvider clock)
+public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeamContext team, AuditLog audit, TimeProvider clock, Caching.SettingsCache cache)
 {
     public const int MaxLabelLength = 100;
     public const int MaxDescriptionLength = 500;
@@ -48,8 +48,22 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
             throw new PermissionDeniedException("Reading review settings needs a team role, or an API key with the 'read' or 'review' scope.");
         }
 
-        await using var db = await dbFactory.CreateAsync(ct);
-        return await LoadAsync(db, teamId.Value, clock, ct);
+        // Read on every review page and review call: cached per team on every node, dropped on every change (ADR 48).
+        return await cache.GetOrLoadAsync(CacheName, teamId.Value, async token =>
+        {
+            await using var db = await dbFactory.CreateAsync(token);
+            return await LoadAsync(db, teamId.Value, clock, token);
+        }, ct);
+    }
+
+    /// <summary>The settings' name in <see cref="Caching.SettingsCache"/> (and in the cache metrics).</summary>
+    public const string CacheName = "review_settings";
+
+    /// <summary>After a committed change: every node drops its copy, then the caller gets the settings as they now are.</summary>
+    private async Task<ReviewConfig> ChangedAsync(IEvalDbContext db, Guid teamId, CancellationToken ct)
+    {
+        await cache.InvalidateAsync(CacheName, teamId, ct);
+        return await LoadAsync(db, teamId, clock, ct);
     }
 
     public async Task<ReviewConfig> SetScaleAsync(ScoreScale scale, CancellationToken ct = default)
@@ -73,7 +87,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
                 new Dictionary<string, string?> { ["from"] = ReviewScores.Wire(before), ["to"] = ReviewScores.Wire(scale) }, ct);
         }
 
-        return await LoadAsync(db, teamId, clock, ct);
+        return await ChangedAsync(db, teamId, ct);
     }
 
     public async Task<ReviewConfig> AddReasonAsync(string label, string? description, CancellationToken ct = default)
@@ -99,7 +113,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         });
         await db.SaveChangesAsync(ct);
         await audit.RecordAsync(AuditActions.RejectionReasonAdded, name, new Dictionary<string, string?> { ["key"] = key }, ct);
-        return await LoadAsync(db, teamId, clock, ct);
+        return await ChangedAsync(db, teamId, ct);
     }
 
     /// <summary>Renames or redescribes a reason; its key (on traces and in the API) stays.</summary>
@@ -118,7 +132,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         await db.SaveChangesAsync(ct);
         await audit.RecordAsync(AuditActions.RejectionReasonChanged, name,
             new Dictionary<string, string?> { ["key"] = reason.Key, ["label_before"] = before }, ct);
-        return await LoadAsync(db, teamId, clock, ct);
+        return await ChangedAsync(db, teamId, ct);
     }
 
     /// <summary>Moves a reason one place up (-1) or down (+1).</summary>
@@ -146,7 +160,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
             await db.SaveChangesAsync(ct);
         }
 
-        return await LoadAsync(db, teamId, clock, ct);
+        return await ChangedAsync(db, teamId, ct);
     }
 
     /// <summary>Removes a reason from the list. Traces rejected with it keep its key, shown as is.</summary>
@@ -164,7 +178,7 @@ public sealed class ReviewSettingsService(IEvalDbContextFactory dbFactory, ITeam
         db.RejectionReasons.Remove(reason);
         await db.SaveChangesAsync(ct);
         await audit.RecordAsync(AuditActions.RejectionReasonRemoved, reason.Label, new Dictionary<string, string?> { ["key"] = reason.Key }, ct);
-        return await LoadAsync(db, teamId, clock, ct);
+        return await ChangedAsync(db, teamId, ct);
     }
 
     /// <summary>

@@ -20,8 +20,14 @@ public sealed class ApiKeyCache
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    public ApiKeyCache(LiveDispatcher dispatcher)
+    /// <summary>The cache's name in the cache metrics.</summary>
+    public const string MetricName = "api_keys";
+
+    private readonly Observability.EvalMetrics? _metrics;
+
+    public ApiKeyCache(LiveDispatcher dispatcher, Observability.EvalMetrics? metrics = null)
     {
+        _metrics = metrics;
         dispatcher.Observe(e =>
         {
             if (e is ApiKeyRevoked revoked)
@@ -35,9 +41,11 @@ public sealed class ApiKeyCache
     {
         if (_entries.TryGetValue(prefix, out entry!) && now - entry.LoadedAt < Lifetime)
         {
+            _metrics?.CacheRead(MetricName, hit: true);
             return true;
         }
 
+        _metrics?.CacheRead(MetricName, hit: false);
         entry = null!;
         return false;
     }
@@ -52,7 +60,13 @@ public sealed class ApiKeyCache
         _entries[prefix] = entry;
     }
 
-    public void Evict(string prefix) => _entries.TryRemove(prefix, out _);
+    public void Evict(string prefix)
+    {
+        if (_entries.TryRemove(prefix, out _))
+        {
+            _metrics?.CacheInvalidated(MetricName);
+        }
+    }
 
     /// <summary>A key as last read, with the last time this node recorded its use.</summary>
     public sealed class Entry(Guid keyId, Guid teamId, string teamName, ApiKeyScopes scopes, byte[] hash, bool revoked, DateTimeOffset? lastUsedAt, DateTimeOffset loadedAt)

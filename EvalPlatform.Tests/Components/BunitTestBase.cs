@@ -26,6 +26,7 @@ public abstract class BunitTestBase : BunitContext, IAsyncLifetime
         Services.AddLogging();
         Services.AddEvalData(configuration);
         Services.AddEvalCore();
+        Services.AddHybridCache(); // the settings cache's first level (the app adds Redis behind it)
         Web.Notifications.NotificationsServiceCollectionExtensions.AddEvalEmail(Services);
         Web.Auth.AuthServiceCollectionExtensions.AddEvalIdentityCore(Services, new Web.Auth.AuthOptions());
     }

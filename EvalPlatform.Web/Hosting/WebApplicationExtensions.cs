@@ -10,6 +10,7 @@ using EvalPlatform.Web.Components;
 using EvalPlatform.Web.Endpoints;
 using EvalPlatform.Web.Health;
 using EvalPlatform.Web.Notifications;
+using EvalPlatform.Web.Observability;
 using EvalPlatform.Web.LangSmith;
 using EvalPlatform.Web.Providers;
 using EvalPlatform.Web.RateLimits;
@@ -34,6 +35,7 @@ public static class WebApplicationExtensions
         builder.AddEvalAuth();
         builder.AddKeyProtection();
         builder.AddEvalCache();
+        builder.AddEvalObservability();
         builder.AddEvalRateLimits();
         builder.Services.AddEvalHealth();
         // The API speaks snake_case JSON throughout, as its clients (and peers' SDKs) expect.
@@ -195,6 +197,7 @@ public static class WebApplicationExtensions
         // The browsable reference; its script is embedded in the package (no CDN at run time).
         app.MapScalarApiReference("/api/reference", o => o.WithTitle("EvalPlatform API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         app.MapEvalHealth();
+        app.MapEvalMetrics();
         var api = app.MapGroup("/api/v1").RequireAuthorization(ApiPolicies.AnyKey);
         api.MapTeamEndpoints();
         api.MapMemberEndpoints();

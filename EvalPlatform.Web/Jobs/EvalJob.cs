@@ -1,3 +1,4 @@
+using EvalPlatform.Core.Observability;
 using Quartz;
 
 namespace EvalPlatform.Web.Jobs;
@@ -11,6 +12,9 @@ public abstract class EvalJob(ILogger logger) : IJob
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobKey"] = context.JobDetail.Key.Name, ["FireInstanceId"] = context.FireInstanceId });
+        // A span per run (exported when OTLP is configured); the database calls it makes are its children.
+        using var activity = EvalMetrics.Activities.StartActivity("job " + context.JobDetail.Key.Name);
+        activity?.SetTag("evalplatform.job", context.JobDetail.Key.Name);
         await RunAsync(cancellationToken);
     }
 

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Jobs;
+using EvalPlatform.Core.Observability;
 using Quartz;
 
 namespace EvalPlatform.Web.Jobs;
@@ -8,7 +9,7 @@ namespace EvalPlatform.Web.Jobs;
 /// Writes every run of every job to the run log (<see cref="JobRunLog"/>) on the node that ran it, and logs a failed run with
 /// the job's name. Writing the log never fails a job: a database error here is logged and the run goes unrecorded.
 /// </summary>
-public sealed class JobRunListener(IServiceScopeFactory scopes, TimeProvider time, ILogger<JobRunListener> logger) : IJobListener
+public sealed class JobRunListener(IServiceScopeFactory scopes, TimeProvider time, ILogger<JobRunListener> logger, EvalMetrics? metrics = null) : IJobListener
 {
     /// <summary>Set in the job data of a run someone asked for ("Run now").</summary>
     public const string ManualRunKey = "evalplatform.manual";
@@ -32,6 +33,7 @@ public sealed class JobRunListener(IServiceScopeFactory scopes, TimeProvider tim
             Error = error,
         };
 
+        metrics?.JobRan(key, jobException is null, context.JobRunTime);
         if (jobException is not null)
         {
             // Quartz logs the exception with its stack; this is the one line that says which job failed, and why.

@@ -94,6 +94,7 @@ public sealed class RedisLiveBus : ILiveBus, IAsyncDisposable
                 nameof(IngestionOriginsChanged) => envelope.Body.Deserialize<IngestionOriginsChanged>(Json),
                 nameof(NotificationsChanged) => envelope.Body.Deserialize<NotificationsChanged>(Json),
                 nameof(MembersChanged) => envelope.Body.Deserialize<MembersChanged>(Json),
+                nameof(Core.Caching.CacheInvalidated) => envelope.Body.Deserialize<Core.Caching.CacheInvalidated>(Json),
                 _ => null,
             };
             if (liveEvent is not null)

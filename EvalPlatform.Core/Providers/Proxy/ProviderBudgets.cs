@@ -4,7 +4,6 @@ using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Hybrid;
 
 namespace EvalPlatform.Core.Providers.Proxy;
 
@@ -83,13 +82,14 @@ public sealed record BudgetRefusal(ProviderBudget Budget, decimal Spent, TimeSpa
 /// and checked before each proxied call goes upstream. Spending is counted from the usage rows (<see cref="ProviderCall"/>,
 /// every source of the team, so the playground and judges spend the team's budget too) in the current fixed window.
 /// A budget is a soft limit: calls already under way when it is reached still finish (and count).
-/// The team's budgets are cached per node for a few seconds (<see cref="HybridCache"/>), removed on change.
+/// The team's budgets are in the settings cache (<see cref="Caching.SettingsCache"/>), dropped on every node on change.
 /// </summary>
-public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContext team, HybridCache cache, AuditLog audit, TimeProvider clock)
+public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContext team, Caching.SettingsCache cache, AuditLog audit, TimeProvider clock)
 {
     public const int MaxBudgets = 50;
 
-    private static readonly HybridCacheEntryOptions CacheOptions = new() { Expiration = TimeSpan.FromSeconds(30), LocalCacheExpiration = TimeSpan.FromSeconds(5) };
+    /// <summary>The budgets' name in the settings cache (and in the cache metrics).</summary>
+    public const string CacheName = "provider_budgets";
 
     public async Task<IReadOnlyList<ProviderBudget>> ListAsync(CancellationToken ct = default)
     {
@@ -156,7 +156,7 @@ public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContex
         }).ToList();
         db.ProviderBudgets.AddRange(stored);
         await db.SaveChangesAsync(ct);
-        await cache.RemoveAsync(CacheKey(teamId), ct);
+        await cache.InvalidateAsync(CacheName, teamId, ct);
         await audit.RecordAsync(AuditActions.ProviderBudgetsChanged, null,
             new Dictionary<string, string?> { ["budgets"] = string.Join("; ", stored.Select(Describe)) }, ct);
         return stored;
@@ -231,11 +231,11 @@ public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContex
     public async Task<BudgetRefusal?> CheckAsync(Guid? apiKeyId, string? endUser, CancellationToken ct)
     {
         var teamId = team.TeamId ?? throw new InvalidOperationException("Budgets are checked for the team in context; none is set.");
-        var budgets = await cache.GetOrCreateAsync(CacheKey(teamId), async token =>
+        var budgets = await cache.GetOrLoadAsync(CacheName, teamId, async token =>
         {
             await using var db = await dbFactory.CreateAsync(token);
             return (await db.ProviderBudgets.AsNoTracking().Where(b => b.TeamId == teamId).ToListAsync(token)).ToArray();
-        }, CacheOptions, cancellationToken: ct);
+        }, ct);
         if (budgets.Length == 0)
         {
             return null;
@@ -289,7 +289,6 @@ public sealed class ProviderBudgets(IEvalDbContextFactory dbFactory, ITeamContex
         return (start, end);
     }
 
-    private static string CacheKey(Guid teamId) => $"provider-budgets:{teamId:N}";
 
     private Guid RequireManage() => team.Can(Permission.ManageProviders) && team.TeamId is { } id
         ? id

@@ -70,15 +70,22 @@ public sealed class OutboxCrashTests : IAsyncLifetime
                 await Task.Delay(100);
             }
 
-            // Several more runs of the 5-second job: still one request.
-            var runs = System.Diagnostics.Stopwatch.StartNew();
-            while (runs.Elapsed < TimeSpan.FromSeconds(11))
-            {
-                await Task.Delay(500);
-            }
-
+            // Two more runs of the delivery job (the scheduler's own record of its fires, not a length of time): still one request.
+            var fired = await DeliveryFiredAtAsync();
+            await Wait.UntilAsync(async () => await DeliveryFiredAtAsync() > fired, "a run of the delivery job after the delivery", TimeSpan.FromSeconds(30));
+            fired = await DeliveryFiredAtAsync();
+            await Wait.UntilAsync(async () => await DeliveryFiredAtAsync() > fired, "a second run of the delivery job after the delivery", TimeSpan.FromSeconds(30));
             Assert.Single(_receiver.To(hook));
         }
+    }
+
+    /// <summary>When the delivery job's trigger last fired (Quartz's clustered store, in ticks).</summary>
+    private async Task<long> DeliveryFiredAtAsync()
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT COALESCE(MAX(prev_fire_time), 0) FROM qrtz_triggers WHERE trigger_name = 'notification-delivery'", connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private async Task<List<(Guid EventId, string Status)>> RowsAsync()

@@ -191,6 +191,7 @@ public sealed class IsolationMatrixTests(IsolationMatrixFixture f, ITestOutputHe
         ["/Error"] = "the error page; shows no data",
         ["/api/langsmith/runs/{id:guid}"] = "a run id is the sender's own, looked up within the key's team only: with team B's key it names team B's run, there is no team-A object to address",
         ["/{**path:file}"] = "the static web assets' fallback: files, no team's data",
+        ["/metrics"] = "the Prometheus scrape (off unless Observability:PrometheusEnabled): instruments carry no team id by construction (ADR 48); ObservabilityTests check a team's id is absent",
     };
 
     /// <summary>Bodies that pass validation for routes that validate before they look the object up (a 400 would hide the lookup).</summary>

@@ -1,4 +1,3 @@
-using EvalPlatform.Core.Common;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
@@ -97,9 +96,9 @@ public sealed partial class TraceReviewPanel
             Show(await Reviews.GetAsync(TraceId), keepDraft: sameTrace);
             _error = null;
         }
-        catch (Exception e) when (e is NotFoundException or PermissionDeniedException)
+        catch (Exception e) when (UserErrors.IsExpected(e))
         {
-            _error = e.Message;
+            _error = UserErrors.Message(e);
         }
     }
 
@@ -312,9 +311,9 @@ public sealed partial class TraceReviewPanel
         {
             Snackbar.Add(string.Join(" ", e.Errors.Select(x => x.Message)), Severity.Warning);
         }
-        catch (Exception e) when (e is PermissionDeniedException or ConflictException or NotFoundException)
+        catch (Exception e) when (UserErrors.IsExpected(e))
         {
-            Snackbar.Add(e.Message, Severity.Warning);
+            Snackbar.Add(UserErrors.Message(e), Severity.Warning);
         }
         finally
         {

@@ -171,7 +171,8 @@ public sealed class EvaluatorService(IEvalDbContextFactory dbFactory, ITeamConte
     }
 
     // A queue's traces: those handed out already (its items) and those its filter (and sample) takes now, oldest first.
-    private static async Task<List<Guid>> QueueTracesAsync(IEvalDbContext db, ReviewQueue queue, CancellationToken ct)
+    // Also how a playground batch over a queue picks its traces (one way to read a queue as a selection).
+    internal static async Task<List<Guid>> QueueTracesAsync(IEvalDbContext db, ReviewQueue queue, CancellationToken ct)
     {
         var items = await db.QueueItems.Where(i => i.QueueId == queue.Id).OrderBy(i => i.EnteredAt).Select(i => i.TraceId).Take(MaxSelection).ToListAsync(ct);
         var matching = TraceQueries.Apply(db.Traces.AsNoTracking(), QueueFilterJson.Read(queue.FilterJson));

@@ -55,10 +55,15 @@ public static class CoreServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>The playground (ADR 40): prompts run side by side with the team's connections, results saved as traces.</summary>
+    /// <summary>
+    /// The playground (ADR 40): prompts run side by side with the team's connections, results saved as traces; and its batches
+    /// over a queue or a filter (ADR 44), a batch-run handler. The trace reader (<see cref="Playground.IPlaygroundTraceValues"/>) comes from Web.
+    /// </summary>
     private static IServiceCollection AddPlayground(this IServiceCollection services)
     {
         services.AddScoped<Playground.PlaygroundService>();
+        services.AddScoped<Playground.PlaygroundBatchService>();
+        services.AddScoped<Batches.IBatchRunHandler, Playground.PlaygroundBatchHandler>();
         return services;
     }
 

@@ -82,6 +82,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Core.Providers.Proxy.ProxyCassette> ProxyCassettes => Set<Core.Providers.Proxy.ProxyCassette>();
     public DbSet<Core.Batches.BatchRun> BatchRuns => Set<Core.Batches.BatchRun>();
     public DbSet<Core.Evaluators.Evaluator> Evaluators => Set<Core.Evaluators.Evaluator>();
+    public DbSet<Core.Playground.PlaygroundBatchResult> PlaygroundBatchResults => Set<Core.Playground.PlaygroundBatchResult>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

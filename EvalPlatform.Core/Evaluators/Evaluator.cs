@@ -85,4 +85,4 @@ public sealed record EvaluatorInput(
     bool Enabled = true);
 
 /// <summary>What a batch run of an evaluator goes over: listed traces, or a review queue's traces.</summary>
-public sealed record EvaluatorSelection(IReadOnlyList<Guid>? TraceIds, Guid? QueueId);
+public sealed record EvaluatorSelection(IReadOnlyList<Guid>? TraceIds, Guid? QueueId, Traces.TraceFilter? Filter = null);

@@ -110,9 +110,9 @@ public sealed class EvaluatorService(IEvalDbContextFactory dbFactory, ITeamConte
 
         List<Guid> traceIds;
         string title;
-        if ((selection.TraceIds is null) == (selection.QueueId is null))
+        if ((selection.TraceIds is null ? 0 : 1) + (selection.QueueId is null ? 0 : 1) + (selection.Filter is null ? 0 : 1) != 1)
         {
-            throw new DomainValidationException("trace_ids", "Give either trace_ids (a list of trace ids) or queue_id, not both or neither.");
+            throw new DomainValidationException("trace_ids", "Give one of trace_ids (a list of trace ids), queue_id or filter.");
         }
 
         if (selection.TraceIds is { } given)
@@ -131,6 +131,17 @@ public sealed class EvaluatorService(IEvalDbContextFactory dbFactory, ITeamConte
             }
 
             title = $"{evaluator.Name} on {traceIds.Count} trace{(traceIds.Count == 1 ? "" : "s")}";
+        }
+        else if (selection.Filter is { } filter)
+        {
+            // The filter's newest traces, as a playground batch over a filter takes them.
+            traceIds = await TraceQueries.Apply(db.Traces.AsNoTracking(), filter).OrderByDescending(t => t.SortKey).Select(t => t.Id).Take(MaxSelection).ToListAsync(ct);
+            if (traceIds.Count == 0)
+            {
+                throw new DomainValidationException("filter", "No trace matches this filter.");
+            }
+
+            title = $"{evaluator.Name} on {traceIds.Count} trace{(traceIds.Count == 1 ? "" : "s")} of a filter";
         }
         else
         {
@@ -171,7 +182,8 @@ public sealed class EvaluatorService(IEvalDbContextFactory dbFactory, ITeamConte
     }
 
     // A queue's traces: those handed out already (its items) and those its filter (and sample) takes now, oldest first.
-    private static async Task<List<Guid>> QueueTracesAsync(IEvalDbContext db, ReviewQueue queue, CancellationToken ct)
+    // Also how a playground batch over a queue picks its traces (one way to read a queue as a selection).
+    internal static async Task<List<Guid>> QueueTracesAsync(IEvalDbContext db, ReviewQueue queue, CancellationToken ct)
     {
         var items = await db.QueueItems.Where(i => i.QueueId == queue.Id).OrderBy(i => i.EnteredAt).Select(i => i.TraceId).Take(MaxSelection).ToListAsync(ct);
         var matching = TraceQueries.Apply(db.Traces.AsNoTracking(), QueueFilterJson.Read(queue.FilterJson));

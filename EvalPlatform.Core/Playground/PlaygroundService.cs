@@ -232,8 +232,27 @@ public sealed partial class PlaygroundService(
     private static LlmChatRequest Request(PlaygroundConfig config, string? system, IReadOnlyList<LlmMessage> messages) =>
         new(config.Model.Trim(), system, messages, config.Temperature, config.MaxTokens, Source: ProviderCallSource.Playground);
 
+    /// <summary>
+    /// Checks a prompt and configurations as a run would, without calling anything and without filling the variables (a batch
+    /// fills them per trace): invalid input and another team's connection are refused naming the field.
+    /// </summary>
+    public async Task CheckAsync(PlaygroundPrompt prompt, IReadOnlyList<PlaygroundConfig> configs, CancellationToken ct = default)
+    {
+        RequireUse();
+        Check(prompt);
+        await ResolveAsync(configs, ct);
+    }
+
     /// <summary>Checks the prompt and fills its variables: the system prompt and messages as sent.</summary>
     private static (string? System, IReadOnlyList<LlmMessage> Messages) Prepare(PlaygroundPrompt prompt)
+    {
+        Check(prompt);
+        var messages = prompt.Messages.Select(m => new LlmMessage(m.Role, PromptVariables.Fill(m.Content, prompt.Variables))).ToList();
+        var system = string.IsNullOrWhiteSpace(prompt.System) ? null : PromptVariables.Fill(prompt.System, prompt.Variables);
+        return (system, messages);
+    }
+
+    private static void Check(PlaygroundPrompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         if (prompt.System is { Length: > MaxTextLength })
@@ -267,7 +286,6 @@ public sealed partial class PlaygroundService(
             }
         }
 
-        var messages = new List<LlmMessage>(prompt.Messages.Count);
         for (var i = 0; i < prompt.Messages.Count; i++)
         {
             var m = prompt.Messages[i];
@@ -285,12 +303,7 @@ public sealed partial class PlaygroundService(
             {
                 throw new DomainValidationException($"messages[{i}].content", $"At most {MaxTextLength} characters.");
             }
-
-            messages.Add(new LlmMessage(m.Role, PromptVariables.Fill(m.Content, prompt.Variables)));
         }
-
-        var system = string.IsNullOrWhiteSpace(prompt.System) ? null : PromptVariables.Fill(prompt.System, prompt.Variables);
-        return (system, messages);
     }
 
     /// <summary>Checks the configurations and finds each one's connection in the current team (another team's is not found).</summary>

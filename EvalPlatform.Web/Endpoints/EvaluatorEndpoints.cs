@@ -49,7 +49,7 @@ public static class EvaluatorEndpoints
         evaluators.MapDelete("/{id:guid}", DeleteAsync).RequirePermission(Permission.ManageEvaluators)
             .WithName("DeleteEvaluator").WithSummary("Delete a judge (the scores it gave stay)");
         evaluators.MapPost("/{id:guid}/run", RunAsync).RequirePermission(Permission.ManageEvaluators).Accepts<JsonElement>("application/json")
-            .WithName("RunEvaluator").WithSummary("Run the judge over {trace_ids: [...]} or {queue_id}; 202 with the batch run's id");
+            .WithName("RunEvaluator").WithSummary("Run the judge over {trace_ids: [...]}, {queue_id} or {filter}; 202 with the batch run's id");
         evaluators.MapGet("/{id:guid}/runs", RunsAsync).RequirePermission(Permission.ViewTraces)
             .WithName("ListEvaluatorRuns").WithSummary("The judge's batch runs, newest first");
         evaluators.MapGet("/{id:guid}/agreement", AgreementAsync).RequirePermission(Permission.ViewTraces)
@@ -111,7 +111,20 @@ public static class EvaluatorEndpoints
         }
 
         var queueId = OptionalGuid(root, "queue_id");
-        var runId = await service.RunAsync(id, new EvaluatorSelection(traceIds, queueId), ct);
+        Core.Traces.TraceFilter? filter = null;
+        if (root.TryGetProperty("filter", out var f) && f.ValueKind != JsonValueKind.Null)
+        {
+            try
+            {
+                filter = f.ValueKind == JsonValueKind.Object ? QueueFilterJson.Read(f.GetRawText()) : throw new JsonException();
+            }
+            catch (JsonException)
+            {
+                throw new DomainValidationException("filter", "The trace list's filter: an object with its parameter names (model, tag, status, …).");
+            }
+        }
+
+        var runId = await service.RunAsync(id, new EvaluatorSelection(traceIds, queueId, filter), ct);
         return TypedResults.Accepted($"/api/v1/batch-runs/{runId}", new RunStartedResponse(runId));
     }
 

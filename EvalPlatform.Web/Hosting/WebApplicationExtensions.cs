@@ -97,6 +97,7 @@ public static class WebApplicationExtensions
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
         services.AddScoped<Playground.PlaygroundTraceLoader>();
+        services.AddSingleton<Core.Playground.IPlaygroundTraceValues, Playground.PlaygroundTraceValues>();
         // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
         services.TryAddScoped<Analytics.IDashboardTrends, Analytics.TrendServiceDashboardTrends>();
         return services;
@@ -221,6 +222,7 @@ public static class WebApplicationExtensions
         api.MapLangSmithConnectionEndpoints();
         api.MapEvaluatorEndpoints();
         api.MapBatchRunEndpoints();
+        api.MapPlaygroundEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

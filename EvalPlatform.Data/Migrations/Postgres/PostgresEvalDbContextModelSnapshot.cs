@@ -1390,6 +1390,69 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.ToTable("notification_preferences", (string)null);
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("BatchRunId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Configuration")
+                        .HasColumnType("integer");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<int?>("ErrorStatus")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("InputTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("LatencyMs")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int?>("OutputTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(100000)
+                        .HasColumnType("character varying(100000)");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("BatchRunId");
+
+                    b.HasIndex("TeamId", "BatchRunId", "Position", "Configuration")
+                        .IsUnique();
+
+                    b.ToTable("playground_batch_results", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.Providers.ProviderCall", b =>
                 {
                     b.Property<Guid>("Id")
@@ -2941,6 +3004,21 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>
                 {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Batches.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("BatchRunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()
                         .HasForeignKey("TeamId")

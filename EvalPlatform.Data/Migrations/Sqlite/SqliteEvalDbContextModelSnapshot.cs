@@ -1384,6 +1384,69 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.ToTable("notification_preferences", (string)null);
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("BatchRunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Configuration")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("ErrorStatus")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("LatencyMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(100000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("BatchRunId");
+
+                    b.HasIndex("TeamId", "BatchRunId", "Position", "Configuration")
+                        .IsUnique();
+
+                    b.ToTable("playground_batch_results", (string)null);
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.Providers.ProviderCall", b =>
                 {
                     b.Property<Guid>("Id")
@@ -2929,6 +2992,21 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>
                 {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Batches.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("BatchRunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()
                         .HasForeignKey("TeamId")

@@ -107,6 +107,24 @@ public sealed class IsolationMatrixFixture : IAsyncLifetime
             await db.SaveChangesAsync();
             IdsOfA["evaluators"] = evaluator.Id.ToString();
             IdsOfA["batch-runs"] = run.Id.ToString();
+
+            // A playground batch of team A with one result (its answer carries the marker).
+            var batch = new Core.Batches.BatchRun
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, Kind = Core.Playground.PlaygroundBatchHandler.BatchKind, Title = Marker + "-batch",
+                Status = Core.Batches.BatchRunStatus.Completed, Total = 1, Done = 1, CreatedAt = now,
+                Payload = Core.Playground.PlaygroundBatchHandler.Write(new Core.Playground.PlaygroundBatchHandler.Payload(
+                    new Core.Playground.PlaygroundPrompt(null, [new Core.Playground.PlaygroundMessage("user", "{{input}}")]),
+                    [new Core.Playground.PlaygroundConfig(connection.Id, "gpt-4o-mini")], [Guid.Parse(IdsOfA["traces"])])),
+            };
+            db.BatchRuns.Add(batch);
+            db.PlaygroundBatchResults.Add(new Core.Playground.PlaygroundBatchResult
+            {
+                Id = Uuid7.Create(now), TeamId = A.Id, BatchRunId = batch.Id, TraceId = Guid.Parse(IdsOfA["traces"]), Model = "gpt-4o-mini",
+                Text = Marker + " batch answer", CreatedAt = now,
+            });
+            await db.SaveChangesAsync();
+            IdsOfA["batches"] = batch.Id.ToString();
         }
 
         IdsOfA["alerts"] = IdsOfA["rules"];
@@ -208,6 +226,13 @@ public sealed class IsolationMatrixTests(IsolationMatrixFixture f, ITestOutputHe
         ["POST /api/v1/experiments/{key}/assign"] = new { unit_id = "u1" },
         ["PUT /api/v1/evaluators/{id}"] = new { name = "iso", connection_id = f.IdsOfA["providers"], model = "gpt-4o-mini", prompt = "Grade {{output}}", output = "pass_fail" },
         ["POST /api/v1/evaluators/{id}/run"] = new { trace_ids = new[] { f.IdsOfA["traces"] } },
+        // Valid but for team A's queue and connection: team B's keys must get a problem, never a batch over team A's traces.
+        ["POST /api/v1/playground/batches"] = new
+        {
+            messages = new[] { new { role = "user", content = "{{input}}" } },
+            configs = new[] { new { connection_id = f.IdsOfA["providers"], model = "gpt-4o-mini" } },
+            source = new { queue_id = f.IdsOfA["queues"] },
+        },
     };
 
     private sealed record Route(string Method, string Pattern, RouteEndpoint Endpoint)

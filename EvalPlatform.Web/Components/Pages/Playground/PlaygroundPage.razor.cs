@@ -26,6 +26,10 @@ public sealed partial class PlaygroundPage
     [SupplyParameterFromQuery(Name = "trace")]
     public Guid? TraceId { get; set; }
 
+    /// <summary>The playground batch shown under "Run over traces" (ADR 44).</summary>
+    [SupplyParameterFromQuery(Name = "batch")]
+    public Guid? BatchId { get; set; }
+
     private bool _canUse;
     private IReadOnlyList<PlaygroundConnection>? _connections;
     private IReadOnlyList<QueueOverview>? _queues;
@@ -120,6 +124,11 @@ public sealed partial class PlaygroundPage
     }
 
     private string? Invalid(string field) => _invalid?.Field == field ? _invalid.Message : null;
+
+    // A batch is refused on the same fields as a run: the page marks them the same way.
+    private void OnBatchInvalid(DomainValidationException? e) => _invalid = e;
+
+    private List<PlaygroundConfig> CurrentConfigs() => _configs.Select(c => c.ToConfig()).ToList();
 
     private PlaygroundPrompt CurrentPrompt()
     {

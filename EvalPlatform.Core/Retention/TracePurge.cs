@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.Playground;
 using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
@@ -48,7 +49,8 @@ public sealed class TracePurge(IServiceScopeFactory scopes, IOptions<RetentionOp
     /// deleted: it is the connection's usage and its budget's spend; it only loses its link to the trace.
     /// </summary>
     public static IReadOnlyList<Type> Dependants { get; } =
-        [typeof(Span), typeof(Score), typeof(ReviewChange), typeof(QueueItem), typeof(QueueClaim), typeof(QueueVerdict), typeof(ProviderCall)];
+        [typeof(Span), typeof(Score), typeof(ReviewChange), typeof(QueueItem), typeof(QueueClaim), typeof(QueueVerdict), typeof(ProviderCall),
+            typeof(PlaygroundBatchResult)];
 
     public async Task<TracePurgeRun> PurgeAsync(CancellationToken ct = default)
     {
@@ -115,6 +117,7 @@ public sealed class TracePurge(IServiceScopeFactory scopes, IOptions<RetentionOp
             await db.ReviewChanges.Where(c => ids.Contains(c.TraceId)).ExecuteDeleteAsync(ct);
             await db.Scores.Where(s => ids.Contains(s.TraceId)).ExecuteDeleteAsync(ct);
             await db.Spans.Where(s => ids.Contains(s.TraceId)).ExecuteDeleteAsync(ct);
+            await db.PlaygroundBatchResults.Where(r => ids.Contains(r.TraceId)).ExecuteDeleteAsync(ct);
             await db.ProviderCalls.Where(c => c.TraceId != null && ids.Contains(c.TraceId.Value))
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.TraceId, (Guid?)null), ct);
             total += await db.Traces.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(ct);

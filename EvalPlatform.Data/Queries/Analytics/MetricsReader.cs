@@ -4,6 +4,8 @@ using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Core.Traces;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 
 namespace EvalPlatform.Data.Queries.Analytics;
 
@@ -146,31 +148,81 @@ internal sealed class MetricsReader(IEvalDbContextFactory dbFactory, DatabaseTar
         }
 
         var where = $"\"TeamId\" = @team AND ({within}){string.Concat(filters)}";
+        var rest = "false";
+        if (query.Top is { } top && query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by))
+        {
+            // Top N: the groups with most traces over the whole range, in TopGroups' order (traces, then the name
+            // byte-wise, which is ordinal; none first), read first in the same snapshot; every other group is folded
+            // into one rest group per bucket in the database, so a day of 2,000 users is 11 groups, not 2,000.
+            var (names, withNone, more) = await TopGroupsAsync(db, $"SELECT {group} AS g FROM traces{join} WHERE {where}", parameters, top, ct);
+            if (more)
+            {
+                parameters.Add(("topnames", names));
+                parameters.Add(("topnone", withNone));
+                rest = $"CASE WHEN ({group}) IS NULL THEN NOT @topnone ELSE NOT (({group}) = ANY(@topnames)) END";
+                group = $"CASE WHEN {rest} THEN NULL ELSE {group} END";
+            }
+        }
+
         var source = $"""
-            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {stack} AS "Stack", false AS "Rest",
+            (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group", {stack} AS "Stack", {rest} AS "Rest",
                     {PostgresAggregation.TraceColumns}
              FROM traces{join} WHERE {where}) AS t
             """;
-        if (query.Top is { } top && query.GroupBy is { } by && !RollupDimensions.IsRollupDimension(by))
-        {
-            // Top N in the same statement, so the range's traces (random heap reads, the costly part) are read once: each
-            // row's group counted by a window, the groups ranked by traces, then the name byte-wise (ordinal; none first),
-            // and every group ranked past N folded into one rest group per bucket, so a day of 2,000 users is 11 groups.
-            parameters.Add(("top", top));
-            source = $"""
-                (SELECT "Bucket", CASE WHEN "Rank" > @top THEN NULL ELSE "Group0" END AS "Group", "Stack", "Rank" > @top AS "Rest",
-                        {PostgresAggregation.TraceColumns}
-                 FROM (SELECT *, dense_rank() OVER (ORDER BY "Traces" DESC, "Group0" COLLATE "C" NULLS FIRST) AS "Rank"
-                       FROM (SELECT date_bin(@width, "StartedAt", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS "Bucket", {group} AS "Group0",
-                                    {stack} AS "Stack", count(*) OVER (PARTITION BY {group}) AS "Traces", {PostgresAggregation.TraceColumns}
-                             FROM traces{join} WHERE {where}) AS c) AS r) AS t
-                """;
-        }
-
         return await PostgresAggregation.AggregateAsync(db, source, ["\"Bucket\"", "\"Group\"", "\"Stack\"", "\"Rest\""],
             r => (r.GetFieldValue<DateTimeOffset>(0).ToUniversalTime(), r.GetBoolean(3) ? RestGroup : PostgresAggregation.NullableString(r, 1),
                 PostgresAggregation.NullableString(r, 2)),
             parameters, teamId, ct);
+    }
+
+    /// <summary>
+    /// The <paramref name="top"/> groups of <paramref name="groups"/> (a query of one column <c>g</c>) with most rows, ties by
+    /// name byte-wise (UTF-8 bytes order as ordinal UTF-16 does outside the surrogate range), none first; whether "none"
+    /// is among them, and whether there are more groups than that.
+    /// </summary>
+    private static async Task<(string[] Names, bool WithNone, bool More)> TopGroupsAsync(
+        IEvalDbContext db, string groups, IReadOnlyList<(string Name, object Value)> parameters, int top, CancellationToken ct)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction();
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var command = new NpgsqlCommand(
+                $"SELECT g FROM ({groups}) AS s GROUP BY g ORDER BY count(*) DESC, g COLLATE \"C\" NULLS FIRST LIMIT @limit", connection, transaction);
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            command.Parameters.AddWithValue("limit", top + 1);
+            var names = new List<string>();
+            var withNone = false;
+            var rows = 0;
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                if (++rows > top)
+                {
+                    break;
+                }
+
+                if (reader.IsDBNull(0))
+                {
+                    withNone = true;
+                }
+                else
+                {
+                    names.Add(reader.GetString(0));
+                }
+            }
+
+            return ([.. names], withNone, rows > top);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     /// <summary>The SQL of a dimension's value per trace (NULL when not grouped); a tag comes from the lateral join <c>g</c>.</summary>

@@ -19,6 +19,8 @@ builder.AddEvalJobs();
 var app = builder.Build();
 if (!await app.PrepareInfrastructureAsync())
 {
+    // Disposing flushes the console logger's queue: without it the one line naming the setting could be lost.
+    await app.DisposeAsync();
     return 1;
 }
 

@@ -395,6 +395,11 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
         var reply = await TakeReplyAsync(context);
         if (reply.Status != 200)
         {
+            if (reply.RetryAfter is not null)
+            {
+                context.Response.Headers.RetryAfter = reply.RetryAfter;
+            }
+
             await DetailAsync(context, reply.Status, reply.ErrorMessage ?? "Internal Server Error");
             return;
         }
@@ -422,6 +427,11 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
         var reply = await TakeReplyAsync(context);
         if (reply.Status != 200)
         {
+            if (reply.RetryAfter is not null)
+            {
+                context.Response.Headers.RetryAfter = reply.RetryAfter;
+            }
+
             await DetailAsync(context, reply.Status, reply.ErrorMessage ?? "Internal Server Error");
             return;
         }

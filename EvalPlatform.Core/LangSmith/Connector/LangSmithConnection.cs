@@ -41,9 +41,6 @@ public sealed class LangSmithConnection : ITeamOwned
 
     /// <summary>The last sync's failure as LangSmith (or the network) gave it; null once a sync succeeds.</summary>
     public string? LastError { get; set; }
-
-    public long FeedbackSent { get; set; }
-    public long FeedbackFailed { get; set; }
 }
 
 /// <summary>

@@ -82,6 +82,12 @@ public sealed class LangSmithProject : ITeamOwned
     /// <summary>LangSmith's run count when the connection listed the project (the backfill's estimate).</summary>
     public long? EstimatedRuns { get; set; }
 
+    /// <summary>
+    /// Feedback created in LangSmith up to this time has been read for the project (late feedback on runs older than the
+    /// overlap window, ADR 45); the next check asks for feedback created since (less a margin).
+    /// </summary>
+    public DateTimeOffset? FeedbackCheckedAt { get; set; }
+
     public long RunsSeen { get; set; }
     public long RunsImported { get; set; }
     public long TracesImported { get; set; }

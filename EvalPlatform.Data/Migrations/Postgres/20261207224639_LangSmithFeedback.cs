@@ -11,6 +11,12 @@ namespace EvalPlatform.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects",
+                type: "timestamp with time zone",
+                nullable: true);
+
             migrationBuilder.DropColumn(
                 name: "FeedbackFailed",
                 table: "langsmith_connections");
@@ -110,6 +116,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropColumn(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects");
+
             migrationBuilder.DropForeignKey(
                 name: "FK_notification_deliveries_langsmith_connections_LangSmithConn~",
                 table: "notification_deliveries");

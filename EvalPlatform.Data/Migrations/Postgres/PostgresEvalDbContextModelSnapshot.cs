@@ -1133,6 +1133,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<long?>("EstimatedRuns")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTimeOffset?>("FeedbackCheckedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");

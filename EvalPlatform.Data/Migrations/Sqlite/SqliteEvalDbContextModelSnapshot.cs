@@ -1127,6 +1127,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<long?>("EstimatedRuns")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("FeedbackCheckedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");

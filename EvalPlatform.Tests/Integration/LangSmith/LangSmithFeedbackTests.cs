@@ -269,6 +269,48 @@ public abstract class LangSmithFeedbackTests(LangSmithConnectorAppFactory app)
     }
 
     [Fact]
+    public async Task LateFeedback_OnARunOlderThanTheOverlapWindow_IsPickedUpByIncrementalSync_AndStoredOnce()
+    {
+        using var s = await ImportedTraceAsync();
+        // Days later, someone gives feedback in LangSmith on that old run: no pass reads the run again.
+        app.Clock.Advance(TimeSpan.FromDays(3));
+        var feedbackId = Guid.NewGuid();
+        JsonObject Feedback(double score, string comment) => new()
+        {
+            ["id"] = feedbackId.ToString(), ["run_id"] = s.RootRunId, ["key"] = "helpfulness", ["score"] = score, ["comment"] = comment,
+            ["created_at"] = app.Clock.GetUtcNow().ToString("O"), ["feedback_source"] = new JsonObject { ["type"] = "app", ["user_name"] = "bob@corp.example" },
+        };
+        app.LangSmith.AddFeedback(Feedback(0.2, "meh"));
+        app.Clock.Advance(TimeSpan.FromMinutes(1));
+
+        var first = await app.SyncAsync(s.Team.Id, s.ConnectionId);
+        Assert.True(first.Completed, first.Error);
+        Assert.Equal(0, first.RunsImported);
+        Assert.Equal(1, first.ScoresImported);
+        var score = await app.ReadAsync(s.Team, db => db.Scores.SingleAsync());
+        Assert.Equal(feedbackId, score.Id);
+        Assert.Equal(0.2, score.NumericValue);
+        Assert.Equal("langsmith:bob@corp.example", score.Author);
+        Assert.Equal(s.TraceId, score.TraceId);
+
+        // Edited in LangSmith before the next check: the same score is updated, not a second one added.
+        app.LangSmith.AddFeedback(Feedback(0.9, "better on a second read"));
+        app.Clock.Advance(TimeSpan.FromMinutes(2));
+        var second = await app.SyncAsync(s.Team.Id, s.ConnectionId);
+        Assert.True(second.Completed, second.Error);
+        var scores = await app.ReadAsync(s.Team, db => db.Scores.ToListAsync());
+        var updated = Assert.Single(scores);
+        Assert.Equal(0.9, updated.NumericValue);
+        Assert.Equal("better on a second read", updated.Comment);
+
+        // Nothing new: a third sync stores nothing.
+        app.Clock.Advance(TimeSpan.FromMinutes(20));
+        var third = await app.SyncAsync(s.Team.Id, s.ConnectionId);
+        Assert.Equal(0, third.ScoresImported);
+        Assert.Single(await app.ReadAsync(s.Team, db => db.Scores.ToListAsync()));
+    }
+
+    [Fact]
     public async Task TeamBsReview_NeverGoesWithTeamAsKey()
     {
         using var a = await ImportedTraceAsync();

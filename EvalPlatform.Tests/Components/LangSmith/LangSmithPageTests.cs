@@ -71,6 +71,12 @@ public sealed class LangSmithPageTests : BunitTestBase
         cut.WaitForAssertion(() => Assert.Equal("In sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
         Assert.Contains("12 runs and 4 traces imported", cut.Find("[data-testid=langsmith-summary]").TextContent, StringComparison.Ordinal);
 
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-dry-run]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("A backfill would import 12 runs in 4 traces from 1 project(s), 2026-03-01 to 2026-03-01",
+            Squash(cut.Find("[data-testid=langsmith-dry-run-result]").TextContent), StringComparison.Ordinal));
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-reconcile]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("Balanced", cut.Find("[data-testid=langsmith-reconciliation]").TextContent, StringComparison.Ordinal));
+
         await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-test]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Contains("Connected: LangSmith 0.11.4", cut.Find("[data-testid=langsmith-test-result]").TextContent, StringComparison.Ordinal));
 

@@ -76,6 +76,7 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Core.LangSmith.Connector.LangSmithConnection> LangSmithConnections => Set<Core.LangSmith.Connector.LangSmithConnection>();
     public DbSet<Core.LangSmith.Connector.LangSmithProject> LangSmithProjects => Set<Core.LangSmith.Connector.LangSmithProject>();
     public DbSet<Core.LangSmith.Connector.LangSmithImportIssue> LangSmithImportIssues => Set<Core.LangSmith.Connector.LangSmithImportIssue>();
+    public DbSet<Core.LangSmith.Connector.LangSmithFeedbackLink> LangSmithFeedbackLinks => Set<Core.LangSmith.Connector.LangSmithFeedbackLink>();
     public DbSet<ProviderCall> ProviderCalls => Set<ProviderCall>();
     public DbSet<ProviderModelPrice> ProviderModelPrices => Set<ProviderModelPrice>();
     public DbSet<Core.Providers.Proxy.ProviderBudget> ProviderBudgets => Set<Core.Providers.Proxy.ProviderBudget>();

@@ -64,6 +64,7 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<LangSmith.Connector.LangSmithConnection> LangSmithConnections { get; }
     DbSet<LangSmith.Connector.LangSmithProject> LangSmithProjects { get; }
     DbSet<LangSmith.Connector.LangSmithImportIssue> LangSmithImportIssues { get; }
+    DbSet<LangSmith.Connector.LangSmithFeedbackLink> LangSmithFeedbackLinks { get; }
     DbSet<Batches.BatchRun> BatchRuns { get; }
     DbSet<Evaluators.Evaluator> Evaluators { get; }
     DbSet<Playground.PlaygroundBatchResult> PlaygroundBatchResults { get; }

@@ -64,6 +64,7 @@ public sealed record DeliveryRun(int Claimed, int Delivered, int Retrying, int F
 public sealed partial class NotificationDeliverer(
     IEvalDbContextFactory dbFactory,
     IEnumerable<INotificationSender> senders,
+    IEnumerable<IIntegrationDelivery> integrations,
     IEmailSender email,
     INotificationEmailComposer emailComposer,
     INotificationSecretProtector secrets,
@@ -132,7 +133,12 @@ public sealed partial class NotificationDeliverer(
     private async Task<DeliveryStatus> DeliverOneAsync(NotificationDelivery row, NotificationChannel? channel, NotificationOptions o, CancellationToken ct)
     {
         SendOutcome outcome;
-        if (row.RecipientEmail is { } to)
+        var integration = integrations.FirstOrDefault(i => i.Takes(row));
+        if (integration is not null)
+        {
+            outcome = await integration.SendAsync(row, ct);
+        }
+        else if (row.RecipientEmail is { } to)
         {
             outcome = await SendEmailAsync(emailComposer.Compose(StoredNotification.FromJson(row.Payload), to), ct);
         }
@@ -188,6 +194,11 @@ public sealed partial class NotificationDeliverer(
             if (channel is not null)
             {
                 await RecordOnChannelAsync(db, channel.Id, outcome, now);
+            }
+
+            if (integration is not null && updated > 0)
+            {
+                await integration.RecordAsync(row, outcome, status, CancellationToken.None);
             }
         }
 #pragma warning disable CA1031 // One row's bookkeeping failing must not stop the others; the lease brings the row back.

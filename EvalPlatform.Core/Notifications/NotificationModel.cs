@@ -119,6 +119,9 @@ public sealed class NotificationDelivery : ITeamOwned
     /// <summary>For an e-mail: the member's address when the event was enqueued.</summary>
     public string? RecipientEmail { get; set; }
 
+    /// <summary>For LangSmith feedback (ADR 45): the connection it goes to; <see cref="EventId"/> is then the feedback's id.</summary>
+    public Guid? LangSmithConnectionId { get; set; }
+
     /// <summary>The event's id: the same for every channel of one event; the receiver's idempotency key.</summary>
     public Guid EventId { get; set; }
 

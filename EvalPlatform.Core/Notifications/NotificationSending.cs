@@ -48,3 +48,18 @@ public interface INotificationEmailComposer
 {
     Email.EmailMessage Compose(StoredNotification notification, string recipient);
 }
+
+/// <summary>
+/// Sends outbox rows that go to an integration rather than a channel or a member (LangSmith feedback, ADR 45): the
+/// deliverer claims, retries and gives up on them as on any row, and tells the integration each outcome.
+/// </summary>
+public interface IIntegrationDelivery
+{
+    bool Takes(NotificationDelivery row);
+
+    /// <summary>One attempt. Never throws for the receiver's failures (they are the outcome); cancellation propagates.</summary>
+    Task<SendOutcome> SendAsync(NotificationDelivery row, CancellationToken ct);
+
+    /// <summary>After the row's outcome was recorded: the integration's own bookkeeping (must not throw for a lost race).</summary>
+    Task RecordAsync(NotificationDelivery row, SendOutcome outcome, DeliveryStatus status, CancellationToken ct);
+}

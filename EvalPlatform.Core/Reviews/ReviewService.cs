@@ -25,7 +25,8 @@ public sealed record TraceReview(
 /// appends one history row in the same transaction, then announces <see cref="TraceUpdated"/>.
 /// </summary>
 public sealed class ReviewService(
-    IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ILiveBus liveBus, NotificationOutbox outbox, TimeProvider clock)
+    IEvalDbContextFactory dbFactory, ITeamContext team, IMemberDirectory members, ILiveBus liveBus, NotificationOutbox outbox,
+    LangSmith.Connector.LangSmithFeedback langSmithFeedback, TimeProvider clock)
 {
     /// <summary>The most history rows a trace's review shows (newest first).</summary>
     public const int MaxHistory = 200;
@@ -71,6 +72,7 @@ public sealed class ReviewService(
 
             Record(db, trace, command.Action ?? ReviewAction.Edit, before, after, actorId, actorName, undone: null);
             await AnnounceAsync(db, trace, before, after, config, actorName, ct);
+            await langSmithFeedback.EnqueueAsync(db, trace, before, after, config, ct);
             if (await TrySaveAsync(db, attempt, ct))
             {
                 await liveBus.PublishAsync(new TraceUpdated(teamId, traceId), CancellationToken.None);
@@ -105,6 +107,7 @@ public sealed class ReviewService(
             var undoneFrom = ReviewState.Of(trace);
             Record(db, trace, ReviewAction.Undo, undoneFrom, ReviewState.Before(target), actorId, actorName, undone: target.Version);
             await AnnounceAsync(db, trace, undoneFrom, ReviewState.Of(trace), await ReviewSettingsService.LoadAsync(db, trace.TeamId, clock, ct), actorName, ct);
+            await langSmithFeedback.EnqueueAsync(db, trace, undoneFrom, ReviewState.Of(trace), config, ct);
             if (await TrySaveAsync(db, attempt, ct))
             {
                 await liveBus.PublishAsync(new TraceUpdated(teamId, traceId), CancellationToken.None);

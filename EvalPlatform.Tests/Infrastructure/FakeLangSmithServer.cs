@@ -19,7 +19,7 @@ public sealed record FakeLangSmithProject(Guid Id, string Name, DateTimeOffset S
 /// <item><c>GET /sessions?limit&amp;offset&amp;name</c>: a JSON list of projects with <c>run_count</c> and <c>last_run_start_time</c>.</item>
 /// <item><c>POST /runs/query</c> <c>{"session": [ids], "start_time", "cursor", "limit"}</c>: <c>{"runs": [...], "cursors": {"next", "prev"}}</c>,
 /// newest first (LangSmith's default order), at most <see cref="PageSizeLimit"/> runs a page (a larger <c>limit</c> is a 422).</item>
-/// <item><c>GET /feedback?run=…&amp;limit&amp;offset</c>, <c>POST /feedback</c>, <c>PATCH /feedback/{id}</c>.</item>
+/// <item><c>GET /feedback?run=…&amp;session=…&amp;min_created_at=…&amp;limit&amp;offset</c>, <c>POST /feedback</c>, <c>PATCH /feedback/{id}</c>.</item>
 /// <item>401 <c>{"detail"}</c> for a wrong <c>x-api-key</c>; scripted replies (<see cref="FakeUpstreamServer.Next"/>: 429 with
 /// <c>Retry-After</c>, 5xx) answer the next runs or feedback request; <see cref="FailQueryOnce"/> fails one page once;
 /// <see cref="Down"/> answers 503 to everything.</item>
@@ -380,8 +380,13 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
         var runs = query["run"].Select(r => r!).ToHashSet(StringComparer.Ordinal);
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 100) : 100;
         var offset = int.TryParse(query["offset"], CultureInfo.InvariantCulture, out var o) ? Math.Max(0, o) : 0;
+        // session: feedback on the project's runs; min_created_at: created at or after (how late feedback is found).
+        var sessions = query["session"].Select(s => s!).ToHashSet(StringComparer.Ordinal);
+        DateTimeOffset? since = query["min_created_at"].ToString() is { Length: > 0 } m ? DateTimeOffset.Parse(m, CultureInfo.InvariantCulture) : null;
         var page = _feedback.Values
             .Where(f => runs.Count == 0 || runs.Contains(f["run_id"]?.GetValue<string>() ?? ""))
+            .Where(f => sessions.Count == 0 || (_runs.TryGetValue(f["run_id"]?.GetValue<string>() ?? "", out var run) && sessions.Contains(run["session_id"]!.GetValue<string>())))
+            .Where(f => since is null || (f["created_at"]?.GetValue<string>() is { } at && DateTimeOffset.Parse(at, CultureInfo.InvariantCulture) >= since))
             .OrderBy(f => f["id"]!.GetValue<string>(), StringComparer.Ordinal)
             .Skip(offset).Take(limit)
             .Select(f => (JsonNode)f.DeepClone()).ToArray();
@@ -395,6 +400,11 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
         var reply = await TakeReplyAsync(context);
         if (reply.Status != 200)
         {
+            if (reply.RetryAfter is not null)
+            {
+                context.Response.Headers.RetryAfter = reply.RetryAfter;
+            }
+
             await DetailAsync(context, reply.Status, reply.ErrorMessage ?? "Internal Server Error");
             return;
         }
@@ -422,6 +432,11 @@ public sealed class FakeLangSmithServer : FakeUpstreamServer
         var reply = await TakeReplyAsync(context);
         if (reply.Status != 200)
         {
+            if (reply.RetryAfter is not null)
+            {
+                context.Response.Headers.RetryAfter = reply.RetryAfter;
+            }
+
             await DetailAsync(context, reply.Status, reply.ErrorMessage ?? "Internal Server Error");
             return;
         }

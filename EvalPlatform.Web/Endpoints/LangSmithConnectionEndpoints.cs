@@ -32,6 +32,10 @@ public static class LangSmithConnectionEndpoints
 
     public sealed record IssuesResponse(IReadOnlyList<LangSmithImportIssueInfo> Items);
 
+    public sealed record FeedbackResponse(IReadOnlyList<LangSmithFeedbackInfo> Items);
+
+    public sealed record RedeliverResponse(int Queued);
+
     public static RouteGroupBuilder MapLangSmithConnectionEndpoints(this RouteGroupBuilder api)
     {
         var group = api.MapGroup("/integrations/langsmith").WithTags("Integrations").RequirePermission(Permission.ManageIntegrations);
@@ -56,6 +60,14 @@ public static class LangSmithConnectionEndpoints
             .WithName("TestLangSmithConnection").WithSummary("GET /info and the projects LangSmith lists, with the stored key; ok, or LangSmith's message");
         group.MapGet("/{id:guid}/issues", IssuesAsync)
             .WithName("ListLangSmithImportIssues").WithSummary("The import log: runs that could not be stored and why, newest first");
+        group.MapPost("/{id:guid}/dry-run", DryRunAsync)
+            .WithName("DryRunLangSmithImport").WithSummary("What a backfill would import: LangSmith's runs and traces per project from its start time, and the date range; stores nothing");
+        group.MapGet("/{id:guid}/reconciliation", ReconcileAsync)
+            .WithName("ReconcileLangSmithImport").WithSummary("LangSmith's runs and traces per project against the traces, spans and import log stored here");
+        group.MapGet("/{id:guid}/feedback", FeedbackAsync)
+            .WithName("ListLangSmithFeedback").WithSummary("Reviews sent back as feedback, newest change first; ?status=pending|sent|failed (failed ones with LangSmith's reason)");
+        group.MapPost("/{id:guid}/feedback/redeliver", RedeliverFeedbackAsync)
+            .WithName("RedeliverLangSmithFeedback").WithSummary("Queue every failed feedback again through the outbox (same feedback ids)");
         return group;
     }
 
@@ -91,6 +103,18 @@ public static class LangSmithConnectionEndpoints
 
     private static async Task<Ok<LangSmithTestResult>> TestAsync(Guid id, LangSmithConnections service, CancellationToken ct) =>
         TypedResults.Ok(await service.TestAsync(id, ct));
+
+    private static async Task<Ok<LangSmithDryRun>> DryRunAsync(Guid id, LangSmithReconciliations service, CancellationToken ct) =>
+        TypedResults.Ok(await service.DryRunAsync(id, ct));
+
+    private static async Task<Ok<LangSmithReconciliation>> ReconcileAsync(Guid id, LangSmithReconciliations service, CancellationToken ct) =>
+        TypedResults.Ok(await service.ReconcileAsync(id, ct));
+
+    private static async Task<Ok<FeedbackResponse>> FeedbackAsync(Guid id, LangSmithConnections service, CancellationToken ct, string? status = null, int limit = 100) =>
+        TypedResults.Ok(new FeedbackResponse(await service.FeedbackAsync(id, status, limit, ct)));
+
+    private static async Task<Accepted<RedeliverResponse>> RedeliverFeedbackAsync(Guid id, LangSmithConnections service, CancellationToken ct) =>
+        TypedResults.Accepted($"/api/v1/integrations/langsmith/{id}/feedback", new RedeliverResponse(await service.RedeliverFeedbackAsync(id, ct)));
 
     private static async Task<Ok<IssuesResponse>> IssuesAsync(Guid id, LangSmithConnections service, CancellationToken ct, int limit = 100) =>
         TypedResults.Ok(new IssuesResponse(await service.IssuesAsync(id, limit, ct)));

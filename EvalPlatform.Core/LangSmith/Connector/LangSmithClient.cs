@@ -107,6 +107,28 @@ public sealed class LangSmithClient(HttpClient http)
         }
     }
 
+    /// <summary>
+    /// The feedback on the project's runs created at or after <paramref name="since"/> (<c>GET /feedback?session=…&amp;min_created_at=…</c>),
+    /// every page: how late feedback on old runs is found.
+    /// </summary>
+    public async Task<IReadOnlyList<JsonObject>> ListProjectFeedbackAsync(LangSmithEndpoint endpoint, Guid projectId, DateTimeOffset since, CancellationToken ct)
+    {
+        var result = new List<JsonObject>();
+        var from = Uri.EscapeDataString(since.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+        for (var offset = 0; offset < 1_000_000; offset += MaxPageSize)
+        {
+            var page = await SendAsync(endpoint, HttpMethod.Get, $"feedback?session={projectId}&min_created_at={from}&limit={MaxPageSize}&offset={offset}", null, ct) as JsonArray
+                       ?? throw new LangSmithApiException(200, "GET /feedback did not answer a JSON list.");
+            result.AddRange(page.OfType<JsonObject>());
+            if (page.Count < MaxPageSize)
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary><c>POST /feedback</c>; the body carries its own <c>id</c> so a retried create is recognised (409).</summary>
     public async Task CreateFeedbackAsync(LangSmithEndpoint endpoint, JsonObject feedback, CancellationToken ct) =>
         await SendAsync(endpoint, HttpMethod.Post, "feedback", feedback, ct);

@@ -41,9 +41,6 @@ public sealed class LangSmithConnection : ITeamOwned
 
     /// <summary>The last sync's failure as LangSmith (or the network) gave it; null once a sync succeeds.</summary>
     public string? LastError { get; set; }
-
-    public long FeedbackSent { get; set; }
-    public long FeedbackFailed { get; set; }
 }
 
 /// <summary>
@@ -84,6 +81,12 @@ public sealed class LangSmithProject : ITeamOwned
 
     /// <summary>LangSmith's run count when the connection listed the project (the backfill's estimate).</summary>
     public long? EstimatedRuns { get; set; }
+
+    /// <summary>
+    /// Feedback created in LangSmith up to this time has been read for the project (late feedback on runs older than the
+    /// overlap window, ADR 45); the next check asks for feedback created since (less a margin).
+    /// </summary>
+    public DateTimeOffset? FeedbackCheckedAt { get; set; }
 
     public long RunsSeen { get; set; }
     public long RunsImported { get; set; }

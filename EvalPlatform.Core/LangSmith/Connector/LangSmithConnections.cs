@@ -25,10 +25,20 @@ public sealed record LangSmithProjectStatus(
 public sealed record LangSmithConnectionInfo(
     Guid Id, string ApiUrl, string KeyHint, string? WorkspaceId, int SyncIntervalMinutes, bool PushFeedback, string FeedbackKey,
     bool Paused, DateTimeOffset CreatedAt, DateTimeOffset? LastSyncAt, DateTimeOffset NextSyncAt, string? LastError,
-    long RunsImported, long TracesImported, long Errors, long FeedbackSent, long FeedbackFailed, IReadOnlyList<LangSmithProjectStatus> Projects);
+    long RunsImported, long TracesImported, long Errors, long FeedbackSent, long FeedbackFailed, IReadOnlyList<LangSmithProjectStatus> Projects, long FeedbackPending = 0);
+
+/// <summary>Reviews sent back as feedback (ADR 45), counted per feedback (trace × key), not per attempt.</summary>
+public sealed record LangSmithFeedbackCounts(long Sent, long Failed, long Pending)
+{
+    public static readonly LangSmithFeedbackCounts None = new(0, 0, 0);
+}
 
 /// <summary>The outcome of "Test connection": LangSmith's version and projects, or its own message.</summary>
 public sealed record LangSmithTestResult(bool Ok, int? Status, string? Error, string? Version, IReadOnlyList<LangSmithProjectListing> Projects);
+
+/// <summary>One review kept in LangSmith as feedback: its LangSmith id, where it stands, and LangSmith's last refusal.</summary>
+public sealed record LangSmithFeedbackInfo(
+    Guid Id, Guid TraceId, string RunId, string Key, string Status, int Version, int SentVersion, string? LastError, DateTimeOffset UpdatedAt, DateTimeOffset? SentAt);
 
 public sealed record LangSmithImportIssueInfo(Guid Id, Guid? ProjectId, string? RunId, string Reason, DateTimeOffset At);
 
@@ -54,8 +64,9 @@ public sealed class LangSmithConnections(
         await using var db = await dbFactory.CreateAsync(ct);
         var connections = await db.LangSmithConnections.AsNoTracking().ToListAsync(ct);
         var projects = await db.LangSmithProjects.AsNoTracking().ToListAsync(ct);
+        var feedback = await FeedbackCountsAsync(db, null, ct);
         return connections.OrderBy(c => c.CreatedAt).ThenBy(c => c.Id)
-            .Select(c => ToInfo(c, projects.Where(p => p.ConnectionId == c.Id))).ToList();
+            .Select(c => ToInfo(c, projects.Where(p => p.ConnectionId == c.Id), feedback.GetValueOrDefault(c.Id))).ToList();
     }
 
     public async Task<LangSmithConnectionInfo> GetAsync(Guid id, CancellationToken ct = default)
@@ -63,7 +74,7 @@ public sealed class LangSmithConnections(
         RequireManage();
         await using var db = await dbFactory.CreateAsync(ct);
         var connection = await db.LangSmithConnections.AsNoTracking().SingleOrDefaultAsync(c => c.Id == id, ct) ?? throw NotFound(id);
-        return ToInfo(connection, await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == id).ToListAsync(ct));
+        return await InfoAsync(db, connection, ct);
     }
 
     public async Task<LangSmithConnectionInfo> CreateAsync(LangSmithConnectionInput input, CancellationToken ct = default)
@@ -109,7 +120,7 @@ public sealed class LangSmithConnections(
         db.LangSmithProjects.AddRange(projects);
         await db.SaveChangesAsync(ct);
         await audit.RecordAsync(AuditActions.LangSmithConnected, apiUrl, Details(connection, projects), ct);
-        return ToInfo(connection, projects);
+        return ToInfo(connection, projects, LangSmithFeedbackCounts.None);
     }
 
     /// <summary>
@@ -182,7 +193,7 @@ public sealed class LangSmithConnections(
         await db.SaveChangesAsync(ct);
         var now = await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == id).ToListAsync(ct);
         await audit.RecordAsync(AuditActions.LangSmithChanged, connection.ApiUrl, Details(connection, now, keyChanged: apiKey is not null), ct);
-        return ToInfo(connection, now);
+        return ToInfo(connection, now, (await FeedbackCountsAsync(db, id, ct)).GetValueOrDefault(id));
     }
 
     /// <summary>Deletes the connection with its projects' progress and import log; the traces it imported stay.</summary>
@@ -211,7 +222,7 @@ public sealed class LangSmithConnections(
 
         connection.NextSyncAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        return ToInfo(connection, await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == id).ToListAsync(ct));
+        return await InfoAsync(db, connection, ct);
     }
 
     /// <summary>Pauses (no sync runs; one running stops after its page) or resumes (from the saved cursors, at once).</summary>
@@ -233,7 +244,7 @@ public sealed class LangSmithConnections(
                 new Dictionary<string, string?> { ["id"] = id.ToString() }, ct);
         }
 
-        return ToInfo(connection, await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == id).ToListAsync(ct));
+        return await InfoAsync(db, connection, ct);
     }
 
     /// <summary>"Test connection" with the stored key: <c>GET /info</c>, then the projects LangSmith lists.</summary>
@@ -270,14 +281,108 @@ public sealed class LangSmithConnections(
         return rows.Select(i => new LangSmithImportIssueInfo(i.Id, i.ProjectId, i.RunId, i.Reason, i.At)).ToList();
     }
 
-    internal static LangSmithConnectionInfo ToInfo(LangSmithConnection c, IEnumerable<LangSmithProject> projects)
+    /// <summary>The connection's reviews sent back as feedback, newest change first, optionally in one state (<c>failed</c>: with LangSmith's reasons).</summary>
+    public async Task<IReadOnlyList<LangSmithFeedbackInfo>> FeedbackAsync(Guid id, string? status, int limit, CancellationToken ct = default)
     {
+        RequireManage();
+        LangSmithFeedbackStatus? wanted = status switch
+        {
+            null or "" => null,
+            "pending" => LangSmithFeedbackStatus.Pending,
+            "sent" => LangSmithFeedbackStatus.Sent,
+            "failed" => LangSmithFeedbackStatus.Failed,
+            _ => throw new DomainValidationException("status", "Must be pending, sent or failed."),
+        };
+        await using var db = await dbFactory.CreateAsync(ct);
+        if (!await db.LangSmithConnections.AsNoTracking().AnyAsync(c => c.Id == id, ct))
+        {
+            throw NotFound(id);
+        }
+
+        var links = db.LangSmithFeedbackLinks.AsNoTracking().Where(l => l.ConnectionId == id);
+        if (wanted is { } w)
+        {
+            links = links.Where(l => l.Status == w);
+        }
+
+        var rows = await links.OrderByDescending(l => l.UpdatedAt).ThenByDescending(l => l.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync(ct);
+        return rows.Select(l => new LangSmithFeedbackInfo(l.Id, l.TraceId, l.RunId, l.Key, FormatStatus(l.Status), l.Version, l.SentVersion, l.LastError, l.UpdatedAt, l.SentAt)).ToList();
+    }
+
+    /// <summary>
+    /// Redeliver for feedback (the outbox's Redeliver, ADR 45): each failed feedback's latest delivery is queued again as a
+    /// new outbox row with the same event id (the feedback's id), so LangSmith still receives one feedback per trace and key.
+    /// </summary>
+    public async Task<int> RedeliverFeedbackAsync(Guid id, CancellationToken ct = default)
+    {
+        RequireManage();
+        var now = clock.GetUtcNow();
+        await using var db = await dbFactory.CreateAsync(ct);
+        if (!await db.LangSmithConnections.AsNoTracking().AnyAsync(c => c.Id == id, ct))
+        {
+            throw NotFound(id);
+        }
+
+        var failed = await db.LangSmithFeedbackLinks.Where(l => l.ConnectionId == id && l.Status == LangSmithFeedbackStatus.Failed).ToListAsync(ct);
+        var ids = failed.Select(l => l.Id).ToList();
+        var latest = (await db.NotificationDeliveries.AsNoTracking().Where(d => d.LangSmithConnectionId == id && ids.Contains(d.EventId)).ToListAsync(ct))
+            .GroupBy(d => d.EventId).ToDictionary(g => g.Key, g => g.MaxBy(d => d.Id)!);
+        var queued = 0;
+        foreach (var link in failed)
+        {
+            if (latest.GetValueOrDefault(link.Id) is not { } original)
+            {
+                continue;
+            }
+
+            var copy = Notifications.NotificationOutbox.NewDelivery(original.TeamId, null, Notifications.StoredNotification.FromJson(original.Payload), original.Payload, now);
+            copy.LangSmithConnectionId = id;
+            db.NotificationDeliveries.Add(copy);
+            link.Status = LangSmithFeedbackStatus.Pending;
+            link.UpdatedAt = now;
+            queued++;
+        }
+
+        await db.SaveChangesAsync(ct);
+        return queued;
+    }
+
+    internal static string FormatStatus(LangSmithFeedbackStatus status) => status switch
+    {
+        LangSmithFeedbackStatus.Sent => "sent",
+        LangSmithFeedbackStatus.Failed => "failed",
+        _ => "pending",
+    };
+
+    private static async Task<LangSmithConnectionInfo> InfoAsync(IEvalDbContext db, LangSmithConnection connection, CancellationToken ct) =>
+        ToInfo(connection, await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == connection.Id).ToListAsync(ct),
+            (await FeedbackCountsAsync(db, connection.Id, ct)).GetValueOrDefault(connection.Id));
+
+    /// <summary>The current team's feedback per connection (one, or all) and state.</summary>
+    internal static async Task<Dictionary<Guid, LangSmithFeedbackCounts>> FeedbackCountsAsync(IEvalDbContext db, Guid? connectionId, CancellationToken ct)
+    {
+        var links = db.LangSmithFeedbackLinks.AsNoTracking();
+        if (connectionId is { } id)
+        {
+            links = links.Where(l => l.ConnectionId == id);
+        }
+
+        var rows = await links.GroupBy(l => new { l.ConnectionId, l.Status }).Select(g => new { g.Key.ConnectionId, g.Key.Status, Count = g.LongCount() }).ToListAsync(ct);
+        return rows.GroupBy(r => r.ConnectionId).ToDictionary(g => g.Key, g => new LangSmithFeedbackCounts(
+            g.Where(r => r.Status == LangSmithFeedbackStatus.Sent).Sum(r => r.Count),
+            g.Where(r => r.Status == LangSmithFeedbackStatus.Failed).Sum(r => r.Count),
+            g.Where(r => r.Status == LangSmithFeedbackStatus.Pending).Sum(r => r.Count)));
+    }
+
+    internal static LangSmithConnectionInfo ToInfo(LangSmithConnection c, IEnumerable<LangSmithProject> projects, LangSmithFeedbackCounts? feedback)
+    {
+        feedback ??= LangSmithFeedbackCounts.None;
         var list = projects.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new LangSmithProjectStatus(
             p.ProjectId, p.Name, p.StartTime, p.BackfillDone, p.EstimatedRuns, p.RunsSeen, p.RunsImported, p.TracesImported, p.Errors,
             p.LastSyncAt, p.LastError, p.Newest ?? p.PassNewest)).ToList();
         return new LangSmithConnectionInfo(c.Id, c.ApiUrl, c.KeyHint, c.WorkspaceId, c.SyncIntervalMinutes, c.PushFeedback, c.FeedbackKey,
             c.Paused, c.CreatedAt, c.LastSyncAt, c.NextSyncAt, c.LastError, list.Sum(p => p.RunsImported), list.Sum(p => p.TracesImported),
-            list.Sum(p => p.Errors), c.FeedbackSent, c.FeedbackFailed, list);
+            list.Sum(p => p.Errors), feedback.Sent, feedback.Failed, list, feedback.Pending);
     }
 
     private async Task<string> ApiUrlAsync(string? value, CancellationToken ct)

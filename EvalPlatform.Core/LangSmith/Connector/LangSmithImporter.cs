@@ -139,6 +139,7 @@ public sealed partial class LangSmithImporter(
             project.LastError = null;
             if (page.NextCursor is null)
             {
+                result = result with { Scores = result.Scores + await ImportLateFeedbackAsync(connection, endpoint, project, ct) };
                 project.Newest = Max(project.Newest, project.PassNewest);
                 project.BackfillDone = true;
                 project.PassActive = false;
@@ -160,6 +161,24 @@ public sealed partial class LangSmithImporter(
     }
 
     private sealed record PageResult(long Imported, long Traces, long Scores, DateTimeOffset? Newest);
+
+    /// <summary>Margin under the last check when asking for late feedback: LangSmith's clock and ours may differ a little.</summary>
+    private static readonly TimeSpan FeedbackCheckMargin = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// At the end of each pass: the feedback created in LangSmith since the last check on any of the project's runs, however
+    /// old the run (the pass itself reads feedback only for the runs it reads). New feedback becomes a score; feedback already
+    /// stored updates its score. The first check reaches back to the connection's creation (the backfill read the rest).
+    /// </summary>
+    private async Task<long> ImportLateFeedbackAsync(LangSmithConnection connection, LangSmithEndpoint endpoint, LangSmithProject project, CancellationToken ct)
+    {
+        var checkedAt = clock.GetUtcNow();
+        var since = (project.FeedbackCheckedAt ?? connection.CreatedAt) - FeedbackCheckMargin;
+        var feedback = await CallAsync(() => client.ListProjectFeedbackAsync(endpoint, project.ProjectId, since, ct), ct);
+        var stored = await StoreFeedbackAsync(feedback, ct);
+        project.FeedbackCheckedAt = checkedAt;
+        return stored;
+    }
 
     private async Task<PageResult> ImportPageAsync(
         LangSmithConnection connection, LangSmithEndpoint endpoint, LangSmithProject project, IReadOnlyList<JsonObject> runs,
@@ -244,6 +263,12 @@ public sealed partial class LangSmithImporter(
         }
 
         var feedback = await CallAsync(() => client.ListFeedbackAsync(endpoint, runIds, ct), ct);
+        return await StoreFeedbackAsync(feedback, ct);
+    }
+
+    /// <summary>Feedback as scores: a new one is added; one already stored (same id) has its value and comment updated when LangSmith's changed.</summary>
+    private async Task<long> StoreFeedbackAsync(IReadOnlyList<JsonObject> feedback, CancellationToken ct)
+    {
         var items = feedback
             .Select(f => (Id: Guid.TryParse(LangSmithClient.Text(f["id"]), out var id) ? id : Guid.Empty, Run: LangSmithClient.Text(f["run_id"]), Body: f))
             .Where(f => f.Id != Guid.Empty && f.Run is not null && !IsOurs(f.Body))
@@ -257,14 +282,30 @@ public sealed partial class LangSmithImporter(
         var now = clock.GetUtcNow();
         await using var db = await dbFactory.CreateAsync(ct);
         var feedbackIds = items.Select(f => f.Id).ToList();
-        var known = (await db.Scores.Where(s => feedbackIds.Contains(s.Id)).Select(s => s.Id).ToListAsync(ct)).ToHashSet();
+        var known = await db.Scores.Where(s => feedbackIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, ct);
         var runs = items.Select(f => Guid.Parse(f.Run!).ToString("D")).Distinct().ToList();
         var spans = (await db.Spans.Where(s => runs.Contains(s.ExternalId!) && !s.Placeholder).Select(s => new { Run = s.ExternalId!, s.Id, s.TraceId }).ToListAsync(ct))
             .GroupBy(s => s.Run).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var added = new List<Score>();
+        var changed = new List<Score>();
         foreach (var (id, run, body) in items)
         {
-            if (known.Contains(id) || !spans.TryGetValue(Guid.Parse(run!).ToString("D"), out var span) || ToScore(body) is not { } value)
+            if (known.TryGetValue(id, out var existing))
+            {
+                // Feedback edited in LangSmith: the same score, its value brought up to date (never a second score).
+                if (ToScore(body) is { } update && (existing.NumericValue != update.Number || existing.StringValue != update.Text || existing.Comment != update.Comment || existing.DataType != update.Type))
+                {
+                    existing.DataType = update.Type;
+                    existing.NumericValue = update.Number;
+                    existing.StringValue = update.Text;
+                    existing.Comment = update.Comment;
+                    changed.Add(existing);
+                }
+
+                continue;
+            }
+
+            if (!spans.TryGetValue(Guid.Parse(run!).ToString("D"), out var span) || ToScore(body) is not { } value)
             {
                 continue;
             }
@@ -286,13 +327,13 @@ public sealed partial class LangSmithImporter(
             });
         }
 
-        if (added.Count == 0)
+        if (added.Count == 0 && changed.Count == 0)
         {
             return 0;
         }
 
         db.Scores.AddRange(added);
-        var traceIds = added.Select(s => s.TraceId).Distinct().ToList();
+        var traceIds = added.Concat(changed).Select(s => s.TraceId).Distinct().ToList();
         // Touched with the scores: the metrics rollup finds changes by UpdatedAt (ADR 17).
         foreach (var trace in await db.Traces.Where(t => traceIds.Contains(t.Id)).ToListAsync(ct))
         {
@@ -300,7 +341,7 @@ public sealed partial class LangSmithImporter(
         }
 
         await db.SaveChangesAsync(ct);
-        return added.Count;
+        return added.Count + changed.Count;
     }
 
     private sealed record ScoreValue(string Name, ScoreDataType Type, double? Number, string? Text, string? Comment);
@@ -421,6 +462,7 @@ public sealed partial class LangSmithImporter(
         row.Errors = progress.Errors;
         row.LastSyncAt = progress.LastSyncAt;
         row.LastError = progress.LastError;
+        row.FeedbackCheckedAt = progress.FeedbackCheckedAt;
         db.LangSmithImportIssues.AddRange(issues);
         await db.SaveChangesAsync(ct);
         return true;

@@ -51,3 +51,22 @@ internal sealed class LangSmithImportIssueConfiguration : IEntityTypeConfigurati
         builder.HasIndex(i => new { i.TeamId, i.ConnectionId, i.Id });
     }
 }
+
+internal sealed class LangSmithFeedbackLinkConfiguration : IEntityTypeConfiguration<LangSmithFeedbackLink>
+{
+    public void Configure(EntityTypeBuilder<LangSmithFeedbackLink> builder)
+    {
+        builder.ToTable("langsmith_feedback");
+        builder.Property(l => l.Key).HasMaxLength(100);
+        builder.Property(l => l.RunId).HasMaxLength(64);
+        builder.Property(l => l.Status).HasConversion<string>().HasMaxLength(12);
+        builder.Property(l => l.LastError).HasMaxLength(1_000);
+        builder.HasOne<Team>().WithMany().HasForeignKey(l => l.TeamId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasOne<LangSmithConnection>().WithMany().HasForeignKey(l => l.ConnectionId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasOne<Core.Traces.Trace>().WithMany().HasForeignKey(l => l.TraceId).OnDelete(DeleteBehavior.Cascade);
+        // One feedback per trace, connection and key: a changed review updates it (ADR 45).
+        builder.HasIndex(l => new { l.TeamId, l.TraceId, l.ConnectionId, l.Key }).IsUnique();
+        // The status page's counts per connection and state.
+        builder.HasIndex(l => new { l.TeamId, l.ConnectionId, l.Status });
+    }
+}

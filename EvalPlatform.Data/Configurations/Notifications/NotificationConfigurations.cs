@@ -40,6 +40,9 @@ internal sealed class NotificationDeliveryConfiguration : IEntityTypeConfigurati
         builder.Property(d => d.RecipientUserId).HasMaxLength(450);
         builder.Property(d => d.RecipientEmail).HasMaxLength(320);
         builder.HasOne<NotificationChannel>().WithMany().HasForeignKey(d => d.ChannelId).IsRequired(false).OnDelete(DeleteBehavior.Cascade);
+        // LangSmith feedback (ADR 45) goes to a connection; deleting it drops its queue.
+        builder.HasOne<Core.LangSmith.Connector.LangSmithConnection>().WithMany().HasForeignKey(d => d.LangSmithConnectionId).IsRequired(false).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(d => new { d.TeamId, d.LangSmithConnectionId, d.EventId }).HasFilter("\"LangSmithConnectionId\" IS NOT NULL").HasDatabaseName("IX_notification_deliveries_langsmith");
         // The delivery job's claim: due pending rows across teams, oldest due first (a partial index keeps it small).
         builder.HasIndex(d => d.NextAttemptAt).HasFilter("\"Status\" = 'Pending'").HasDatabaseName("IX_notification_deliveries_due");
         // The delivery log per channel, newest first.

@@ -962,16 +962,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasMaxLength(450)
                         .HasColumnType("character varying(450)");
 
-                    b.Property<long>("FeedbackFailed")
-                        .HasColumnType("bigint");
-
                     b.Property<string>("FeedbackKey")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
-
-                    b.Property<long>("FeedbackSent")
-                        .HasColumnType("bigint");
 
                     b.Property<string>("KeyHint")
                         .IsRequired()
@@ -1016,6 +1010,69 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasIndex("TeamId", "CreatedAt");
 
                     b.ToTable("langsmith_connections", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("ConnectionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<bool>("Created")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("SentVersion")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(12)
+                        .HasColumnType("character varying(12)");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConnectionId");
+
+                    b.HasIndex("TraceId");
+
+                    b.HasIndex("TeamId", "ConnectionId", "Status");
+
+                    b.HasIndex("TeamId", "TraceId", "ConnectionId", "Key")
+                        .IsUnique();
+
+                    b.ToTable("langsmith_feedback", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
@@ -1075,6 +1132,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.Property<long?>("EstimatedRuns")
                         .HasColumnType("bigint");
+
+                    b.Property<DateTimeOffset?>("FeedbackCheckedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("LastError")
                         .HasMaxLength(2000)
@@ -1296,6 +1356,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasMaxLength(40)
                         .HasColumnType("character varying(40)");
 
+                    b.Property<Guid?>("LangSmithConnectionId")
+                        .HasColumnType("uuid");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)");
@@ -1339,6 +1402,8 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("ChannelId");
 
+                    b.HasIndex("LangSmithConnectionId");
+
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
@@ -1347,6 +1412,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "LangSmithConnectionId", "EventId")
+                        .HasDatabaseName("IX_notification_deliveries_langsmith")
+                        .HasFilter("\"LangSmithConnectionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "RecipientUserId", "Id")
                         .HasDatabaseName("IX_notification_deliveries_recipient")
@@ -2946,6 +3015,27 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("ConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
+                        .WithMany()
+                        .HasForeignKey("TraceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
                 {
                     b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
@@ -2999,6 +3089,11 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
+                        .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("LangSmithConnectionId")
                         .OnDelete(DeleteBehavior.Cascade);
                 });
 

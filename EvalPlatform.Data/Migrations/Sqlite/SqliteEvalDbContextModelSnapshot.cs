@@ -956,16 +956,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasMaxLength(450)
                         .HasColumnType("TEXT");
 
-                    b.Property<long>("FeedbackFailed")
-                        .HasColumnType("INTEGER");
-
                     b.Property<string>("FeedbackKey")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
-
-                    b.Property<long>("FeedbackSent")
-                        .HasColumnType("INTEGER");
 
                     b.Property<string>("KeyHint")
                         .IsRequired()
@@ -1010,6 +1004,69 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasIndex("TeamId", "CreatedAt");
 
                     b.ToTable("langsmith_connections", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConnectionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Created")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("SentAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("SentVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(12)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConnectionId");
+
+                    b.HasIndex("TraceId");
+
+                    b.HasIndex("TeamId", "ConnectionId", "Status");
+
+                    b.HasIndex("TeamId", "TraceId", "ConnectionId", "Key")
+                        .IsUnique();
+
+                    b.ToTable("langsmith_feedback", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
@@ -1068,6 +1125,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("EstimatedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("FeedbackCheckedAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("LastError")
@@ -1290,6 +1350,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasMaxLength(40)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("LangSmithConnectionId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("TEXT");
@@ -1333,6 +1396,8 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasIndex("ChannelId");
 
+                    b.HasIndex("LangSmithConnectionId");
+
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
@@ -1341,6 +1406,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "LangSmithConnectionId", "EventId")
+                        .HasDatabaseName("IX_notification_deliveries_langsmith")
+                        .HasFilter("\"LangSmithConnectionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "RecipientUserId", "Id")
                         .HasDatabaseName("IX_notification_deliveries_recipient")
@@ -2934,6 +3003,27 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("ConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
+                        .WithMany()
+                        .HasForeignKey("TraceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
                 {
                     b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
@@ -2987,6 +3077,11 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasOne("EvalPlatform.Core.Notifications.NotificationChannel", null)
                         .WithMany()
                         .HasForeignKey("ChannelId")
+                        .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("LangSmithConnectionId")
                         .OnDelete(DeleteBehavior.Cascade);
                 });
 

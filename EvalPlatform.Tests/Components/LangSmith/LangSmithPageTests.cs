@@ -7,6 +7,7 @@ using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Web.Components.Layout;
 using EvalPlatform.Web.Components.Pages.Settings;
 using EvalPlatform.Web.LangSmith;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EvalPlatform.Tests.Components.LangSmith;
@@ -70,6 +71,12 @@ public sealed class LangSmithPageTests : BunitTestBase
         cut.WaitForAssertion(() => Assert.Equal("In sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
         Assert.Contains("12 runs and 4 traces imported", cut.Find("[data-testid=langsmith-summary]").TextContent, StringComparison.Ordinal);
 
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-dry-run]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("A backfill would import 12 runs in 4 traces from 1 project(s), 2026-03-01 to 2026-03-01",
+            Squash(cut.Find("[data-testid=langsmith-dry-run-result]").TextContent), StringComparison.Ordinal));
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-reconcile]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("Balanced", cut.Find("[data-testid=langsmith-reconciliation]").TextContent, StringComparison.Ordinal));
+
         await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-test]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Contains("Connected: LangSmith 0.11.4", cut.Find("[data-testid=langsmith-test-result]").TextContent, StringComparison.Ordinal));
 
@@ -95,6 +102,49 @@ public sealed class LangSmithPageTests : BunitTestBase
         cut.WaitForAssertion(() => Assert.Contains("LangSmith lists no project named 'nope'", cut.Markup, StringComparison.Ordinal));
         Assert.NotEmpty(cut.FindAll("[data-testid=langsmith-empty]"));
     }
+
+    [Fact]
+    public async Task AFailedFeedback_IsCountedWithItsReason_AndRedeliverQueuesItAgain()
+    {
+        var project = _langSmith.AddProject("reviews-back", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        _langSmith.AddRuns(project, FakeLangSmithServer.Trace(new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero), 1));
+        var (cut, team) = await RenderAsync(TeamRole.Admin);
+        var connections = Services.GetRequiredService<LangSmithConnections>();
+        var connection = await connections.CreateAsync(new LangSmithConnectionInput(
+            _langSmith.ApiUrl, FakeLangSmithServer.Key, null, [new LangSmithProjectInput(null, "reviews-back", null)], null, null, null));
+        await Services.GetRequiredService<LangSmithSync>().SyncOneAsync(team.Id, connection.Id, CancellationToken.None);
+        var factory = Services.GetRequiredService<EvalPlatform.Core.Data.IEvalDbContextFactory>();
+        Guid traceId;
+        await using (var db = await factory.CreateAsync())
+        {
+            traceId = (await db.Traces.SingleAsync()).Id;
+        }
+
+        // An accepted review queues its feedback; LangSmith refused it for good (as the deliverer records a permanent refusal).
+        await Services.GetRequiredService<EvalPlatform.Core.Reviews.ReviewService>().ReviewAsync(traceId, new EvalPlatform.Core.Reviews.ReviewCommand { Action = EvalPlatform.Core.Reviews.ReviewAction.Accept });
+        await using (var db = await factory.CreateAsync())
+        {
+            await db.LangSmithFeedbackLinks.ExecuteUpdateAsync(u => u.SetProperty(l => l.Status, LangSmithFeedbackStatus.Failed).SetProperty(l => l.LastError, "LangSmith answered 422: run not found"));
+            await db.NotificationDeliveries.ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, EvalPlatform.Core.Notifications.DeliveryStatus.Failed));
+        }
+
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("0 sent · 0 queued · 1 failed", Squash(cut.Find("[data-testid=langsmith-feedback]").TextContent), StringComparison.Ordinal));
+        Assert.Contains("run not found", cut.Find("[data-testid=langsmith-feedback-failures]").TextContent, StringComparison.Ordinal);
+
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-redeliver]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("0 sent · 1 queued · 0 failed", Squash(cut.Find("[data-testid=langsmith-feedback]").TextContent), StringComparison.Ordinal));
+        Assert.Empty(cut.FindAll("[data-testid=langsmith-redeliver]"));
+        await using (var db = await factory.CreateAsync())
+        {
+            var rows = await db.NotificationDeliveries.ToListAsync();
+            Assert.Equal(2, rows.Count);
+            Assert.Single(rows.Select(r => r.EventId).Distinct());
+            Assert.Single(rows, r => r.Status == EvalPlatform.Core.Notifications.DeliveryStatus.Pending);
+        }
+    }
+
+    private static string Squash(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
     [Fact]
     public async Task AReviewer_IsToldTheyMayNotManageIt()

@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.LangSmith.Connector;
+using EvalPlatform.Core.Notifications;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
 using EvalPlatform.Tests.Infrastructure;
@@ -51,6 +52,13 @@ public class LangSmithConnectorAppFactory(TestDatabase database, bool redis, str
         var outcome = await scope.ServiceProvider.GetRequiredService<LangSmithSync>().SyncOneAsync(teamId, connectionId, ct);
         Assert.NotNull(outcome);
         return outcome;
+    }
+
+    /// <summary>One pass of the outbox's delivery job (LangSmith feedback among its rows).</summary>
+    public async Task<DeliveryRun> DeliverAsync()
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<NotificationDeliverer>().DeliverDueAsync();
     }
 
     /// <summary>A context reading as the team's owner.</summary>

@@ -1,0 +1,157 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace EvalPlatform.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class LangSmithFeedback : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects",
+                type: "timestamp with time zone",
+                nullable: true);
+
+            migrationBuilder.DropColumn(
+                name: "FeedbackFailed",
+                table: "langsmith_connections");
+
+            migrationBuilder.DropColumn(
+                name: "FeedbackSent",
+                table: "langsmith_connections");
+
+            migrationBuilder.AddColumn<Guid>(
+                name: "LangSmithConnectionId",
+                table: "notification_deliveries",
+                type: "uuid",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "langsmith_feedback",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    ConnectionId = table.Column<Guid>(type: "uuid", nullable: false),
+                    TraceId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Key = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    RunId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Version = table.Column<int>(type: "integer", nullable: false),
+                    SentVersion = table.Column<int>(type: "integer", nullable: false),
+                    Created = table.Column<bool>(type: "boolean", nullable: false),
+                    Status = table.Column<string>(type: "character varying(12)", maxLength: 12, nullable: false),
+                    LastError = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: true),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    SentAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_langsmith_feedback", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_langsmith_feedback_langsmith_connections_ConnectionId",
+                        column: x => x.ConnectionId,
+                        principalTable: "langsmith_connections",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                    table.ForeignKey(
+                        name: "FK_langsmith_feedback_teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                    table.ForeignKey(
+                        name: "FK_langsmith_feedback_traces_TraceId",
+                        column: x => x.TraceId,
+                        principalTable: "traces",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_notification_deliveries_langsmith",
+                table: "notification_deliveries",
+                columns: new[] { "TeamId", "LangSmithConnectionId", "EventId" },
+                filter: "\"LangSmithConnectionId\" IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_notification_deliveries_LangSmithConnectionId",
+                table: "notification_deliveries",
+                column: "LangSmithConnectionId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_langsmith_feedback_ConnectionId",
+                table: "langsmith_feedback",
+                column: "ConnectionId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_langsmith_feedback_TeamId_ConnectionId_Status",
+                table: "langsmith_feedback",
+                columns: new[] { "TeamId", "ConnectionId", "Status" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_langsmith_feedback_TeamId_TraceId_ConnectionId_Key",
+                table: "langsmith_feedback",
+                columns: new[] { "TeamId", "TraceId", "ConnectionId", "Key" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_langsmith_feedback_TraceId",
+                table: "langsmith_feedback",
+                column: "TraceId");
+
+            migrationBuilder.AddForeignKey(
+                name: "FK_notification_deliveries_langsmith_connections_LangSmithConn~",
+                table: "notification_deliveries",
+                column: "LangSmithConnectionId",
+                principalTable: "langsmith_connections",
+                principalColumn: "Id",
+                onDelete: ReferentialAction.Cascade);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects");
+
+            migrationBuilder.DropForeignKey(
+                name: "FK_notification_deliveries_langsmith_connections_LangSmithConn~",
+                table: "notification_deliveries");
+
+            migrationBuilder.DropTable(
+                name: "langsmith_feedback");
+
+            migrationBuilder.DropIndex(
+                name: "IX_notification_deliveries_langsmith",
+                table: "notification_deliveries");
+
+            migrationBuilder.DropIndex(
+                name: "IX_notification_deliveries_LangSmithConnectionId",
+                table: "notification_deliveries");
+
+            migrationBuilder.DropColumn(
+                name: "LangSmithConnectionId",
+                table: "notification_deliveries");
+
+            migrationBuilder.AddColumn<long>(
+                name: "FeedbackFailed",
+                table: "langsmith_connections",
+                type: "bigint",
+                nullable: false,
+                defaultValue: 0L);
+
+            migrationBuilder.AddColumn<long>(
+                name: "FeedbackSent",
+                table: "langsmith_connections",
+                type: "bigint",
+                nullable: false,
+                defaultValue: 0L);
+        }
+    }
+}

@@ -66,6 +66,8 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<LangSmith.Connector.LangSmithImportIssue> LangSmithImportIssues { get; }
     DbSet<Batches.BatchRun> BatchRuns { get; }
     DbSet<Evaluators.Evaluator> Evaluators { get; }
+    DbSet<Traces.Views.SavedView> SavedViews { get; }
+    DbSet<Traces.Views.TraceListLayout> TraceListLayouts { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

@@ -218,6 +218,7 @@ public static class WebApplicationExtensions
         api.MapLangSmithConnectionEndpoints();
         api.MapEvaluatorEndpoints();
         api.MapBatchRunEndpoints();
+        api.MapSavedViewEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -92,11 +92,10 @@ public sealed class TraceListJourneyTests(KestrelAppFactory app, BrowserFixture 
         Assert.Equal(0, await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - document.documentElement.clientWidth"));
         await page.AssertAccessibleAsync("trace list, light 390");
         await page.ScreenshotAsync("283-trace-list-cards-light-390");
-        await page.ClickAsync("[data-testid=open-filter-sheet]");
-        await page.Locator("[data-testid=filter-sheet]").WaitForAsync();
-        await page.WaitForAnimationsAsync();
+        await page.Locator("[data-testid=open-filter-sheet]").ClickAsync(new() { Timeout = 10_000 });
+        await page.Locator("[data-testid=filter-sheet]").WaitForAsync(new() { Timeout = 10_000 });
         await page.ScreenshotAsync("284-trace-list-filter-sheet-light-390");
-        await page.ClickAsync("[data-testid=close-filter-sheet]");
+        await page.Locator("[data-testid=close-filter-sheet]").ClickAsync(new() { Timeout = 10_000 });
 
         // The trace view's tabs fit a phone: no label clipped ("FUNCTIC").
         await page.GotoAsync($"/traces/{last}");

@@ -269,6 +269,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<Providers.Proxy.ProviderBudgets>();
         services.AddScoped<Providers.Proxy.ProxyCassettes>();
         services.AddScoped<TraceQueries>();
+        services.AddScoped<Traces.Views.SavedViewService>();
         services.AddScoped<TraceUpdates>();
         services.AddScoped<TraceAssembler>();
         services.AddScoped<OtlpTraceImporter>();

@@ -84,6 +84,8 @@ public abstract class EvalDbContext : IdentityDbContext<ApplicationUser>, IEvalD
     public DbSet<Core.Batches.BatchRun> BatchRuns => Set<Core.Batches.BatchRun>();
     public DbSet<Core.Evaluators.Evaluator> Evaluators => Set<Core.Evaluators.Evaluator>();
     public DbSet<Core.Playground.PlaygroundBatchResult> PlaygroundBatchResults => Set<Core.Playground.PlaygroundBatchResult>();
+    public DbSet<Core.Traces.Views.SavedView> SavedViews => Set<Core.Traces.Views.SavedView>();
+    public DbSet<Core.Traces.Views.TraceListLayout> TraceListLayouts => Set<Core.Traces.Views.TraceListLayout>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>

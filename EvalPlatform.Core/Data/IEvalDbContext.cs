@@ -68,6 +68,8 @@ public interface IEvalDbContext : IAsyncDisposable, IDisposable
     DbSet<Batches.BatchRun> BatchRuns { get; }
     DbSet<Evaluators.Evaluator> Evaluators { get; }
     DbSet<Playground.PlaygroundBatchResult> PlaygroundBatchResults { get; }
+    DbSet<Traces.Views.SavedView> SavedViews { get; }
+    DbSet<Traces.Views.TraceListLayout> TraceListLayouts { get; }
 
     /// <summary>Append-only: the context refuses to change or delete an entry.</summary>
     DbSet<AuditEntry> AuditEntries { get; }

@@ -41,4 +41,7 @@ public enum Permission
 
     /// <summary>Create, change, delete and run the team's LLM judges (evaluators) (Admins, Owners, <c>admin</c> keys). Reading them needs ViewTraces.</summary>
     ManageEvaluators,
+
+    /// <summary>Change and delete the team's shared saved views that others made (Admins, Owners, <c>admin</c> keys). Anyone who reads traces keeps views of their own.</summary>
+    ManageSharedViews,
 }

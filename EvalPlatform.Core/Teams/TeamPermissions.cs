@@ -10,15 +10,15 @@ public static class TeamPermissions
     {
         [TeamRole.Viewer] = [Permission.ViewTraces],
         [TeamRole.Reviewer] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.UsePlayground],
-        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators],
-        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators],
+        [TeamRole.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators, Permission.ManageSharedViews],
+        [TeamRole.Owner] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageTeam, Permission.ManageJobs, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators, Permission.ManageSharedViews],
     };
 
     private static readonly Dictionary<ApiKeyScopes, Permission[]> ByScope = new()
     {
         [ApiKeyScopes.Ingest] = [Permission.IngestTraces],
         [ApiKeyScopes.Read] = [Permission.ViewTraces],
-        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators],
+        [ApiKeyScopes.Admin] = [Permission.ViewTraces, Permission.ReviewTraces, Permission.ManageApiKeys, Permission.ManageNotifications, Permission.ManageAlerts, Permission.ManageExperiments, Permission.ViewAuditLog, Permission.ManageMembers, Permission.ManageProviders, Permission.ManageIntegrations, Permission.UsePlayground, Permission.ManageEvaluators, Permission.ManageSharedViews],
         [ApiKeyScopes.Review] = [Permission.ReviewTraces],
     };
 

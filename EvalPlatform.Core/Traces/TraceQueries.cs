@@ -12,13 +12,23 @@ namespace EvalPlatform.Core.Traces;
 /// <summary>
 /// What the list may be filtered by; every field optional. Times filter on the trace's start.
 /// <see cref="Reason"/> is a rejection reason's key; <see cref="Reviewer"/> is who made the latest
-/// review change: a member's e-mail, a user id, or "api-key:{id}"; scores filter the human score.
+/// review change: a member's e-mail, a user id, or "api-key:{id}"; scores filter the human score. <see cref="Model"/> matches
+/// partially and without case ("gpt" finds gpt-4o); the other text fields match exactly.
 /// </summary>
 public sealed record TraceFilter(
     DateTimeOffset? From = null, DateTimeOffset? To = null, ReviewStatus? Status = null, string? Model = null, string? Provider = null,
     string? Tag = null, string? Environment = null, string? SessionId = null, string? UserId = null, string? Experiment = null,
     string? Variant = null, string? Search = null, string? Reason = null, string? Reviewer = null, double? Score = null,
     double? ScoreMin = null, double? ScoreMax = null);
+
+/// <summary>The filter fields whose values <see cref="TraceQueries.SuggestAsync"/> suggests.</summary>
+public enum TraceSuggestionField
+{
+    Model,
+    Environment,
+    Tag,
+    User,
+}
 
 /// <summary>A list row.</summary>
 public sealed record TraceListItem(
@@ -163,6 +173,48 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
         return (newer, older);
     }
 
+    /// <summary>Traces a suggestion reads (the newest): enough to know the team's values, bounded whatever the team's size.</summary>
+    public const int SuggestionWindow = 2_000;
+
+    /// <summary>
+    /// The team's own values of <paramref name="field"/> among its newest <see cref="SuggestionWindow"/> traces that contain
+    /// <paramref name="term"/> without regard to case (all of them when the term is blank), sorted, at most <paramref name="limit"/>.
+    /// Filled into the filter fields' suggestions, so a reviewer picks "gpt-4o" instead of remembering how it was spelled.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> SuggestAsync(TraceSuggestionField field, string? term, int limit = 20, CancellationToken ct = default)
+    {
+        RequireView();
+        limit = Math.Clamp(limit, 1, 100);
+        await using var db = await dbFactory.CreateAsync(ct);
+        var recent = db.Traces.AsNoTracking().OrderByDescending(t => t.SortKey).Take(SuggestionWindow);
+        var lower = string.IsNullOrWhiteSpace(term) ? null : term.Trim().ToLowerInvariant();
+        if (field == TraceSuggestionField.Tag)
+        {
+            // Flattened here: SQLite cannot expand a primitive collection after a LIMIT (no APPLY); a few thousand short lists.
+            var lists = await recent.Select(t => t.Tags).ToListAsync(ct);
+            return lists.SelectMany(tags => tags).Where(tag => tag.Length > 0 && (lower is null || tag.Contains(lower, StringComparison.OrdinalIgnoreCase)))
+                .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Take(limit).ToList();
+        }
+
+        var values = field switch
+        {
+            TraceSuggestionField.Model => recent.Select(t => t.Model),
+            TraceSuggestionField.Environment => recent.Select(t => t.Environment),
+            TraceSuggestionField.User => recent.Select(t => t.UserId),
+            _ => throw new DomainValidationException("field", "One of model, environment, tag, user."),
+        };
+        var distinct = values.Where(v => v != null && v != "").Distinct();
+        if (lower is not null)
+        {
+#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL lower(); the culture overloads are not translatable.
+            distinct = distinct.Where(v => v!.ToLower().Contains(lower));
+#pragma warning restore CA1304, CA1311, CA1862
+        }
+
+        var found = await distinct.OrderBy(v => v).Take(limit).ToListAsync(ct);
+        return found.Select(v => v!).ToList();
+    }
+
     /// <summary>The trace list's filters, the one definition of each (analytics reads raw traces through it too).</summary>
     public static IQueryable<Trace> Apply(IQueryable<Trace> query, TraceFilter f)
     {
@@ -181,9 +233,13 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
             query = query.Where(t => t.ReviewStatus == status);
         }
 
-        if (f.Model is { } model)
+        if (!string.IsNullOrWhiteSpace(f.Model))
         {
-            query = query.Where(t => t.Model == model);
+            // Partial and without case ("GPT-4o" and "gpt" both find gpt-4o): lower() on both databases (ASCII model names).
+            var model = f.Model.Trim().ToLowerInvariant();
+#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL lower(); the culture overloads are not translatable.
+            query = query.Where(t => t.Model != null && t.Model.ToLower().Contains(model));
+#pragma warning restore CA1304, CA1311, CA1862
         }
 
         if (f.Provider is { } provider)

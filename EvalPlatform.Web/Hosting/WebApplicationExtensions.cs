@@ -223,6 +223,7 @@ public static class WebApplicationExtensions
         api.MapEvaluatorEndpoints();
         api.MapBatchRunEndpoints();
         api.MapPlaygroundEndpoints();
+        api.MapSavedViewEndpoints();
 
         // OTLP's own paths: exporters append /v1/traces to a base URL (the app's root, or /api/otel).
         app.MapOtlpEndpoints();

@@ -78,9 +78,10 @@ public sealed class TracesPageTests : BunitTestBase
         Assert.DoesNotContain("about shipping", cut.Markup, StringComparison.Ordinal);
         Assert.Equal("gpt-4o", cut.Find("input[data-testid=filter-model], [data-testid=filter-model] input").GetAttribute("value"));
 
-        await cut.Find("input[data-testid=filter-search], [data-testid=filter-search] input").ChangeAsync(new() { Value = "refund" });
+        // Search applies as you type (debounced, issue 13): an input event, no change (Enter or blur) needed.
+        await cut.Find("input[data-testid=filter-search], [data-testid=filter-search] input").InputAsync(new() { Value = "refund" });
 
-        Assert.EndsWith("/traces?model=gpt-4o&search=refund", navigation.Uri, StringComparison.Ordinal);
+        cut.WaitForAssertion(() => Assert.EndsWith("/traces?model=gpt-4o&search=refund", navigation.Uri, StringComparison.Ordinal), TimeSpan.FromSeconds(5));
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll("tr.trace-row")));
     }
 

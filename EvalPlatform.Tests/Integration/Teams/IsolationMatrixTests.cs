@@ -58,6 +58,7 @@ public sealed class IsolationMatrixFixture : IAsyncLifetime
         IdsOfA["experiments"] = ExperimentKey;
         IdsOfA["invitations"] = (await CreatedAsync(api, "/api/v1/invitations", new { email = Marker + "@example.test", role = "viewer" })).GetProperty("id").GetString()!;
         IdsOfA["members"] = (await TestData.CreateMemberAsync(App.Services, A.Id, TeamRole.Reviewer)).UserId;
+        IdsOfA["views"] = (await CreatedAsync(api, "/api/v1/views", new { name = Marker + "-view", shared = true, filter = new { model = "gpt" } })).GetProperty("id").GetString()!;
 
         await using (var scope = App.Services.CreateAsyncScope())
         {
@@ -225,6 +226,7 @@ public sealed class IsolationMatrixTests(IsolationMatrixFixture f, ITestOutputHe
         ["POST /api/v1/experiments/{key}/stop"] = new { decision = "inconclusive", note = "iso" },
         ["POST /api/v1/experiments/{key}/assign"] = new { unit_id = "u1" },
         ["PUT /api/v1/evaluators/{id}"] = new { name = "iso", connection_id = f.IdsOfA["providers"], model = "gpt-4o-mini", prompt = "Grade {{output}}", output = "pass_fail" },
+        ["PUT /api/v1/views/{id}"] = new { name = "iso view", shared = true },
         ["POST /api/v1/evaluators/{id}/run"] = new { trace_ids = new[] { f.IdsOfA["traces"] } },
         // Valid but for team A's queue and connection: team B's keys must get a problem, never a batch over team A's traces.
         ["POST /api/v1/playground/batches"] = new

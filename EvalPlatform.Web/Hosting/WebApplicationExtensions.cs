@@ -95,6 +95,7 @@ public static class WebApplicationExtensions
         services.AddSingleton<MarkdownRenderer>();
         services.AddScoped<Clipboard>();
         services.AddScoped<Playground.PlaygroundTraceLoader>();
+        Palette.PaletteServiceCollectionExtensions.AddPaletteSources(services);
         // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
         services.TryAddScoped<Analytics.IDashboardTrends, Analytics.TrendServiceDashboardTrends>();
         return services;

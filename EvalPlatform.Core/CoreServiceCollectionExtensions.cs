@@ -74,6 +74,8 @@ public static class CoreServiceCollectionExtensions
     private static IServiceCollection AddEvaluators(this IServiceCollection services)
     {
         services.AddScoped<Evaluators.EvaluatorService>();
+        services.AddScoped<Palette.PaletteQueries>();
+        services.AddScoped<GettingStarted.GettingStartedQueries>();
         services.AddScoped<Evaluators.EvaluatorJudge>();
         services.AddScoped<Batches.IBatchRunHandler, Evaluators.EvaluatorBatchHandler>();
         services.AddSingleton<Evaluators.EvaluatorRunner>();

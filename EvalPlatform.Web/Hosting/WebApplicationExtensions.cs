@@ -98,6 +98,7 @@ public static class WebApplicationExtensions
         services.AddScoped<Clipboard>();
         services.AddScoped<Playground.PlaygroundTraceLoader>();
         services.AddSingleton<Core.Playground.IPlaygroundTraceValues, Playground.PlaygroundTraceValues>();
+        Palette.PaletteServiceCollectionExtensions.AddPaletteSources(services);
         // The dashboard's "What changed" findings; replaced by the trend service's where it is registered.
         services.TryAddScoped<Analytics.IDashboardTrends, Analytics.TrendServiceDashboardTrends>();
         return services;

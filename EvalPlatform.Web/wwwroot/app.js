@@ -45,4 +45,53 @@ window.evalPlatform = {
       }
     },
   },
+  // The command palette: Ctrl+K / Cmd+K opens it from anywhere (even from a field), remembering where focus was so
+  // Escape can put it back; while it is open, Tab stays in its field and the arrows do not move the caret.
+  palette: {
+    _dotnet: null,
+    _returnTo: null,
+    _handler: null,
+    remember() {
+      const active = document.activeElement;
+      if (active && !active.closest('[data-testid=palette]')) {
+        this._returnTo = active;
+      }
+    },
+    restore() {
+      const target = this._returnTo;
+      this._returnTo = null;
+      if (target && target.isConnected && typeof target.focus === 'function') {
+        target.focus();
+      }
+    },
+    attach(dotnet) {
+      this.detach();
+      this._dotnet = dotnet;
+      this._handler = (e) => {
+        if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 'k' || e.key === 'K')) {
+          e.preventDefault();
+          if (!document.querySelector('[data-testid=palette]')) {
+            this.remember();
+          }
+          dotnet.invokeMethodAsync('OpenFromKeyAsync').catch(() => {});
+          return;
+        }
+        const input = e.target instanceof Element ? e.target.closest('[data-testid=palette-input]') : null;
+        if (!input) {
+          return;
+        }
+        if (e.key === 'Tab' || e.key === 'ArrowUp' || e.key === 'ArrowDown') {
+          e.preventDefault();
+        }
+      };
+      document.addEventListener('keydown', this._handler, true);
+    },
+    detach() {
+      if (this._handler) {
+        document.removeEventListener('keydown', this._handler, true);
+      }
+      this._handler = null;
+      this._dotnet = null;
+    },
+  },
 };

@@ -15,6 +15,7 @@ public static class EvalTheme
             Success = "#166534", // white text on it stays above 4.5:1 under the snackbar's 95 % opacity
             Error = "#b91c1c",
             Warning = "#b45309",
+            Info = "#1565c0", // MudBlazor's #2196f3 is 3.1:1 as text on white (an outlined "draft" chip)
         },
         PaletteDark = new PaletteDark
         {
@@ -22,8 +23,10 @@ public static class EvalTheme
             Secondary = "#5eead4",
             AppbarBackground = "#111827",
             Success = "#4ade80",
-            Error = "#f87171",
+            Error = "#fca5a5", // #f87171 was 4.25:1 as outlined-button text on the dark surface
             Warning = "#fbbf24",
+            Info = "#7dd3fc",
+            Tertiary = "#f0abfc",
             // The dark palette's colours are light, so text on them is dark (white on #fbbf24 is 1.7:1), and secondary
             // text is brighter than MudBlazor's default (4.25:1 on the surface): both at least 4.5:1 (WCAG AA, axe).
             PrimaryContrastText = "#111827",
@@ -31,6 +34,8 @@ public static class EvalTheme
             SuccessContrastText = "#111827",
             ErrorContrastText = "#111827",
             WarningContrastText = "#111827",
+            InfoContrastText = "#111827",
+            TertiaryContrastText = "#111827",
             TextSecondary = "rgba(255,255,255,0.70)",
         },
         Typography = new Typography

@@ -94,7 +94,15 @@ public sealed class TraceListJourneyTests(KestrelAppFactory app, BrowserFixture 
         await page.ScreenshotAsync("283-trace-list-cards-light-390");
         await page.Locator("[data-testid=open-filter-sheet]").ClickAsync(new() { Timeout = 10_000 });
         await page.Locator("[data-testid=filter-sheet]").WaitForAsync(new() { Timeout = 10_000 });
-        await page.ScreenshotAsync("284-trace-list-filter-sheet-light-390");
+
+        // The sheet covers the screen: the visible screen is the picture, its opening animation stopped (a full-page
+        // capture of the open sheet timed out).
+        await page.ScreenshotAsync(new()
+        {
+            Path = Path.Combine(BrowserFixture.ScreenshotFolder, "284-trace-list-filter-sheet-light-390.png"),
+            Animations = ScreenshotAnimations.Disabled,
+            Timeout = 15_000,
+        });
         await page.Locator("[data-testid=close-filter-sheet]").ClickAsync(new() { Timeout = 10_000 });
 
         // The trace view's tabs fit a phone: no label clipped ("FUNCTIC").
@@ -103,7 +111,8 @@ public sealed class TraceListJourneyTests(KestrelAppFactory app, BrowserFixture 
         await page.Locator("[data-testid=chat]").WaitForAsync();
         var clipped = await page.EvaluateAsync<string[]>(
             "() => [...document.querySelectorAll('.mud-tab')].filter(t => { const r = t.getBoundingClientRect(); " +
-            "return r.right > window.innerWidth || r.left < 0 || t.scrollWidth > t.clientWidth + 1; }).map(t => t.textContent)");
+            "return r.right > window.innerWidth || r.left < 0 || t.scrollWidth > t.clientWidth + 1; }).map(t => { const r = t.getBoundingClientRect(); " +
+            "return `${t.textContent} (left ${Math.round(r.left)}, right ${Math.round(r.right)} of ${window.innerWidth}; text ${t.scrollWidth} in ${t.clientWidth})`; })");
         Assert.True(clipped.Length == 0, "tabs off screen or clipped on a phone: " + string.Join(", ", clipped));
         await page.ScreenshotAsync("285-trace-view-tabs-light-390");
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using EvalPlatform.Core.Data;
+using EvalPlatform.Core.LangSmith.Connector;
 using EvalPlatform.Core.Playground;
 using EvalPlatform.Core.Providers;
 using EvalPlatform.Core.Queues;
@@ -50,7 +51,7 @@ public sealed class TracePurge(IServiceScopeFactory scopes, IOptions<RetentionOp
     /// </summary>
     public static IReadOnlyList<Type> Dependants { get; } =
         [typeof(Span), typeof(Score), typeof(ReviewChange), typeof(QueueItem), typeof(QueueClaim), typeof(QueueVerdict), typeof(ProviderCall),
-            typeof(PlaygroundBatchResult)];
+            typeof(PlaygroundBatchResult), typeof(LangSmithFeedbackLink)];
 
     public async Task<TracePurgeRun> PurgeAsync(CancellationToken ct = default)
     {
@@ -118,6 +119,7 @@ public sealed class TracePurge(IServiceScopeFactory scopes, IOptions<RetentionOp
             await db.Scores.Where(s => ids.Contains(s.TraceId)).ExecuteDeleteAsync(ct);
             await db.Spans.Where(s => ids.Contains(s.TraceId)).ExecuteDeleteAsync(ct);
             await db.PlaygroundBatchResults.Where(r => ids.Contains(r.TraceId)).ExecuteDeleteAsync(ct);
+            await db.LangSmithFeedbackLinks.Where(l => ids.Contains(l.TraceId)).ExecuteDeleteAsync(ct);
             await db.ProviderCalls.Where(c => c.TraceId != null && ids.Contains(c.TraceId.Value))
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.TraceId, (Guid?)null), ct);
             total += await db.Traces.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(ct);

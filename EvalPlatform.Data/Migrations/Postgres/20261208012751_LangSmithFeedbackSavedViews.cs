@@ -6,17 +6,11 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace EvalPlatform.Data.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class LangSmithFeedback : Migration
+    public partial class LangSmithFeedbackSavedViews : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.AddColumn<DateTimeOffset>(
-                name: "FeedbackCheckedAt",
-                table: "langsmith_projects",
-                type: "timestamp with time zone",
-                nullable: true);
-
             migrationBuilder.DropColumn(
                 name: "FeedbackFailed",
                 table: "langsmith_connections");
@@ -29,6 +23,12 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 name: "LangSmithConnectionId",
                 table: "notification_deliveries",
                 type: "uuid",
+                nullable: true);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.CreateTable(
@@ -72,6 +72,52 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         onDelete: ReferentialAction.Cascade);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "saved_views",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    OwnerId = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: false),
+                    Shared = table.Column<bool>(type: "boolean", nullable: false),
+                    FilterJson = table.Column<string>(type: "character varying(8000)", maxLength: 8000, nullable: false),
+                    Columns = table.Column<string>(type: "character varying(400)", maxLength: 400, nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_saved_views", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_saved_views_teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "trace_list_layouts",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    OwnerId = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: false),
+                    Columns = table.Column<string>(type: "character varying(400)", maxLength: 400, nullable: false),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_trace_list_layouts", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_trace_list_layouts_teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
             migrationBuilder.CreateIndex(
                 name: "IX_notification_deliveries_langsmith",
                 table: "notification_deliveries",
@@ -104,6 +150,22 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 table: "langsmith_feedback",
                 column: "TraceId");
 
+            migrationBuilder.CreateIndex(
+                name: "IX_saved_views_TeamId_OwnerId",
+                table: "saved_views",
+                columns: new[] { "TeamId", "OwnerId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_saved_views_TeamId_Shared",
+                table: "saved_views",
+                columns: new[] { "TeamId", "Shared" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_trace_list_layouts_TeamId_OwnerId",
+                table: "trace_list_layouts",
+                columns: new[] { "TeamId", "OwnerId" },
+                unique: true);
+
             migrationBuilder.AddForeignKey(
                 name: "FK_notification_deliveries_langsmith_connections_LangSmithConn~",
                 table: "notification_deliveries",
@@ -116,16 +178,18 @@ namespace EvalPlatform.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropColumn(
-                name: "FeedbackCheckedAt",
-                table: "langsmith_projects");
-
             migrationBuilder.DropForeignKey(
                 name: "FK_notification_deliveries_langsmith_connections_LangSmithConn~",
                 table: "notification_deliveries");
 
             migrationBuilder.DropTable(
                 name: "langsmith_feedback");
+
+            migrationBuilder.DropTable(
+                name: "saved_views");
+
+            migrationBuilder.DropTable(
+                name: "trace_list_layouts");
 
             migrationBuilder.DropIndex(
                 name: "IX_notification_deliveries_langsmith",
@@ -138,6 +202,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
             migrationBuilder.DropColumn(
                 name: "LangSmithConnectionId",
                 table: "notification_deliveries");
+
+            migrationBuilder.DropColumn(
+                name: "FeedbackCheckedAt",
+                table: "langsmith_projects");
 
             migrationBuilder.AddColumn<long>(
                 name: "FeedbackFailed",

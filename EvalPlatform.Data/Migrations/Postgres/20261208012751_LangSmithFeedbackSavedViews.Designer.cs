@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace EvalPlatform.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresEvalDbContext))]
-    [Migration("20261207225059_TraceListViews")]
-    partial class TraceListViews
+    [Migration("20261208012751_LangSmithFeedbackSavedViews")]
+    partial class LangSmithFeedbackSavedViews
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -965,16 +965,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasMaxLength(450)
                         .HasColumnType("character varying(450)");
 
-                    b.Property<long>("FeedbackFailed")
-                        .HasColumnType("bigint");
-
                     b.Property<string>("FeedbackKey")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
-
-                    b.Property<long>("FeedbackSent")
-                        .HasColumnType("bigint");
 
                     b.Property<string>("KeyHint")
                         .IsRequired()
@@ -1019,6 +1013,69 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.HasIndex("TeamId", "CreatedAt");
 
                     b.ToTable("langsmith_connections", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("ConnectionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<bool>("Created")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("SentVersion")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(12)
+                        .HasColumnType("character varying(12)");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConnectionId");
+
+                    b.HasIndex("TraceId");
+
+                    b.HasIndex("TeamId", "ConnectionId", "Status");
+
+                    b.HasIndex("TeamId", "TraceId", "ConnectionId", "Key")
+                        .IsUnique();
+
+                    b.ToTable("langsmith_feedback", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
@@ -1078,6 +1135,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.Property<long?>("EstimatedRuns")
                         .HasColumnType("bigint");
+
+                    b.Property<DateTimeOffset?>("FeedbackCheckedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("LastError")
                         .HasMaxLength(2000)
@@ -1299,6 +1359,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasMaxLength(40)
                         .HasColumnType("character varying(40)");
 
+                    b.Property<Guid?>("LangSmithConnectionId")
+                        .HasColumnType("uuid");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)");
@@ -1342,6 +1405,8 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("ChannelId");
 
+                    b.HasIndex("LangSmithConnectionId");
+
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
@@ -1350,6 +1415,10 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "LangSmithConnectionId", "EventId")
+                        .HasDatabaseName("IX_notification_deliveries_langsmith")
+                        .HasFilter("\"LangSmithConnectionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "RecipientUserId", "Id")
                         .HasDatabaseName("IX_notification_deliveries_recipient")
@@ -1391,6 +1460,69 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsUnique();
 
                     b.ToTable("notification_preferences", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("BatchRunId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Configuration")
+                        .HasColumnType("integer");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<int?>("ErrorStatus")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("InputTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("LatencyMs")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int?>("OutputTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(100000)
+                        .HasColumnType("character varying(100000)");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("BatchRunId");
+
+                    b.HasIndex("TeamId", "BatchRunId", "Position", "Configuration")
+                        .IsUnique();
+
+                    b.ToTable("playground_batch_results", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Providers.ProviderCall", b =>
@@ -2962,6 +3094,27 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("ConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
+                        .WithMany()
+                        .HasForeignKey("TraceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
                 {
                     b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
@@ -3016,10 +3169,30 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .WithMany()
                         .HasForeignKey("ChannelId")
                         .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("LangSmithConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>
                 {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Batches.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("BatchRunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()
                         .HasForeignKey("TeamId")

@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace EvalPlatform.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteEvalDbContext))]
-    [Migration("20261207225118_TraceListViews")]
-    partial class TraceListViews
+    [Migration("20261208012756_LangSmithFeedbackSavedViews")]
+    partial class LangSmithFeedbackSavedViews
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -959,16 +959,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasMaxLength(450)
                         .HasColumnType("TEXT");
 
-                    b.Property<long>("FeedbackFailed")
-                        .HasColumnType("INTEGER");
-
                     b.Property<string>("FeedbackKey")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
-
-                    b.Property<long>("FeedbackSent")
-                        .HasColumnType("INTEGER");
 
                     b.Property<string>("KeyHint")
                         .IsRequired()
@@ -1013,6 +1007,69 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.HasIndex("TeamId", "CreatedAt");
 
                     b.ToTable("langsmith_connections", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConnectionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Created")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("SentAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("SentVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(12)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConnectionId");
+
+                    b.HasIndex("TraceId");
+
+                    b.HasIndex("TeamId", "ConnectionId", "Status");
+
+                    b.HasIndex("TeamId", "TraceId", "ConnectionId", "Key")
+                        .IsUnique();
+
+                    b.ToTable("langsmith_feedback", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
@@ -1071,6 +1128,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("EstimatedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("FeedbackCheckedAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("LastError")
@@ -1293,6 +1353,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasMaxLength(40)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("LangSmithConnectionId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("TEXT");
@@ -1336,6 +1399,8 @@ namespace EvalPlatform.Data.Migrations.Sqlite
 
                     b.HasIndex("ChannelId");
 
+                    b.HasIndex("LangSmithConnectionId");
+
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("IX_notification_deliveries_due")
                         .HasFilter("\"Status\" = 'Pending'");
@@ -1344,6 +1409,10 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasDatabaseName("IX_notification_deliveries_retention");
 
                     b.HasIndex("TeamId", "ChannelId", "Id");
+
+                    b.HasIndex("TeamId", "LangSmithConnectionId", "EventId")
+                        .HasDatabaseName("IX_notification_deliveries_langsmith")
+                        .HasFilter("\"LangSmithConnectionId\" IS NOT NULL");
 
                     b.HasIndex("TeamId", "RecipientUserId", "Id")
                         .HasDatabaseName("IX_notification_deliveries_recipient")
@@ -1385,6 +1454,69 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("notification_preferences", (string)null);
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("BatchRunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Configuration")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<decimal?>("Cost")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("ErrorStatus")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("LatencyMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(100000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("BatchRunId");
+
+                    b.HasIndex("TeamId", "BatchRunId", "Position", "Configuration")
+                        .IsUnique();
+
+                    b.ToTable("playground_batch_results", (string)null);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Providers.ProviderCall", b =>
@@ -2950,6 +3082,27 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithFeedbackLink", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("ConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("EvalPlatform.Core.Traces.Trace", null)
+                        .WithMany()
+                        .HasForeignKey("TraceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("EvalPlatform.Core.LangSmith.Connector.LangSmithImportIssue", b =>
                 {
                     b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
@@ -3004,10 +3157,30 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .WithMany()
                         .HasForeignKey("ChannelId")
                         .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("EvalPlatform.Core.LangSmith.Connector.LangSmithConnection", null)
+                        .WithMany()
+                        .HasForeignKey("LangSmithConnectionId")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("EvalPlatform.Core.Notifications.NotificationPreference", b =>
                 {
+                    b.HasOne("EvalPlatform.Core.Teams.Team", null)
+                        .WithMany()
+                        .HasForeignKey("TeamId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("EvalPlatform.Core.Playground.PlaygroundBatchResult", b =>
+                {
+                    b.HasOne("EvalPlatform.Core.Batches.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("BatchRunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("EvalPlatform.Core.Teams.Team", null)
                         .WithMany()
                         .HasForeignKey("TeamId")

@@ -245,8 +245,6 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<LangSmith.Connector.LangSmithSync>();
         services.AddSingleton<LangSmith.Connector.LangSmithFeedback>();
         services.AddScoped<LangSmith.Connector.LangSmithReconciliations>();
-        services.AddScoped<LangSmith.Connector.LangSmithFeedbackDelivery>();
-        services.AddScoped<Notifications.IIntegrationDelivery>(sp => sp.GetRequiredService<LangSmith.Connector.LangSmithFeedbackDelivery>());
         return services;
     }
 

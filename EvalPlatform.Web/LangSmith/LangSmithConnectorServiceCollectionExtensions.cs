@@ -23,6 +23,9 @@ public static class LangSmithConnectorServiceCollectionExtensions
         services.AddHttpClient<LangSmithClient>((sp, http) =>
                 http.Timeout = TimeSpan.FromSeconds(Math.Max(30, sp.GetRequiredService<IOptions<OutboundOptions>>().Value.TimeoutSeconds)))
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundGuard>().CreateHandler());
+        // Feedback to LangSmith leaves through the outbox as an integration delivery; registered beside the client it needs.
+        services.AddScoped<LangSmithFeedbackDelivery>();
+        services.AddScoped<Core.Notifications.IIntegrationDelivery>(sp => sp.GetRequiredService<LangSmithFeedbackDelivery>());
         return services;
     }
 }

@@ -41,7 +41,8 @@ public sealed record TraceListItem(
 public sealed record TracePage(IReadOnlyList<TraceListItem> Items, string? NextCursor);
 
 /// <summary>A trace as exported: all its fields and its spans in order.</summary>
-public sealed record TraceExportItem(Trace Trace, IReadOnlyList<Span> Spans);
+/// <summary>An exported trace: its spans, and the name of who made its current review (null when unreviewed).</summary>
+public sealed record TraceExportItem(Trace Trace, IReadOnlyList<Span> Spans, string? ReviewedByName = null);
 
 /// <summary>A whole trace: its fields, its span tree (in order) and its scores.</summary>
 public sealed record TraceDetail(Trace Trace, IReadOnlyList<Span> Spans, IReadOnlyList<Score> Scores);
@@ -116,9 +117,15 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
             var ids = page.Select(t => t.Id).ToList();
             var spans = (await db.Spans.AsNoTracking().Where(s => ids.Contains(s.TraceId)).ToListAsync(ct))
                 .OrderBy(s => s.Position).ToLookup(s => s.TraceId);
+            // The reviewer's name as the review API gives it (reviewed_by_name): the one recorded on the change that made the review.
+            var reviewed = page.Where(t => t.ReviewVersion > 0).Select(t => t.Id).ToList();
+            var changes = reviewed.Count == 0 ? [] : await db.ReviewChanges.AsNoTracking().Where(c => reviewed.Contains(c.TraceId))
+                .Select(c => new { c.TraceId, c.Version, c.ActorName }).ToListAsync(ct);
+            var names = changes.ToLookup(c => c.TraceId);
             foreach (var trace in page)
             {
-                yield return new TraceExportItem(trace, spans[trace.Id].ToList());
+                var name = names[trace.Id].FirstOrDefault(c => c.Version == trace.ReviewVersion)?.ActorName;
+                yield return new TraceExportItem(trace, spans[trace.Id].ToList(), name);
             }
 
             if (page.Count < ExportPageSize)

@@ -31,7 +31,7 @@ public static class TraceExportWriter
     [
         "id", "external_id", "name", "created_at", "start_time", "model", "provider", "environment", "session_id", "user_id",
         "experiment", "variant", "tags", "input", "output", "latency_ms", "prompt_tokens", "completion_tokens", "cost", "error",
-        "review_status", "review_reason", "review_detail", "review_score", "review_note", "reviewed_by", "reviewed_at",
+        "review_status", "review_reason", "review_detail", "review_score", "review_note", "reviewed_by", "reviewed_by_name", "reviewed_at",
     ];
 
     public static bool TryParseFormat(string? value, out ExportFormat format)
@@ -176,6 +176,7 @@ public static class TraceExportWriter
         WriteNullable(w, "score", t.HumanScore);
         w.WriteString("note", t.ReviewNote);
         w.WriteString("reviewed_by", t.ReviewedBy);
+        w.WriteString("reviewed_by_name", item.ReviewedByName);
         WriteNullable(w, "reviewed_at", t.ReviewedAt);
         w.WriteEndObject();
         w.WriteEndObject();
@@ -261,7 +262,7 @@ public static class TraceExportWriter
             Text(t.Environment), Text(t.SessionId), Text(t.UserId), Text(t.Experiment), Text(t.Variant), Text(string.Join(";", t.Tags)),
             Text(input), Text(output), Number(t.LatencyMs), Number(t.PromptTokens), Number(t.CompletionTokens), Number(t.Cost),
             Text(t.Error), TraceEndpoints.Wire(t.ReviewStatus), Text(t.ReviewReason), Text(t.ReviewDetail), Number(t.HumanScore),
-            Text(t.ReviewNote), Text(t.ReviewedBy), t.ReviewedAt is { } at ? Time(at) : null,
+            Text(t.ReviewNote), Text(t.ReviewedBy), Text(item.ReviewedByName), t.ReviewedAt is { } at ? Time(at) : null,
         ];
         return string.Join(",", cells.Select(Quote)) + "\r\n";
     }

@@ -76,6 +76,35 @@ public abstract class TraceExportTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Export_NamesTheReviewer_AsTheReviewApiDoes_InBothFormats()
+    {
+        var (api, _) = await ApiClient.ForNewTeamAsync(app, AllScopes);
+        await api.PostTraceAsync(new { external_id = "reviewed", user_input = "q", response = "a" });
+        await api.PostTraceAsync(new { external_id = "unreviewed", user_input = "q", response = "a" });
+        var id = Lines(await api.Http.GetStringAsync("/api/v1/traces/export?format=jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(e => e.GetProperty("external_id").GetString() == "reviewed").GetProperty("id").GetGuid();
+        Assert.True((await api.PostJsonAsync($"/api/v1/traces/{id}/review", new { action = "accept" })).IsSuccessStatusCode);
+        var changed = await api.PostJsonAsync($"/api/v1/traces/{id}/review", new { action = "reject", reason = "hallucination" });
+        Assert.True(changed.IsSuccessStatusCode, await changed.Content.ReadAsStringAsync());
+        var review = JsonDocument.Parse(await changed.Content.ReadAsStringAsync()).RootElement;
+        var name = review.GetProperty("reviewed_by_name").GetString();
+        Assert.False(string.IsNullOrEmpty(name));
+        Assert.NotEqual(review.GetProperty("reviewed_by").GetString(), name);
+
+        var exported = Lines(await api.Http.GetStringAsync("/api/v1/traces/export?format=jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var reviewed = exported.Single(e => e.GetProperty("external_id").GetString() == "reviewed").GetProperty("review");
+        Assert.Equal(review.GetProperty("reviewed_by").GetString(), reviewed.GetProperty("reviewed_by").GetString());
+        Assert.Equal(name, reviewed.GetProperty("reviewed_by_name").GetString());
+        var unreviewed = exported.Single(e => e.GetProperty("external_id").GetString() == "unreviewed").GetProperty("review");
+        Assert.Equal(JsonValueKind.Null, unreviewed.GetProperty("reviewed_by_name").ValueKind);
+
+        var rows = ParseCsv(await api.Http.GetStringAsync("/api/v1/traces/export?format=csv"));
+        var row = rows.Skip(1).Single(r => r[Array.IndexOf(TraceExportWriter.CsvColumns, "external_id")] == "reviewed");
+        Assert.Equal(name, row[Array.IndexOf(TraceExportWriter.CsvColumns, "reviewed_by_name")]);
+        Assert.Equal("rejected", row[Array.IndexOf(TraceExportWriter.CsvColumns, "review_status")]);
+    }
+
+    [Fact]
     public async Task Export_PagesThroughEverything_NewestFirst_AndNeverAnotherTeamsTraces()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app, AllScopes);

@@ -90,6 +90,7 @@ public sealed class LangSmithJourneyTests(LangSmithKestrelAppFactory app, Browse
         Assert.Matches(@"^(19\.\d|20) runs/min · about 2 min left$", (await pace.InnerTextAsync()).Trim());
         Assert.Equal("20", (await page.Locator("[data-testid=langsmith-project-today]").InnerTextAsync()).Trim());
         Assert.Equal("20 runs today", (await page.Locator("[data-testid=langsmith-today]").InnerTextAsync()).Trim());
+        Assert.Equal("next sync due now", (await page.Locator("[data-testid=langsmith-next]").InnerTextAsync()).Trim()); // the stopped sync is taken up again
         await page.AssertAccessibleAsync("LangSmith page during a backfill");
         await page.ScreenshotAsync("240-langsmith-backfill-progress-light-1440");
         await page.Locator("[data-testid=langsmith-projects-table]").ScrollIntoViewIfNeededAsync();

@@ -90,6 +90,20 @@ public sealed class LangSmithProject : ITeamOwned
 
     public long RunsSeen { get; set; }
     public long RunsImported { get; set; }
+
+    /// <summary>The UTC day (its midnight) <see cref="RunsImportedToday"/> counts; another day's count reads as none today.</summary>
+    public DateTimeOffset? ImportDay { get; set; }
+
+    public long RunsImportedToday { get; set; }
+
+    /// <summary>
+    /// When the sync last took up the unfinished backfill (its start, or a resume after a pause or a restart), with
+    /// <see cref="BackfillRunsAtResume"/> the runs read by then: the backfill's rate is what it read since, over the time
+    /// to its last saved page.
+    /// </summary>
+    public DateTimeOffset? BackfillResumedAt { get; set; }
+
+    public long BackfillRunsAtResume { get; set; }
     public long TracesImported { get; set; }
     public long Errors { get; set; }
     public DateTimeOffset? LastSyncAt { get; set; }

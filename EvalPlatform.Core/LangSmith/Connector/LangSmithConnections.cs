@@ -17,15 +17,21 @@ public sealed record LangSmithConnectionInput(
     string? ApiUrl, string? ApiKey, string? WorkspaceId, IReadOnlyList<LangSmithProjectInput>? Projects,
     int? SyncIntervalMinutes, bool? PushFeedback, string? FeedbackKey);
 
+/// <summary>
+/// A project's status: <c>RunsImportedToday</c> counts the UTC day; while its backfill runs, its rate (runs read per
+/// minute since the sync last took it up) and the time left to LangSmith's estimate at that rate (null when unknown).
+/// </summary>
 public sealed record LangSmithProjectStatus(
     Guid Id, string Name, DateTimeOffset? StartTime, bool BackfillDone, long? EstimatedRuns, long RunsSeen, long RunsImported,
-    long TracesImported, long Errors, DateTimeOffset? LastSyncAt, string? LastError, DateTimeOffset? NewestRun);
+    long TracesImported, long Errors, DateTimeOffset? LastSyncAt, string? LastError, DateTimeOffset? NewestRun,
+    long RunsImportedToday = 0, double? BackfillRunsPerMinute = null, long? BackfillSecondsLeft = null);
 
 /// <summary>A connection with its status (never its key: the last four characters only).</summary>
 public sealed record LangSmithConnectionInfo(
     Guid Id, string ApiUrl, string KeyHint, string? WorkspaceId, int SyncIntervalMinutes, bool PushFeedback, string FeedbackKey,
     bool Paused, DateTimeOffset CreatedAt, DateTimeOffset? LastSyncAt, DateTimeOffset NextSyncAt, string? LastError,
-    long RunsImported, long TracesImported, long Errors, long FeedbackSent, long FeedbackFailed, IReadOnlyList<LangSmithProjectStatus> Projects, long FeedbackPending = 0);
+    long RunsImported, long TracesImported, long Errors, long FeedbackSent, long FeedbackFailed, IReadOnlyList<LangSmithProjectStatus> Projects, long FeedbackPending = 0,
+    long RunsImportedToday = 0);
 
 /// <summary>Reviews sent back as feedback (ADR 45), counted per feedback (trace × key), not per attempt.</summary>
 public sealed record LangSmithFeedbackCounts(long Sent, long Failed, long Pending)
@@ -66,7 +72,7 @@ public sealed class LangSmithConnections(
         var projects = await db.LangSmithProjects.AsNoTracking().ToListAsync(ct);
         var feedback = await FeedbackCountsAsync(db, null, ct);
         return connections.OrderBy(c => c.CreatedAt).ThenBy(c => c.Id)
-            .Select(c => ToInfo(c, projects.Where(p => p.ConnectionId == c.Id), feedback.GetValueOrDefault(c.Id))).ToList();
+            .Select(c => ToInfo(c, projects.Where(p => p.ConnectionId == c.Id), feedback.GetValueOrDefault(c.Id), clock.GetUtcNow())).ToList();
     }
 
     public async Task<LangSmithConnectionInfo> GetAsync(Guid id, CancellationToken ct = default)
@@ -120,7 +126,7 @@ public sealed class LangSmithConnections(
         db.LangSmithProjects.AddRange(projects);
         await db.SaveChangesAsync(ct);
         await audit.RecordAsync(AuditActions.LangSmithConnected, apiUrl, Details(connection, projects), ct);
-        return ToInfo(connection, projects, LangSmithFeedbackCounts.None);
+        return ToInfo(connection, projects, LangSmithFeedbackCounts.None, now);
     }
 
     /// <summary>
@@ -193,7 +199,7 @@ public sealed class LangSmithConnections(
         await db.SaveChangesAsync(ct);
         var now = await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == id).ToListAsync(ct);
         await audit.RecordAsync(AuditActions.LangSmithChanged, connection.ApiUrl, Details(connection, now, keyChanged: apiKey is not null), ct);
-        return ToInfo(connection, now, (await FeedbackCountsAsync(db, id, ct)).GetValueOrDefault(id));
+        return ToInfo(connection, now, (await FeedbackCountsAsync(db, id, ct)).GetValueOrDefault(id), clock.GetUtcNow());
     }
 
     /// <summary>Deletes the connection with its projects' progress and import log; the traces it imported stay.</summary>
@@ -354,9 +360,9 @@ public sealed class LangSmithConnections(
         _ => "pending",
     };
 
-    private static async Task<LangSmithConnectionInfo> InfoAsync(IEvalDbContext db, LangSmithConnection connection, CancellationToken ct) =>
+    private async Task<LangSmithConnectionInfo> InfoAsync(IEvalDbContext db, LangSmithConnection connection, CancellationToken ct) =>
         ToInfo(connection, await db.LangSmithProjects.AsNoTracking().Where(p => p.ConnectionId == connection.Id).ToListAsync(ct),
-            (await FeedbackCountsAsync(db, connection.Id, ct)).GetValueOrDefault(connection.Id));
+            (await FeedbackCountsAsync(db, connection.Id, ct)).GetValueOrDefault(connection.Id), clock.GetUtcNow());
 
     /// <summary>The current team's feedback per connection (one, or all) and state.</summary>
     internal static async Task<Dictionary<Guid, LangSmithFeedbackCounts>> FeedbackCountsAsync(IEvalDbContext db, Guid? connectionId, CancellationToken ct)
@@ -374,15 +380,22 @@ public sealed class LangSmithConnections(
             g.Where(r => r.Status == LangSmithFeedbackStatus.Pending).Sum(r => r.Count)));
     }
 
-    internal static LangSmithConnectionInfo ToInfo(LangSmithConnection c, IEnumerable<LangSmithProject> projects, LangSmithFeedbackCounts? feedback)
+    internal static LangSmithConnectionInfo ToInfo(LangSmithConnection c, IEnumerable<LangSmithProject> projects, LangSmithFeedbackCounts? feedback, DateTimeOffset now)
     {
         feedback ??= LangSmithFeedbackCounts.None;
-        var list = projects.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new LangSmithProjectStatus(
-            p.ProjectId, p.Name, p.StartTime, p.BackfillDone, p.EstimatedRuns, p.RunsSeen, p.RunsImported, p.TracesImported, p.Errors,
-            p.LastSyncAt, p.LastError, p.Newest ?? p.PassNewest)).ToList();
+        var list = projects.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => ToStatus(p, now)).ToList();
         return new LangSmithConnectionInfo(c.Id, c.ApiUrl, c.KeyHint, c.WorkspaceId, c.SyncIntervalMinutes, c.PushFeedback, c.FeedbackKey,
             c.Paused, c.CreatedAt, c.LastSyncAt, c.NextSyncAt, c.LastError, list.Sum(p => p.RunsImported), list.Sum(p => p.TracesImported),
-            list.Sum(p => p.Errors), feedback.Sent, feedback.Failed, list, feedback.Pending);
+            list.Sum(p => p.Errors), feedback.Sent, feedback.Failed, list, feedback.Pending, list.Sum(p => p.RunsImportedToday));
+    }
+
+    private static LangSmithProjectStatus ToStatus(LangSmithProject p, DateTimeOffset now)
+    {
+        var rate = LangSmithProgress.RunsPerMinute(p);
+        return new LangSmithProjectStatus(
+            p.ProjectId, p.Name, p.StartTime, p.BackfillDone, p.EstimatedRuns, p.RunsSeen, p.RunsImported, p.TracesImported, p.Errors,
+            p.LastSyncAt, p.LastError, p.Newest ?? p.PassNewest, LangSmithProgress.ImportedToday(p, now),
+            rate is { } r ? Math.Round(r, 1) : null, LangSmithProgress.TimeLeft(p, rate) is { } left ? (long)left.TotalSeconds : null);
     }
 
     private async Task<string> ApiUrlAsync(string? value, CancellationToken ct)

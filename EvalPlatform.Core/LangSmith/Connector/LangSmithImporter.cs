@@ -109,6 +109,13 @@ public sealed partial class LangSmithImporter(
     /// <summary>Runs the project's pass to its end; false when the connection was paused (or the project changed) meanwhile.</summary>
     private async Task<bool> SyncProjectAsync(LangSmithConnection connection, LangSmithEndpoint endpoint, LangSmithProject project, Totals totals, CancellationToken ct)
     {
+        if (!project.BackfillDone)
+        {
+            // The rate counts from here: time paused or stopped before is not the backfill's pace.
+            project.BackfillResumedAt = clock.GetUtcNow();
+            project.BackfillRunsAtResume = project.RunsSeen;
+        }
+
         if (!project.PassActive)
         {
             project.PassActive = true;
@@ -136,6 +143,7 @@ public sealed partial class LangSmithImporter(
             project.PassNewest = Max(project.PassNewest, result.Newest);
             project.Cursor = page.NextCursor;
             project.LastSyncAt = clock.GetUtcNow();
+            LangSmithProgress.CountImported(project, result.Imported, project.LastSyncAt.Value);
             project.LastError = null;
             if (page.NextCursor is null)
             {
@@ -458,6 +466,10 @@ public sealed partial class LangSmithImporter(
         row.BackfillDone = progress.BackfillDone;
         row.RunsSeen = progress.RunsSeen;
         row.RunsImported = progress.RunsImported;
+        row.ImportDay = progress.ImportDay;
+        row.RunsImportedToday = progress.RunsImportedToday;
+        row.BackfillResumedAt = progress.BackfillResumedAt;
+        row.BackfillRunsAtResume = progress.BackfillRunsAtResume;
         row.TracesImported = progress.TracesImported;
         row.Errors = progress.Errors;
         row.LastSyncAt = progress.LastSyncAt;

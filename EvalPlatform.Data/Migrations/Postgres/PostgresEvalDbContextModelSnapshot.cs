@@ -1120,6 +1120,12 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<bool>("BackfillDone")
                         .HasColumnType("boolean");
 
+                    b.Property<DateTimeOffset?>("BackfillResumedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("BackfillRunsAtResume")
+                        .HasColumnType("bigint");
+
                     b.Property<Guid>("ConnectionId")
                         .HasColumnType("uuid");
 
@@ -1134,6 +1140,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("bigint");
 
                     b.Property<DateTimeOffset?>("FeedbackCheckedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("ImportDay")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("LastError")
@@ -1164,6 +1173,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("uuid");
 
                     b.Property<long>("RunsImported")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RunsImportedToday")
                         .HasColumnType("bigint");
 
                     b.Property<long>("RunsSeen")

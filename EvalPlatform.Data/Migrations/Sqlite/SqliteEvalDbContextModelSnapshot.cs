@@ -1114,6 +1114,12 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                     b.Property<bool>("BackfillDone")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("BackfillResumedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("BackfillRunsAtResume")
+                        .HasColumnType("INTEGER");
+
                     b.Property<Guid>("ConnectionId")
                         .HasColumnType("TEXT");
 
@@ -1128,6 +1134,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("FeedbackCheckedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ImportDay")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("LastError")
@@ -1158,6 +1167,9 @@ namespace EvalPlatform.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<long>("RunsImported")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RunsImportedToday")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("RunsSeen")

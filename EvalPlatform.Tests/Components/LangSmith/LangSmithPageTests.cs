@@ -9,19 +9,26 @@ using EvalPlatform.Web.Components.Pages.Settings;
 using EvalPlatform.Web.LangSmith;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EvalPlatform.Tests.Components.LangSmith;
 
 /// <summary>Settings → Integrations → LangSmith against the real services and a fake LangSmith on loopback (private targets allowed for it).</summary>
 public sealed class LangSmithPageTests : BunitTestBase
 {
+    private readonly FakeTimeProvider _clock = new(TimeProvider.System.GetUtcNow());
     private FakeLangSmithServer _langSmith = default!;
 
     public LangSmithPageTests()
     {
+        Services.AddSingleton<TimeProvider>(_clock);
         Services.AddEvalLangSmithConnectorClients();
         Services.Configure<OutboundOptions>(o => o.AllowPrivateTargets = true);
-        Services.Configure<LangSmithImportOptions>(o => o.BackoffSeconds = 0.05);
+        Services.Configure<LangSmithImportOptions>(o =>
+        {
+            o.BackoffSeconds = 0.05;
+            o.PageSize = 10; // several pages, so a backfill can be stopped halfway
+        });
     }
 
     public override async Task InitializeAsync()
@@ -82,6 +89,57 @@ public sealed class LangSmithPageTests : BunitTestBase
 
         await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-pause]").ClickAsync(new()));
         cut.WaitForAssertion(() => Assert.Equal("Paused", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
+    }
+
+    [Fact]
+    public async Task ABackfillStoppedHalfway_ShowsItsRateAndTimeLeft_AndTheRunsImportedTodayUntilTheDayTurns()
+    {
+        // 20 traces of 3 runs, read 10 runs a page (the options above); each page takes 30 s on the clock, so two pages read 20 runs in a minute.
+        var project = _langSmith.AddProject("support-bot", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        _langSmith.AddRuns(project, Enumerable.Range(0, 20).SelectMany(i => FakeLangSmithServer.Trace(new DateTimeOffset(2026, 3, 1, 9, i, 0, TimeSpan.Zero), i)));
+        var midnight = LangSmithProgress.Day(_clock.GetUtcNow()).AddDays(2);
+        _clock.SetUtcNow(midnight.AddMinutes(-30));
+        var (cut, team) = await RenderAsync(TeamRole.Admin);
+        var connection = await Services.GetRequiredService<LangSmithConnections>().CreateAsync(new LangSmithConnectionInput(
+            _langSmith.ApiUrl, FakeLangSmithServer.Key, null, [new LangSmithProjectInput(null, "support-bot", null)], null, null, null));
+        using (var stop = new CancellationTokenSource())
+        {
+            _langSmith.QueryReceived = n =>
+            {
+                _clock.Advance(TimeSpan.FromSeconds(30));
+                if (n == 3)
+                {
+                    stop.Cancel();
+                }
+            };
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Services.GetRequiredService<LangSmithSync>().SyncOneAsync(team.Id, connection.Id, stop.Token));
+            _langSmith.QueryReceived = null;
+        }
+
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Contains("20 of about 60 runs read", cut.Find("[data-testid=langsmith-progress]").TextContent, StringComparison.Ordinal));
+        Assert.Equal("20 runs/min · about 2 min left", cut.Find("[data-testid=langsmith-pace]").TextContent.Trim());
+        Assert.Equal("20", cut.Find("[data-testid=langsmith-project-runs]").TextContent.Trim());
+        Assert.Equal("20", cut.Find("[data-testid=langsmith-project-today]").TextContent.Trim());
+        Assert.Equal("20 runs today", cut.Find("[data-testid=langsmith-today]").TextContent.Trim());
+
+        // Paused, the page says so beside the pace; the next day (UTC) nothing is imported yet, the total stays.
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-pause]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Equal("20 runs/min · about 2 min left · paused", cut.Find("[data-testid=langsmith-pace]").TextContent.Trim()));
+        _clock.SetUtcNow(midnight.AddMinutes(5));
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Equal("0", cut.Find("[data-testid=langsmith-project-today]").TextContent.Trim()));
+        Assert.Equal("20", cut.Find("[data-testid=langsmith-project-runs]").TextContent.Trim());
+        Assert.Equal("0 runs today", cut.Find("[data-testid=langsmith-today]").TextContent.Trim());
+
+        // Resumed and finished: the rest counts for the new day, and an in-sync project shows no pace.
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-pause]").ClickAsync(new()));
+        await Services.GetRequiredService<LangSmithSync>().SyncOneAsync(team.Id, connection.Id, CancellationToken.None);
+        await cut.InvokeAsync(() => cut.Find("[data-testid=langsmith-refresh]").ClickAsync(new()));
+        cut.WaitForAssertion(() => Assert.Equal("In sync", cut.Find("[data-testid=langsmith-status]").TextContent.Trim()));
+        Assert.Equal("40", cut.Find("[data-testid=langsmith-project-today]").TextContent.Trim());
+        Assert.Equal("60", cut.Find("[data-testid=langsmith-project-runs]").TextContent.Trim());
+        Assert.Empty(cut.FindAll("[data-testid=langsmith-pace]"));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using EvalPlatform.Core.LangSmith.Connector;
 using EvalPlatform.Core.Scores;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Tests.Infrastructure;
@@ -223,6 +224,39 @@ public abstract class LangSmithImportTests(LangSmithConnectorAppFactory app)
 
         Assert.Equal(HttpStatusCode.OK, (await admin.Http.PostAsync($"{Route}/{id}/resume", null)).StatusCode);
         Assert.Equal(3, (await app.SyncAsync(team.Id, id)).RunsImported);
+    }
+
+    [Fact]
+    public async Task RunsImportedToday_CountTheUtcDay_AndStartAgainAfterMidnight_WhileTheTotalGoesOn()
+    {
+        var (admin, team, project, id) = await ConnectAsync();
+        using var _admin = admin;
+        var now = app.Clock.GetUtcNow();
+        var beforeMidnight = LangSmithProgress.Day(now).AddDays(1).AddMinutes(-10);
+        app.Clock.SetUtcNow(beforeMidnight > now ? beforeMidnight : beforeMidnight.AddDays(1));
+        app.LangSmith.AddRuns(project, Enumerable.Range(0, 2).SelectMany(i => FakeLangSmithServer.Trace(app.Clock.GetUtcNow().AddHours(-1).AddMinutes(i), i)));
+        Assert.Equal(6, (await app.SyncAsync(team.Id, id)).RunsImported);
+        await AssertImportedAsync(admin, id, today: 6, total: 6);
+
+        // Past midnight (UTC) nothing is imported yet today; yesterday's runs stay in the total.
+        app.Clock.Advance(TimeSpan.FromMinutes(20));
+        await AssertImportedAsync(admin, id, today: 0, total: 6);
+
+        app.LangSmith.AddRuns(project, FakeLangSmithServer.Trace(app.Clock.GetUtcNow().AddMinutes(-1), 7));
+        Assert.Equal(3, (await app.SyncAsync(team.Id, id)).RunsImported);
+        await AssertImportedAsync(admin, id, today: 3, total: 9);
+    }
+
+    private static async Task AssertImportedAsync(ApiClient admin, Guid id, long today, long total)
+    {
+        var status = await admin.GetJsonAsync($"{Route}/{id}");
+        Assert.Equal(today, status.GetProperty("runs_imported_today").GetInt64());
+        Assert.Equal(total, status.GetProperty("runs_imported").GetInt64());
+        var project = status.GetProperty("projects")[0];
+        Assert.Equal(today, project.GetProperty("runs_imported_today").GetInt64());
+        Assert.Equal(total, project.GetProperty("runs_imported").GetInt64());
+        // An in-sync project has no backfill pace.
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, project.GetProperty("backfill_runs_per_minute").ValueKind);
     }
 
     [Fact]

@@ -85,7 +85,11 @@ public sealed class EveryPageJourneyTests(KestrelAppFactory app, BrowserFixture 
         scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
         var queue = new ReviewQueue { Id = Guid.NewGuid(), TeamId = team.Id, Name = "Refunds triage", Instructions = "Accept **polite** answers." };
         var experiment = new Experiment { Id = Guid.NewGuid(), TeamId = team.Id, Key = "checkout-copy", Name = "Checkout copy", VariantsJson = """[{"key":"control","weight":0.5},{"key":"short","weight":0.5}]""" };
-        var alert = new AlertRule { Id = Guid.NewGuid(), TeamId = team.Id, Name = "Error rate" };
+        var alert = new AlertRule
+        {
+            Id = Guid.NewGuid(), TeamId = team.Id, Name = "Error rate", Metric = EvalPlatform.Core.Analytics.Metric.ErrorRate, WindowMinutes = 15,
+            ConditionOp = AlertConditionOp.Above, ConditionValue = 0.5, MinSamples = 5,
+        };
         await using (var db = await scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>().CreateAsync())
         {
             db.ReviewQueues.Add(queue);
@@ -127,6 +131,7 @@ public sealed class EveryPageJourneyTests(KestrelAppFactory app, BrowserFixture 
             (ColorScheme.Light, 1440, 900, true), (ColorScheme.Dark, 390, 844, true), (ColorScheme.Dark, 1440, 900, false), (ColorScheme.Light, 390, 844, false),
         };
         var scans = 0;
+        TimeSpan moving = default, scanning = default, shooting = default;
         foreach (var (scheme, width, height, all) in passes)
         {
             var where = $"{(scheme == ColorScheme.Dark ? "dark" : "light")} {width}";
@@ -140,6 +145,7 @@ public sealed class EveryPageJourneyTests(KestrelAppFactory app, BrowserFixture 
             foreach (var route in visit.OrderBy(p => p.Static))
             {
                 var url = Fill(route.Template, seeded)!;
+                var step = Stopwatch.StartNew();
                 if (route.Static || !live)
                 {
                     await page.GotoAsync(url);
@@ -152,7 +158,10 @@ public sealed class EveryPageJourneyTests(KestrelAppFactory app, BrowserFixture 
 
                 await SettledAsync(page, scheme, route.Static);
                 previous = route;
+                moving += step.Elapsed;
+                step.Restart();
                 var results = await page.RunAxe();
+                scanning += step.Elapsed;
                 scans++;
                 var found = results.Violations.Where(v => v.Impact is "critical" or "serious")
                     .SelectMany(v => v.Nodes.Select(n => $"{route.Template} ({where}): {v.Impact} {v.Id}: {n.Target} {Cut(n.Html)} {string.Join(" ", n.Any.Select(c => c.Message))}"))
@@ -165,13 +174,16 @@ public sealed class EveryPageJourneyTests(KestrelAppFactory app, BrowserFixture 
                 violations.AddRange(found);
                 // Written as found, so a run that is stopped still tells what it saw.
                 await File.AppendAllLinesAsync(log, found.Count == 0 ? [$"{route.Template} ({where}): clean"] : found);
+                step.Restart();
                 await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, $"330-page-{ShotName(route.Template)}-{where.Replace(' ', '-')}.png") });
+                shooting += step.Elapsed;
             }
 
             output.WriteLine($"{where}: {visit.Count} pages in {passClock.Elapsed.TotalSeconds:F1} s");
         }
 
-        output.WriteLine($"sign-in {signedIn.TotalSeconds:F1} s; {scans} scans of {pages.Count} pages; whole test {total.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"sign-in {signedIn.TotalSeconds:F1} s; {scans} scans of {pages.Count} pages; whole test {total.Elapsed.TotalSeconds:F1} s " +
+            $"(navigating and settling {moving.TotalSeconds:F1} s, axe {scanning.TotalSeconds:F1} s, screenshots {shooting.TotalSeconds:F1} s)");
         Assert.True(violations.Count == 0, $"axe found {violations.Count} critical or serious violations:\n{string.Join("\n", violations)}");
 
         static string Cut(string? text) => text is { Length: > 160 } ? text[..160] + "…" : text ?? "";

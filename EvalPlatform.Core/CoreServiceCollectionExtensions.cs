@@ -275,6 +275,7 @@ public static class CoreServiceCollectionExtensions
         services.AddScoped<OtlpTraceImporter>();
         services.AddSingleton<LiveDispatcher>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddOptions<Caching.SettingsCacheOptions>();
         services.AddSingleton<Caching.SettingsCache>();
         services.TryAddSingleton<ILiveBus, InProcessLiveBus>();
         return services;

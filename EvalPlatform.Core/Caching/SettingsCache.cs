@@ -1,6 +1,7 @@
 using EvalPlatform.Core.Live;
 using EvalPlatform.Core.Observability;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Core.Caching;
 
@@ -29,10 +30,12 @@ public sealed class SettingsCache
     private readonly HybridCache _cache;
     private readonly ILiveBus _bus;
     private readonly EvalMetrics _metrics;
+    private readonly IOptionsMonitor<SettingsCacheOptions> _options;
 
-    public SettingsCache(HybridCache cache, ILiveBus bus, LiveDispatcher dispatcher, EvalMetrics metrics)
+    public SettingsCache(HybridCache cache, ILiveBus bus, LiveDispatcher dispatcher, EvalMetrics metrics, IOptionsMonitor<SettingsCacheOptions> options)
     {
         _cache = cache;
+        _options = options;
         _bus = bus;
         _metrics = metrics;
         // Another node's change (or this node's, echoed back by Redis): drop the copy. The observer must not block or
@@ -52,6 +55,12 @@ public sealed class SettingsCache
     /// <summary>The team's cached value, loaded (by <paramref name="load"/>, once for concurrent callers) when absent.</summary>
     public async ValueTask<T> GetOrLoadAsync<T>(string setting, Guid teamId, Func<CancellationToken, ValueTask<T>> load, CancellationToken ct = default)
     {
+        if (!_options.CurrentValue.Enabled)
+        {
+            _metrics.CacheRead(setting, hit: false);
+            return await load(ct);
+        }
+
         var loaded = false;
         var value = await _cache.GetOrCreateAsync(Key(setting, teamId), load, async (l, token) =>
         {

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using EvalPlatform.Core.Caching;
 using EvalPlatform.Core.Live;
+using Microsoft.Extensions.Options;
 
 namespace EvalPlatform.Core.Teams;
 
@@ -24,10 +26,12 @@ public sealed class ApiKeyCache
     public const string MetricName = "api_keys";
 
     private readonly Observability.EvalMetrics? _metrics;
+    private readonly IOptionsMonitor<SettingsCacheOptions>? _options;
 
-    public ApiKeyCache(LiveDispatcher dispatcher, Observability.EvalMetrics? metrics = null)
+    public ApiKeyCache(LiveDispatcher dispatcher, Observability.EvalMetrics? metrics = null, IOptionsMonitor<SettingsCacheOptions>? options = null)
     {
         _metrics = metrics;
+        _options = options;
         dispatcher.Observe(e =>
         {
             if (e is ApiKeyRevoked revoked)
@@ -39,7 +43,8 @@ public sealed class ApiKeyCache
 
     public bool TryGet(string prefix, DateTimeOffset now, out Entry entry)
     {
-        if (_entries.TryGetValue(prefix, out entry!) && now - entry.LoadedAt < Lifetime)
+        // Off (SettingsCacheOptions): every check reads the key again; Set keeps nothing.
+        if (_options?.CurrentValue.Enabled != false && _entries.TryGetValue(prefix, out entry!) && now - entry.LoadedAt < Lifetime)
         {
             _metrics?.CacheRead(MetricName, hit: true);
             return true;
@@ -52,6 +57,11 @@ public sealed class ApiKeyCache
 
     public void Set(string prefix, Entry entry)
     {
+        if (_options?.CurrentValue.Enabled == false)
+        {
+            return;
+        }
+
         if (_entries.Count >= MaxEntries)
         {
             _entries.Clear();

@@ -311,12 +311,21 @@ public sealed class TraceQueries(IEvalDbContextFactory dbFactory, ITeamContext t
 
         if (!string.IsNullOrWhiteSpace(f.Search))
         {
-            var term = f.Search.Trim().ToLowerInvariant();
-            query = query.Where(t => t.SearchText != null && t.SearchText.Contains(term));
+            // LIKE with the term's wildcards escaped, on both providers: PostgreSQL answers it from the trigram index
+            // (ADR 50), which a strpos() or instr() translation of Contains could not use.
+            var pattern = "%" + EscapeLike(f.Search.Trim().ToLowerInvariant()) + "%";
+            query = query.Where(t => t.SearchText != null && EF.Functions.Like(t.SearchText, pattern, LikeEscape));
         }
 
         return query;
     }
+
+    private const string LikeEscape = "\\";
+
+    private static string EscapeLike(string term) =>
+        term.Replace(LikeEscape, LikeEscape + LikeEscape, StringComparison.Ordinal)
+            .Replace("%", LikeEscape + "%", StringComparison.Ordinal)
+            .Replace("_", LikeEscape + "_", StringComparison.Ordinal);
 
     public static string EncodeCursor(string sortKey) =>
         Convert.ToBase64String(Encoding.ASCII.GetBytes(sortKey)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

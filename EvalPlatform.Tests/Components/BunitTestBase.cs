@@ -1,6 +1,7 @@
 using Bunit;
 using EvalPlatform.Core;
 using EvalPlatform.Data;
+using EvalPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using EvalPlatform.Web.Hosting;
@@ -49,20 +50,18 @@ public abstract class BunitTestBase : BunitContext, IAsyncLifetime
     /// database file (SQLite then creates its journal) while the folder is being removed: try
     /// again for a moment instead of failing a test that passed over its temporary folder.
     /// </summary>
-    private async Task DeleteFolderAsync()
-    {
-        for (var attempt = 1; ; attempt++)
+    private Task DeleteFolderAsync() =>
+        Wait.UntilAsync(() =>
         {
             try
             {
                 Directory.Delete(_folder, recursive: true);
-                return;
+                return true;
             }
-            catch (IOException) when (attempt < 20)
+            catch (IOException)
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                await Task.Delay(50);
+                return false;
             }
-        }
-    }
+        }, $"the test's folder {_folder} to be removed", TimeSpan.FromSeconds(5));
 }

@@ -42,19 +42,12 @@ public sealed class DigestJourneyTests(NotificationsKestrelAppFactory app, Brows
         // Yesterday's traces arrive today: the digest counts them from the metric rollups, so it waits for the rollup job
         // (every few seconds, later when the machine is busy) to have taken them in, not for a fixed time.
         var (from, to) = LocalDays.Bounds(yesterday, berlin);
-        var rolledUp = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             await using var scope = app.Services.CreateAsyncScope();
             scope.ServiceProvider.GetRequiredService<TeamContext>().SetMember(team.Id, team.OwnerId, TeamRole.Owner);
-            if ((await scope.ServiceProvider.GetRequiredService<AnalyticsService>().SummaryAsync(new AnalyticsFilter(from, to))).Traces == 4)
-            {
-                break;
-            }
-
-            Assert.True(rolledUp.Elapsed < TimeSpan.FromSeconds(90), "Yesterday's traces were not rolled up within 90 s.");
-            await Task.Delay(100);
-        }
+            return (await scope.ServiceProvider.GetRequiredService<AnalyticsService>().SummaryAsync(new AnalyticsFilter(from, to))).Traces == 4;
+        }, "yesterday's traces to be rolled up", TimeSpan.FromSeconds(90));
 
         await using var context = await browser.Browser.NewContextAsync(new()
         {

@@ -111,6 +111,7 @@ public abstract class FakeUpstreamServer : IAsyncDisposable
         var reply = _replies.TryDequeue(out var queued) ? queued : DefaultReply;
         if (reply.Delay is { } delay)
         {
+            // The behaviour under test, not a wait in a test: a slow upstream, for timeouts, cancels and overload.
             await Task.Delay(delay, context.RequestAborted);
         }
 
@@ -189,6 +190,7 @@ public abstract class FakeUpstreamServer : IAsyncDisposable
 
         if (reply.ChunkDelay is { } delay)
         {
+            // The behaviour under test: a slow stream (time to first token, pieces arriving over time).
             await Task.Delay(delay, context.RequestAborted);
         }
 

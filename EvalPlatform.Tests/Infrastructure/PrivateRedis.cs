@@ -49,20 +49,19 @@ public sealed class PrivateRedis : IAsyncDisposable
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var waited = Stopwatch.StartNew();
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             try
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync(IPAddress.Loopback, Port);
-                return;
+                return true;
             }
-            catch (SocketException) when (waited.Elapsed < TimeSpan.FromSeconds(20) && !_process.HasExited)
+            catch (SocketException) when (!_process.HasExited)
             {
-                await Task.Delay(50);
+                return false;
             }
-        }
+        }, "redis-server to listen", TimeSpan.FromSeconds(20));
     }
 
     /// <summary>SIGKILL, as a crashed or unplugged Redis: clients see their connections drop.</summary>

@@ -60,8 +60,7 @@ public sealed class ServerProcess : IAsyncDisposable
         server._process.BeginErrorReadLine();
 
         using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)))
+        async Task<bool> ReadyAsync()
         {
             if (server._process.HasExited)
             {
@@ -70,25 +69,28 @@ public sealed class ServerProcess : IAsyncDisposable
 
             try
             {
-                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode)
-                {
-                    return server;
-                }
+                return (await http.GetAsync("/health/ready")).IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
-                // Not listening yet.
+                return false; // Not listening yet.
             }
             catch (TaskCanceledException)
             {
-                // Listening but slow to answer while starting.
+                return false; // Listening but slow to answer while starting.
             }
-
-            await Task.Delay(100);
         }
 
-        await server.DisposeAsync();
-        throw new TimeoutException($"The app did not become ready: {server.Output}");
+        try
+        {
+            await Wait.UntilAsync(ReadyAsync, "the app to be ready", timeout ?? TimeSpan.FromSeconds(60), () => server.Output);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>SIGKILL: no shutdown hooks, no draining; what was not committed is gone.</summary>

@@ -53,6 +53,7 @@ public static class WebApplicationExtensions
         builder.Services.AddOptions<ReviewQueueOptions>().BindConfiguration(ReviewQueueOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<Core.Retention.RetentionOptions>().BindConfiguration(Core.Retention.RetentionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Core.Caching.SettingsCacheOptions>().BindConfiguration(Core.Caching.SettingsCacheOptions.SectionName);
         builder.AddEvalNotifications();
         builder.AddEvalProviders();
         builder.AddEvalLangSmithConnector();

@@ -35,6 +35,17 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
     private static readonly TimeSpan OverloadPause = TimeSpan.FromMilliseconds(250);
 
     private long _deferred;
+    private long _queued;
+    private long _settled;
+
+    /// <summary>Calls queued here since the start (each once, however often it is put back).</summary>
+    public long Queued => Interlocked.Read(ref _queued);
+
+    /// <summary>
+    /// Queued calls whose recording has ended since the start: stored, failed and logged, or given up. Equal to
+    /// <see cref="Queued"/> when nothing handed over is still waiting or being written.
+    /// </summary>
+    public long Settled => Interlocked.Read(ref _settled);
 
     /// <summary>Calls put back because their team's share of the ingestion queue was full, since the start.</summary>
     public long Deferred => Interlocked.Read(ref _deferred);
@@ -45,9 +56,23 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
     });
 
     /// <summary>Queues the call's recording; false when the queue is full or closed (the caller then records it itself).</summary>
-    public bool TryQueue(ProxyExchange exchange, Guid? connectionId, ITeamContext team) =>
-        team is { TeamId: { } teamId, ApiKeyId: { } keyId }
-        && _queue.Writer.TryWrite(new Recording(exchange, connectionId, teamId, keyId, team.Scopes));
+    public bool TryQueue(ProxyExchange exchange, Guid? connectionId, ITeamContext team)
+    {
+        if (team is not { TeamId: { } teamId, ApiKeyId: { } keyId })
+        {
+            return false;
+        }
+
+        // Counted before it can be read, so Queued never trails Settled.
+        Interlocked.Increment(ref _queued);
+        if (_queue.Writer.TryWrite(new Recording(exchange, connectionId, teamId, keyId, team.Scopes)))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => Task.Run(WorkAsync, CancellationToken.None)));
@@ -79,6 +104,7 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
                 var list = calls.ToList();
                 if (await TryRecordAsync(list))
                 {
+                    Interlocked.Add(ref _settled, list.Count);
                     continue;
                 }
 
@@ -92,6 +118,7 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
                     if (again.Attempts >= MaxAttempts)
                     {
                         LogLost(logger, call.TeamId, MaxAttempts);
+                        Interlocked.Increment(ref _settled);
                     }
                     else if (!_queue.Writer.TryWrite(again))
                     {
@@ -114,11 +141,13 @@ public sealed partial class ProxyRecordingWriter(IServiceScopeFactory scopes, IL
             await Task.Delay(OverloadPause);
             if (await TryRecordAsync([call]))
             {
+                Interlocked.Increment(ref _settled);
                 return;
             }
         }
 
         LogLost(logger, call.TeamId, MaxAttempts);
+        Interlocked.Increment(ref _settled);
     }
 
     /// <summary>False only when the team's share of the ingestion queue was full and nothing was stored (try again later).</summary>

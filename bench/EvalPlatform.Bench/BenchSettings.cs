@@ -36,6 +36,13 @@ internal sealed class BenchSettings
           --query-repeats N      timed repeats of each dashboard query                (default 100)
           --live-samples N       traces timed until the summary counts them           (default 40)
           --analytics-rounds N   rounds of ingestion alone / beside the rollup         (default 3)
+          --settings-cache       the settings cache figures instead (issue 14): hit rate and read latency of
+                                 review settings and API key checks, with the caches on and off
+          --cache-teams N        teams (each with settings and a key)                 (default 200)
+          --cache-workers N      concurrent readers                                   (default 8)
+          --cache-seconds S      timed seconds a side                                 (default 15)
+          --cache-warmup S       untimed seconds before each side                     (default 5)
+          --cache-write-ms N     a team's setting changed every N ms                  (default 100)
         """;
 
     /// <summary>The developer's test services: never touched by the bench.</summary>
@@ -78,6 +85,19 @@ internal sealed class BenchSettings
     /// <summary>Rounds of ingestion alone and beside the rollup (the median ratio is the figure).</summary>
     public int AnalyticsRounds { get; init; } = 3;
 
+    /// <summary>Run the settings cache figures (issue 14) instead of the ingestion ones.</summary>
+    public bool SettingsCache { get; init; }
+
+    public int CacheTeams { get; init; } = 200;
+
+    public int CacheWorkers { get; init; } = 8;
+
+    public double CacheSeconds { get; init; } = 15;
+
+    public double CacheWarmupSeconds { get; init; } = 5;
+
+    public int CacheWriteMs { get; init; } = 100;
+
     /// <summary>The app's (and the COPY's) connection string: the bench database on the bench cluster.</summary>
     public string AppPostgres => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
 
@@ -94,7 +114,7 @@ internal sealed class BenchSettings
             }
 
             var name = args[i][2..];
-            values[name] = name is "sweep" or "sample" or "analytics" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
+            values[name] = name is "sweep" or "sample" or "analytics" or "settings-cache" ? "true" : i + 1 < args.Length ? args[++i] : throw new ArgumentException($"--{name} needs a value.");
         }
 
         string? Get(string name) => values.Remove(name, out var v) ? v : null;
@@ -134,6 +154,12 @@ internal sealed class BenchSettings
             QueryRepeats = Math.Max(1, Int("query-repeats", 100)),
             AnalyticsLiveSamples = Math.Max(1, Int("live-samples", 40)),
             AnalyticsRounds = Math.Max(1, Int("analytics-rounds", 3)),
+            SettingsCache = Get("settings-cache") is not null,
+            CacheTeams = Math.Max(1, Int("cache-teams", 200)),
+            CacheWorkers = Math.Max(1, Int("cache-workers", 8)),
+            CacheSeconds = Number("cache-seconds", 15),
+            CacheWarmupSeconds = Number("cache-warmup", 5),
+            CacheWriteMs = Math.Max(1, Int("cache-write-ms", 100)),
         };
         if (values.Count > 0)
         {

@@ -30,8 +30,8 @@ Console.CancelKeyPress += (_, e) =>
 
 try
 {
-    return settings.Analytics
-        ? await AnalyticsBench.RunAsync(settings, cancel.Token)
+    return settings.SettingsCache ? await SettingsCacheBench.RunAsync(settings, cancel.Token)
+        : settings.Analytics ? await AnalyticsBench.RunAsync(settings, cancel.Token)
         : await IngestionBench.RunAsync(settings, cancel.Token);
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)

@@ -81,14 +81,41 @@ var results = new List<(string Name, Stats Stats, double? Target)>
     ("list: status = pending", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Status: ReviewStatus.Pending), null, 50)), null),
     ("list: model = gpt-4o", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Model: "gpt-4o"), null, 50)), null),
     ("list: tag = beta", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Tag: "beta"), null, 50)), null),
-    ("list: free-text search (rare word)", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Search: "zebra"), null, 50), runs: 5), null),
 };
 
-Console.WriteLine($"{"server time on " + total.ToString("N0", CultureInfo.InvariantCulture) + " traces",-48} {"p50 ms",8} {"p95 ms",8} {"max ms",8}  target");
+// Free-text search (ADR 50): terms from no match to one in ten traces, through the trigram index, each under the issue's
+// 100 ms target at p95. Then the same terms with the index dropped (the sequential scan the list had before), fewer runs.
+var searches = new (string Label, string Term)[]
+{
+    ("no match", "zebra"),
+    ("one trace", Seed.OneTraceTerm(total)),
+    ("1 in 1,000 (chargeback)", "chargeback"),
+    ("1 in 10 (refund)", "refund"),
+    ("1 in 10, two words", "your refund"),
+    ("two letters (no trigram: a scan)", "zz"),
+};
+foreach (var (label, term) in searches)
+{
+    results.Add(($"search: {label}", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Search: term), null, 50)),
+        term.Length >= 3 ? 100 : null));
+}
+
+await using (var connection = new NpgsqlConnection(connectionString))
+{
+    await connection.OpenAsync();
+    await new NpgsqlCommand($"DROP INDEX \"{EvalPlatform.Data.Postgres.PostgresEvalDbContext.SearchTextIndex}\"", connection).ExecuteNonQueryAsync();
+}
+
+foreach (var (label, term) in searches.Where(s => s.Term.Length >= 3))
+{
+    results.Add(($"search without the index: {label}", await Measure.RunAsync(() => queries.ListAsync(new TraceFilter(Search: term), null, 50), runs: 10), null));
+}
+
+Console.WriteLine($"{"server time on " + total.ToString("N0", CultureInfo.InvariantCulture) + " traces",-56} {"p50 ms",8} {"p95 ms",8} {"max ms",8}  target");
 foreach (var (name, stats, target) in results)
 {
     var verdict = target is null ? "" : stats.P95 < target ? $"< {target} ms  PASS" : $"< {target} ms  FAIL";
-    Console.WriteLine($"{name,-48} {stats.P50,8:0.00} {stats.P95,8:0.00} {stats.Max,8:0.00}  {verdict}");
+    Console.WriteLine($"{name,-56} {stats.P50,8:0.00} {stats.P95,8:0.00} {stats.Max,8:0.00}  {verdict}");
 }
 
 // Export: the newest 100,000 traces as JSON Lines, read and written exactly as the export endpoint
@@ -184,6 +211,9 @@ internal static class Seed
     /// <summary>The first trace's creation (and start) time; the others follow at <see cref="Step"/> apart.</summary>
     public static readonly DateTimeOffset Start = new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>A phrase exactly one seeded trace contains (its customer number, in the middle of the range).</summary>
+    public static string OneTraceTerm(int total) => $"customer {total / 2 + 1} asks";
+
     /// <summary>Ticks between consecutive traces: <paramref name="total"/> traces spread over 30 days.</summary>
     public static long Step(int total) => TimeSpan.FromDays(30).Ticks / total;
 
@@ -226,7 +256,9 @@ internal static class Seed
     {
         var id = Uuid7.Create(created);
         var word = Words[random.Next(Words.Length)];
-        var input = $"Customer {i} asks about their {word}: what happens next and how long will it take?";
+        var input = i % 1000 == 500
+            ? $"Customer {i} asks about a chargeback on their {word}: what happens next and how long will it take?"
+            : $"Customer {i} asks about their {word}: what happens next and how long will it take?";
         var output = $"Thanks for asking about your {word}. Here is what happens next: we check it within two business days.";
         var model = Models[random.Next(Models.Length)];
         var trace = new Trace

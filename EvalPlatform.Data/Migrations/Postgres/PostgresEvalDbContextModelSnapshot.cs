@@ -21,6 +21,7 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 .HasAnnotation("ProductVersion", "10.0.15")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
+            NpgsqlModelBuilderExtensions.HasPostgresExtension(modelBuilder, "pg_trgm");
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
             modelBuilder.Entity("EvalPlatform.Core.Alerts.AlertEvaluation", b =>
@@ -2628,6 +2629,11 @@ namespace EvalPlatform.Data.Migrations.Postgres
 
                     b.HasIndex("TeamId", "ReviewedBy", "SortKey")
                         .HasFilter("\"ReviewedBy\" IS NOT NULL");
+
+                    b.HasIndex(new[] { "SearchText" }, "IX_traces_SearchText_trgm");
+
+                    NpgsqlIndexBuilderExtensions.HasMethod(b.HasIndex(new[] { "SearchText" }, "IX_traces_SearchText_trgm"), "gin");
+                    NpgsqlIndexBuilderExtensions.HasOperators(b.HasIndex(new[] { "SearchText" }, "IX_traces_SearchText_trgm"), new[] { "gin_trgm_ops" });
 
                     b.ToTable("traces", (string)null);
                 });

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.Json;
 using EvalPlatform.Core.Batches;
 using EvalPlatform.Core.Teams;
@@ -119,18 +118,10 @@ public class BatchAppFactory(TestDatabase database, string? sharedConnectionStri
     /// <summary>Waits until the run satisfies <paramref name="condition"/>; fails after 30 s with what it last saw.</summary>
     public async Task<BatchRun> WaitForAsync(TestTeam team, Guid runId, Func<BatchRun, bool> condition, string what)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var run = await GetAsync(team, runId);
-            if (condition(run))
-            {
-                return run;
-            }
-
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"Waited 30 s for {what}; the run is {run.Status} with {run.Done} done, {run.Failed} failed, cursor {run.Cursor}, error {run.LastError}.");
-            await Task.Delay(50);
-        }
+        BatchRun? run = null;
+        await Wait.UntilAsync(async () => condition(run = await GetAsync(team, runId)), what, onTimeout: () =>
+            $"The run is {run?.Status} with {run?.Done} done, {run?.Failed} failed, cursor {run?.Cursor}, error {run?.LastError}.");
+        return run!;
     }
 }
 

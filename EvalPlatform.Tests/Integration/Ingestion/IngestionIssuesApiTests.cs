@@ -57,17 +57,13 @@ public abstract class IngestionIssuesApiTests(EvalAppFactory app)
     /// <summary>The issues of the query once there are at least <paramref name="count"/> (the writer may still be flushing): polls to a deadline.</summary>
     private static async Task<List<JsonElement>> IssuesAsync(ApiClient reader, string query = "", int count = 0)
     {
-        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(10);
-        while (true)
+        List<JsonElement> items = [];
+        await Wait.UntilAsync(async () =>
         {
-            var items = (await reader.GetJsonAsync(Issues + query)).GetProperty("items").EnumerateArray().ToList();
-            if (items.Count >= count || TimeProvider.System.GetUtcNow() > deadline)
-            {
-                return items;
-            }
-
-            await Task.Delay(50);
-        }
+            items = (await reader.GetJsonAsync(Issues + query)).GetProperty("items").EnumerateArray().ToList();
+            return items.Count >= count;
+        }, $"{count} ingestion issues for '{query}'", TimeSpan.FromSeconds(10));
+        return items;
     }
 
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response)

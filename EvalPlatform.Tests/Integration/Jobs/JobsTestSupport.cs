@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EvalPlatform.Core.Analytics;
 using EvalPlatform.Core.Data;
 using EvalPlatform.Core.Jobs;
@@ -76,30 +75,12 @@ internal static class JobRuns
     /// <summary>Waits (polling the run log) until <paramref name="condition"/> holds for the job's runs; fails after <paramref name="timeout"/>.</summary>
     public static async Task<List<JobRun>> WaitForAsync(IServiceProvider services, string jobKey, Func<List<JobRun>, bool> condition, TimeSpan? timeout = null)
     {
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var runs = await OfAsync(services, jobKey);
-            if (condition(runs))
-            {
-                return runs;
-            }
-
-            Assert.True(clock.Elapsed < limit, $"The run log of {jobKey} did not get there in {limit.TotalSeconds} s; it has {runs.Count} runs: " +
-                string.Join("; ", runs.Select(r => $"{r.Outcome} manual={r.Manual} {r.Error}")));
-            await Task.Delay(50);
-        }
+        List<JobRun> runs = [];
+        await Wait.UntilAsync(async () => condition(runs = await OfAsync(services, jobKey)), $"the run log of {jobKey}", timeout,
+            () => $"It has {runs.Count} runs: " + string.Join("; ", runs.Select(r => $"{r.Outcome} manual={r.Manual} {r.Error}")));
+        return runs;
     }
 
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < limit, $"Waited {limit.TotalSeconds} s for {what}.");
-            await Task.Delay(50);
-        }
-    }
+    public static Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null) =>
+        Wait.UntilAsync(condition, what, timeout);
 }

@@ -285,13 +285,11 @@ public abstract class NotificationDeliveryTests(NotificationAppFactory app)
         await Receiver.WaitForAsync(slowHook);
         await Receiver.WaitForAsync(fastHook);
         // The fast team's row is recorded while the slow send is still hanging.
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while ((await DeliveriesAsync(fastTeam, fast))[0].GetProperty("status").GetString() != "delivered")
+        await Wait.UntilAsync(async () =>
         {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "The fast team's delivery was not recorded while the slow one hung.");
             Assert.False(run.IsCompleted, "The run ended before the fast delivery was recorded.");
-            await Task.Delay(20);
-        }
+            return (await DeliveriesAsync(fastTeam, fast))[0].GetProperty("status").GetString() == "delivered";
+        }, "the fast team's delivery to be recorded while the slow one hangs", TimeSpan.FromSeconds(10));
 
         Assert.False(run.IsCompleted);
         var result = await run;

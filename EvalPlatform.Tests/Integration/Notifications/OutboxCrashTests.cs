@@ -63,12 +63,8 @@ public sealed class OutboxCrashTests : IAsyncLifetime
         {
             var received = await _receiver.WaitForAsync(hook, 1, TimeSpan.FromSeconds(60));
             Assert.Equal(eventId.ToString(), received[0].Headers["X-EvalPlatform-Event-Id"]);
-            var waited = System.Diagnostics.Stopwatch.StartNew();
-            while ((await RowsAsync())[0].Status != "Delivered")
-            {
-                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), server.Output);
-                await Task.Delay(100);
-            }
+            await Wait.UntilAsync(async () => (await RowsAsync())[0].Status == "Delivered", "the delivery to be recorded as delivered",
+                onTimeout: () => server.Output);
 
             // Two more runs of the delivery job (the scheduler's own record of its fires, not a length of time): still one request.
             var fired = await DeliveryFiredAtAsync();

@@ -203,12 +203,7 @@ public abstract class PlaygroundBatchTests(ProviderAppFactory app)
         var runId = await StartAsync(s.Api, Body(s, new { filter = new { tag = s.Tag } }, s.OpenAi));
 
         var execution = Task.Run(() => app.Services.GetRequiredService<BatchRunExecutor>().RunAsync(s.Team.Id, runId, default));
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (app.OpenAi.Requests.Count == 0)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the first call never arrived");
-            await Task.Delay(10);
-        }
+        await Wait.UntilAsync(() => app.OpenAi.Requests.Count > 0, "the first call to arrive");
 
         var cancel = await s.Api.PostJsonAsync($"/api/v1/batch-runs/{runId}/cancel", new { });
         Assert.Equal("cancelling", (await cancel.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());

@@ -126,13 +126,5 @@ public sealed class ProxyOverloadTests(ProxyOverloadAppFactory app) : IClassFixt
 
     private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), "The condition did not hold within 15 s.");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition) => Wait.UntilAsync(condition, "the condition", TimeSpan.FromSeconds(15));
 }

@@ -13,6 +13,7 @@ using EvalPlatform.Core.Providers.Proxy;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Traces;
 using EvalPlatform.Tests.Infrastructure;
+using EvalPlatform.Web.Providers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
@@ -73,22 +74,18 @@ public abstract class ProxyTests(ProviderAppFactory app)
     /// <summary>The team's traces once <paramref name="count"/> are stored (recording follows the answer), with their spans.</summary>
     private async Task<List<Trace>> TracesAsync(TestTeam team, int count)
     {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
         await using var scope = app.ScopeFor(team);
         var factory = scope.ServiceProvider.GetRequiredService<IEvalDbContextFactory>();
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             await using var db = await factory.CreateAsync();
-            if (await db.Traces.CountAsync() >= count || watch.Elapsed > TimeSpan.FromSeconds(15))
-            {
-                break;
-            }
+            return await db.Traces.CountAsync() >= count;
+        }, $"{count} traces of the team", TimeSpan.FromSeconds(15));
 
-            await Task.Delay(50);
-        }
-
-        // A moment more: a second trace for the same call would show now.
-        await Task.Delay(300);
+        // Then every call handed to the recording writer has been written (or failed): a second trace for the same call
+        // would show now. (Calls refused before the upstream never reach the writer.)
+        var writer = app.Services.GetRequiredService<ProxyRecordingWriter>();
+        await Wait.UntilAsync(() => writer.Settled == writer.Queued, "the proxy's recording writer to settle", TimeSpan.FromSeconds(15));
         await using var read = await factory.CreateAsync();
         var traces = await read.Traces.AsNoTracking().ToListAsync();
         Assert.Equal(count, traces.Count);
@@ -112,12 +109,7 @@ public abstract class ProxyTests(ProviderAppFactory app)
     /// <summary>Waits until the team has <paramref name="count"/> usage rows (written just after each call's trace).</summary>
     private async Task WaitCallsAsync(TestTeam team, int count)
     {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while ((await CallsAsync(team)).Count < count && watch.Elapsed < TimeSpan.FromSeconds(15))
-        {
-            await Task.Delay(50);
-        }
-
+        await Wait.UntilAsync(async () => (await CallsAsync(team)).Count >= count, $"{count} usage rows", TimeSpan.FromSeconds(15));
         Assert.Equal(count, (await CallsAsync(team)).Count);
     }
 

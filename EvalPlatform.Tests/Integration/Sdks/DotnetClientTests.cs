@@ -321,7 +321,8 @@ public abstract class DotnetClientTests(EvalAppFactory app)
         {
             foreach (var text in new[] { "Sunny, ", "21°C." })
             {
-                await Task.Delay(5, cancellationToken);
+                // Each piece arrives later, as from a network: asynchronously, with no length of time the test depends on.
+                await Task.Yield();
                 yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = "weather-model-1" };
             }
         }

@@ -52,12 +52,7 @@ public sealed class ReplayGuardAndKeyProtectionTests
         Assert.True(await guard.TryFirstUseAsync("before", TimeSpan.FromMinutes(1)));
 
         await redis.KillAsync();
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (mux.IsConnected)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the multiplexer never noticed Redis was gone");
-            await Task.Delay(50);
-        }
+        await Wait.UntilAsync(() => !mux.IsConnected, "the multiplexer to notice Redis was gone");
 
         Assert.True(await guard.TryFirstUseAsync("during", TimeSpan.FromMinutes(1)).WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.False(await guard.TryFirstUseAsync("during", TimeSpan.FromMinutes(1)));

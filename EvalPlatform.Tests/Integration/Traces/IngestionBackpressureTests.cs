@@ -90,12 +90,5 @@ public sealed class IngestionBackpressureTests(SqliteAppFactory app) : IClassFix
         Assert.Equal((0, 0L), queue.Waiting);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => Wait.UntilAsync(condition, "the queue's state", TimeSpan.FromSeconds(10));
 }

@@ -307,6 +307,31 @@ public abstract class TraceIngestionTests(EvalAppFactory app)
     }
 
     [Fact]
+    public async Task Search_MatchesASubstringAnyCase_AndTakesWildcardsLiterally()
+    {
+        var (api, _) = await ApiClient.ForNewTeamAsync(app);
+        using var _ = api;
+        var percent = await api.PostTraceAsync(new { user_input = "Is the 50% discount still on?", response = "Yes" });
+        var digits = await api.PostTraceAsync(new { user_input = "Is the 500 discount still on?", response = "No" });
+        var underscore = await api.PostTraceAsync(new { user_input = "a", response = "set max_tokens higher" });
+        await api.PostTraceAsync(new { user_input = "a", response = "set maxXtokens higher" });
+        await api.PostTraceAsync(new { user_input = @"C:\temp\x", response = "a path" });
+
+        async Task<Guid[]> SearchAsync(string term) =>
+            (await api.GetJsonAsync("/api/v1/traces?search=" + Uri.EscapeDataString(term))).GetProperty("items").EnumerateArray()
+                .Select(t => t.GetProperty("id").GetGuid()).ToArray();
+
+        // A fragment of a word, in another case, in the prompt or the response (LIKE through the trigram index on PostgreSQL, ADR 50).
+        Assert.Equal([digits, percent], await SearchAsync("DISCOUN"));
+        Assert.Equal([underscore], await SearchAsync("MAX_TOK"));
+        // % and _ are the user's characters, not wildcards; a backslash too.
+        Assert.Equal([percent], await SearchAsync("50%"));
+        Assert.Empty(await SearchAsync("50%0"));
+        Assert.Single(await SearchAsync(@"c:\temp"));
+        Assert.Empty(await SearchAsync(@"c:\%"));
+    }
+
+    [Fact]
     public async Task List_FiltersAndPagesNewestFirst()
     {
         var (api, _) = await ApiClient.ForNewTeamAsync(app);

@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace EvalPlatform.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresEvalDbContext))]
-    [Migration("20261208013619_SearchTrigramIndex")]
-    partial class SearchTrigramIndex
+    [Migration("20261208025134_LangSmithStatusSearchIndex")]
+    partial class LangSmithStatusSearchIndex
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -1124,6 +1124,12 @@ namespace EvalPlatform.Data.Migrations.Postgres
                     b.Property<bool>("BackfillDone")
                         .HasColumnType("boolean");
 
+                    b.Property<DateTimeOffset?>("BackfillResumedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("BackfillRunsAtResume")
+                        .HasColumnType("bigint");
+
                     b.Property<Guid>("ConnectionId")
                         .HasColumnType("uuid");
 
@@ -1138,6 +1144,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("bigint");
 
                     b.Property<DateTimeOffset?>("FeedbackCheckedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("ImportDay")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("LastError")
@@ -1168,6 +1177,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
                         .HasColumnType("uuid");
 
                     b.Property<long>("RunsImported")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RunsImportedToday")
                         .HasColumnType("bigint");
 
                     b.Property<long>("RunsSeen")

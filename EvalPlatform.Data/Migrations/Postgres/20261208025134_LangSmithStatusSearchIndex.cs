@@ -6,11 +6,14 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace EvalPlatform.Data.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class LangSmithStatusFigures : Migration
+    public partial class LangSmithStatusSearchIndex : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AlterDatabase()
+                .Annotation("Npgsql:PostgresExtension:pg_trgm", ",,");
+
             migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "BackfillResumedAt",
                 table: "langsmith_projects",
@@ -36,11 +39,22 @@ namespace EvalPlatform.Data.Migrations.Postgres
                 type: "bigint",
                 nullable: false,
                 defaultValue: 0L);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_traces_SearchText_trgm",
+                table: "traces",
+                column: "SearchText")
+                .Annotation("Npgsql:IndexMethod", "gin")
+                .Annotation("Npgsql:IndexOperators", new[] { "gin_trgm_ops" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropIndex(
+                name: "IX_traces_SearchText_trgm",
+                table: "traces");
+
             migrationBuilder.DropColumn(
                 name: "BackfillResumedAt",
                 table: "langsmith_projects");
@@ -56,6 +70,9 @@ namespace EvalPlatform.Data.Migrations.Postgres
             migrationBuilder.DropColumn(
                 name: "RunsImportedToday",
                 table: "langsmith_projects");
+
+            migrationBuilder.AlterDatabase()
+                .OldAnnotation("Npgsql:PostgresExtension:pg_trgm", ",,");
         }
     }
 }

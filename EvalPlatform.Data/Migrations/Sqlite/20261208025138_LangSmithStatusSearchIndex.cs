@@ -5,7 +5,7 @@
 namespace EvalPlatform.Data.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class LangSmithStatusFigures : Migration
+    public partial class LangSmithStatusSearchIndex : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)

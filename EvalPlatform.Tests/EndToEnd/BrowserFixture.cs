@@ -88,6 +88,9 @@ public static class PageExtensions
     public static async Task AssertAccessibleAsync(this IPage page, string where)
     {
         await page.WaitForAnimationsAsync();
+        // A snackbar fades in and out by its own timer (opacity steps, not a CSS animation): scan it shown or gone, never half-faded.
+        await page.WaitForFunctionAsync(
+            "() => [...document.querySelectorAll('.mud-snackbar')].every(e => getComputedStyle(e).opacity === '1')", null, new() { Timeout = 10_000 });
         var results = await page.RunAxe();
         var blocking = results.Violations.Where(v => v.Impact is "critical" or "serious")
             .Select(v => $"{v.Impact} {v.Id} ({v.Help}): {string.Join(" | ", v.Nodes.Select(n => $"{n.Target} {Cut(n.Html)} {string.Join(" ", n.Any.Select(c => c.Message))}"))}")

@@ -56,9 +56,15 @@ public sealed class TraceListUxTests : BunitTestBase
         var cut = RenderPage();
 
         cut.WaitForAssertion(() => Assert.Equal(["status", "cost", "time", "model"], Headers(cut)));
-        var cells = cut.Find("tr.trace-row").QuerySelectorAll("td:not(.trace-card-cell)");
+        var cells = cut.Find("tr.trace-row").QuerySelectorAll("td:not(.trace-phone-only)");
         Assert.Equal(4, cells.Length);
         Assert.Equal("$0.0123", cells[1].TextContent.Trim());
+        // The phone card's fields that are not columns are cells of their own, shown on a phone only; the ones that are
+        // columns are not repeated (a screen reader reads each value once, a locator finds it once).
+        var phoneOnly = cut.FindAll("tr.trace-row td.trace-phone-only").Select(td => td.GetAttribute("data-column")).ToList();
+        Assert.Equal(["name", "input"], phoneOnly);
+        Assert.Equal("hello", cut.Find("tr.trace-row td.trace-phone-only[data-column=input]").TextContent.Trim());
+        Assert.Single(cut.FindAll("tr.trace-row [data-testid=status-badge]"));
     }
 
     [Fact]
@@ -77,10 +83,46 @@ public sealed class TraceListUxTests : BunitTestBase
         // Previews as plain text: no raw Markdown in the list, in the table or in the phone card.
         var input = row.QuerySelector("td[data-label=Input]")!.TextContent.Trim();
         Assert.Equal("Refund for order 42: item one item two", input);
-        var card = row.QuerySelector("[data-testid=trace-card]")!;
-        Assert.DoesNotContain("**", card.TextContent, StringComparison.Ordinal);
-        Assert.NotNull(card.QuerySelector("[data-testid=status-badge]"));
-        Assert.Contains("gpt-4o", card.TextContent, StringComparison.Ordinal);
+        // The phone card is the row's own cells (the default columns hold all its fields): status, name, time; model,
+        // latency, cost; the input. Nothing is in the row twice.
+        var card = row.QuerySelectorAll("td.trace-card");
+        Assert.Equal(["time", "status", "name", "model", "input"], card.Select(td => td.GetAttribute("data-column")));
+        Assert.Empty(row.QuerySelectorAll("td.trace-phone-only"));
+        Assert.Single(row.QuerySelectorAll("[data-testid=status-badge]"));
+        Assert.Contains("trace-card-meta-first", row.QuerySelector("td[data-column=model]")!.ClassName, StringComparison.Ordinal);
+        Assert.DoesNotContain("**", string.Concat(card.Select(td => td.TextContent)), StringComparison.Ordinal);
+        Assert.Equal(1, CountOf(row.TextContent, "gpt-4o"));
+        Assert.Equal(1, CountOf(row.TextContent, "Refund for order 42"));
+    }
+
+    [Fact]
+    public async Task AnErroredRow_OnAPhone_ShowsTheErrorWhereThePreviewWouldBe_EvenWithoutTheResponseColumn()
+    {
+        await IngestAsync(new { user_input = "hello", model = "gpt-4o", error = "rate limited by the provider" });
+        await Services.GetRequiredService<SavedViewService>().SaveColumnsAsync(["time", "input"]);
+
+        var cut = RenderPage();
+
+        cut.WaitForAssertion(() => Assert.Equal(["time", "status", "input"], Headers(cut)));
+        var row = cut.Find("tr.trace-row");
+        // The input is a column but not the card's preview (the error is); the error is a phone-only cell.
+        Assert.DoesNotContain("trace-card", row.QuerySelector("td[data-column=input]")!.ClassName ?? "", StringComparison.Ordinal);
+        var error = row.QuerySelector("td.trace-phone-only[data-column=response]")!;
+        Assert.Contains("trace-card-preview", error.ClassName, StringComparison.Ordinal);
+        Assert.Contains("rate limited by the provider", error.TextContent, StringComparison.Ordinal);
+        Assert.Equal(1, CountOf(row.TextContent, "rate limited by the provider"));
+        Assert.Single(row.QuerySelectorAll("[data-testid=error-badge]"));
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     [Fact]

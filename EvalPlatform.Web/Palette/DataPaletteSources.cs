@@ -1,5 +1,6 @@
 using EvalPlatform.Core.Palette;
 using EvalPlatform.Core.Teams;
+using EvalPlatform.Core.Traces.Views;
 using EvalPlatform.Web.Components.Layout;
 using MudBlazor;
 
@@ -53,6 +54,28 @@ public sealed class EvaluatorsPaletteSource(PaletteQueries queries) : IPaletteSo
                 .Select(h => new PaletteItem("Evaluator", h.Title, h.Detail, $"/evaluators/{h.Id}", Icons.Material.Filled.Gavel)).ToList();
 }
 
+/// <summary>Saved views of the trace list (the team's shared ones and the reader's own) by a part of their name.</summary>
+public sealed class SavedViewsPaletteSource(SavedViewService views) : IPaletteSource
+{
+    public int Order => 15;
+
+    public async Task<IReadOnlyList<PaletteItem>> SearchAsync(string term, CurrentTeam current, CancellationToken ct)
+    {
+        if (term.Length == 0 || !current.Can(Permission.ViewTraces))
+        {
+            return [];
+        }
+
+        // A person keeps at most SavedViewService.MaxViewsPerOwner views: the list is small enough to match here.
+        return (await views.ListAsync(ct))
+            .Where(v => v.Name.Contains(term, StringComparison.OrdinalIgnoreCase))
+            .Take(PaletteQueries.DefaultLimit)
+            .Select(v => new PaletteItem("View", v.Name, v.Shared ? "shared view" : "your view", $"/traces?view={v.Id}",
+                v.Shared ? Icons.Material.Filled.Group : Icons.Material.Filled.Bookmarks))
+            .ToList();
+    }
+}
+
 public static class PaletteServiceCollectionExtensions
 {
     /// <summary>The palette's own sources; other features add theirs with another <c>AddScoped&lt;IPaletteSource, T&gt;()</c>.</summary>
@@ -60,6 +83,7 @@ public static class PaletteServiceCollectionExtensions
     {
         services.AddScoped<IPaletteSource, PagesPaletteSource>();
         services.AddScoped<IPaletteSource, TracesPaletteSource>();
+        services.AddScoped<IPaletteSource, SavedViewsPaletteSource>();
         services.AddScoped<IPaletteSource, QueuesPaletteSource>();
         services.AddScoped<IPaletteSource, ExperimentsPaletteSource>();
         services.AddScoped<IPaletteSource, EvaluatorsPaletteSource>();

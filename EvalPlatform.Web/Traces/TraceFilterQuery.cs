@@ -22,6 +22,10 @@ public static class TraceFilterQuery
     }
 
     /// <summary>The trace view's tab in an address, if any.</summary>
+    /// <summary>The saved view a link names (<c>/traces?view=&lt;id&gt;</c>, as the command palette opens one), if any.</summary>
+    public static Guid? ParseView(string uri) =>
+        QueryHelpers.ParseQuery(new Uri(uri).Query).TryGetValue("view", out var view) && Guid.TryParse(view.ToString(), out var id) ? id : null;
+
     public static string? ParseTab(string uri) =>
         QueryHelpers.ParseQuery(new Uri(uri).Query).TryGetValue("tab", out var tab) && tab.Count > 0 ? tab.ToString() : null;
 

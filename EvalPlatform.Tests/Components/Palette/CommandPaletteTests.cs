@@ -5,6 +5,7 @@ using EvalPlatform.Core.Queues;
 using EvalPlatform.Core.Reviews;
 using EvalPlatform.Core.Teams;
 using EvalPlatform.Core.Tenancy;
+using EvalPlatform.Core.Traces.Views;
 using EvalPlatform.Tests.Infrastructure;
 using EvalPlatform.Web.Components.Layout;
 using EvalPlatform.Web.Components.Shared;
@@ -164,6 +165,28 @@ public sealed class CommandPaletteTests : BunitTestBase
         Assert.Equal(["Refunds triage"], cut.FindAll("[data-kind=Queue] .palette-title").Select(e => e.TextContent));
         cut.Find("[data-kind=Queue]").Click();
         Assert.Contains("/review/", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASavedView_ByName_OwnOrShared_NotAnothersPersonalNorAnotherTeams()
+    {
+        var other = await TestData.CreateTeamAsync(Services);
+        await using (var db = await Services.GetRequiredService<IEvalDbContextFactory>().CreateAsync())
+        {
+            db.AllowCrossTeamWrites();
+            db.SavedViews.Add(new SavedView { Id = Guid.NewGuid(), TeamId = _team.Id, Name = "Slow gpt-4o", OwnerId = _team.OwnerId });
+            db.SavedViews.Add(new SavedView { Id = Guid.NewGuid(), TeamId = _team.Id, Name = "Slow shared", OwnerId = "someone-else", Shared = true });
+            db.SavedViews.Add(new SavedView { Id = Guid.NewGuid(), TeamId = _team.Id, Name = "Slow and private", OwnerId = "someone-else" });
+            db.SavedViews.Add(new SavedView { Id = Guid.NewGuid(), TeamId = other.Id, Name = "Slow elsewhere", OwnerId = other.OwnerId, Shared = true });
+            await db.SaveChangesAsync();
+        }
+
+        var cut = RenderPalette();
+        Search(cut, "SLOW");
+
+        Assert.Equal(["Slow gpt-4o", "Slow shared"], cut.FindAll("[data-kind=View] .palette-title").Select(e => e.TextContent));
+        cut.Find("[data-kind=View]").Click();
+        Assert.Contains("/traces?view=", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal);
     }
 
     /// <summary>The palette offers exactly the navigation's pages for each role (plus the inbox and the account page).</summary>

@@ -11,6 +11,8 @@ using EvalPlatform.Web.Traces;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 
+using MudBlazor;
+
 namespace EvalPlatform.Tests.Components.Traces;
 
 /// <summary>
@@ -187,6 +189,33 @@ public sealed class TraceListUxTests : BunitTestBase
             Assert.Equal(["time", "status", "model", "input"], Headers(cut));
             Assert.Single(cut.FindAll("tr.trace-row"));
         });
+    }
+
+    [Fact]
+    public async Task ALinkToASavedView_AppliesIt_AndAGoneOneSaysSo()
+    {
+        await IngestAsync(new { user_input = "about refunds", model = "gpt-4o" });
+        await IngestAsync(new { user_input = "about shipping", model = "claude-sonnet-4" });
+        var view = await Services.GetRequiredService<SavedViewService>().CreateAsync(
+            new SavedViewInput("Claude only", new TraceFilter(Model: "claude"), ["time", "model", "input"], Shared: false));
+        var navigation = Services.GetRequiredService<NavigationManager>();
+        navigation.NavigateTo($"/traces?view={view.Id}");
+
+        // What the command palette opens: the view's filters replace the address, its columns are the table's.
+        var cut = RenderPage();
+        cut.WaitForAssertion(() =>
+        {
+            Assert.EndsWith("/traces?model=claude", navigation.Uri, StringComparison.Ordinal);
+            Assert.Equal(["time", "status", "model", "input"], Headers(cut));
+            Assert.Single(cut.FindAll("tr.trace-row"));
+            Assert.Contains("Claude only", cut.Find("[data-testid=views-menu]").TextContent, StringComparison.Ordinal);
+        });
+
+        // Opened again on the open page, for a view that is gone: it says so and the list stays.
+        navigation.NavigateTo($"/traces?view={Guid.NewGuid()}");
+        cut.WaitForAssertion(() => Assert.Contains(Services.GetRequiredService<ISnackbar>().ShownSnackbars,
+            s => s.Message?.Contains("no longer exists", StringComparison.Ordinal) == true));
+        Assert.Empty(cut.FindAll(".mud-alert-text-error"));
     }
 
     [Fact]

@@ -89,9 +89,25 @@ public sealed class CommandPaletteTests : BunitTestBase
 
         Assert.Equal("Trace", cut.Find("[data-testid=palette-option]").GetAttribute("data-kind"));
         Assert.Equal("refund chat", Titles(cut)[0]);
-        cut.Find("[data-testid=palette-input]").KeyDown(new KeyboardEventArgs { Key = "Enter" });
+        await cut.Find("[data-testid=palette-input]").KeyDownAsync(new KeyboardEventArgs { Key = "Enter" });
         Assert.EndsWith($"/traces/{id}", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal);
         Assert.Empty(cut.FindAll("[data-testid=palette]"));
+    }
+
+    [Fact]
+    public async Task EnterPressed_BeforeTheAnswer_OpensItsFirstLine_WhenItComes()
+    {
+        var id = await IngestAsync(new { external_id = "order-43", name = "pasted id", user_input = "Where is it?" });
+        var cut = RenderPalette();
+
+        // Pasted and Enter at once: the search is still waiting out its debounce when Enter comes.
+        var typing = cut.Find("[data-testid=palette-input]").InputAsync(new ChangeEventArgs { Value = "order-43" });
+        cut.WaitForAssertion(() => Assert.Equal("true", cut.Find("[data-testid=palette-list]").GetAttribute("aria-busy")), AnswerTime);
+        await cut.Find("[data-testid=palette-input]").KeyDownAsync(new KeyboardEventArgs { Key = "Enter" });
+        await typing;
+
+        cut.WaitForAssertion(() => Assert.EndsWith($"/traces/{id}", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal), AnswerTime);
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=palette]")));
     }
 
     [Fact]
@@ -111,7 +127,7 @@ public sealed class CommandPaletteTests : BunitTestBase
     }
 
     [Fact]
-    public void Arrows_MoveTheActiveOption_AndEscapeClosesAndGivesFocusBack()
+    public async Task Arrows_MoveTheActiveOption_AndEscapeClosesAndGivesFocusBack()
     {
         var cut = RenderPalette();
         Assert.True(cut.FindAll("[data-testid=palette-option]").Count > 3);
@@ -121,15 +137,15 @@ public sealed class CommandPaletteTests : BunitTestBase
         Assert.Equal("true", input.GetAttribute("aria-expanded"));
         Assert.Equal("palette-option-0", input.GetAttribute("aria-activedescendant"));
 
-        input.KeyDown(new KeyboardEventArgs { Key = "ArrowDown" });
-        input.KeyDown(new KeyboardEventArgs { Key = "ArrowDown" });
+        await input.KeyDownAsync(new KeyboardEventArgs { Key = "ArrowDown" });
+        await input.KeyDownAsync(new KeyboardEventArgs { Key = "ArrowDown" });
         Assert.Equal("palette-option-2", cut.Find("[data-testid=palette-input]").GetAttribute("aria-activedescendant"));
         Assert.Equal("true", cut.Find("#palette-option-2").GetAttribute("aria-selected"));
         Assert.Equal("false", cut.Find("#palette-option-0").GetAttribute("aria-selected"));
-        cut.Find("[data-testid=palette-input]").KeyDown(new KeyboardEventArgs { Key = "ArrowUp" });
+        await cut.Find("[data-testid=palette-input]").KeyDownAsync(new KeyboardEventArgs { Key = "ArrowUp" });
         Assert.Equal("palette-option-1", cut.Find("[data-testid=palette-input]").GetAttribute("aria-activedescendant"));
 
-        cut.Find("[data-testid=palette-input]").KeyDown(new KeyboardEventArgs { Key = "Escape" });
+        await cut.Find("[data-testid=palette-input]").KeyDownAsync(new KeyboardEventArgs { Key = "Escape" });
         Assert.Empty(cut.FindAll("[data-testid=palette]"));
         JSInterop.VerifyInvoke("evalPlatform.palette.restore");
         JSInterop.VerifyInvoke("evalPlatform.palette.remember");
@@ -163,7 +179,7 @@ public sealed class CommandPaletteTests : BunitTestBase
         Search(cut, "refunds");
 
         Assert.Equal(["Refunds triage"], cut.FindAll("[data-kind=Queue] .palette-title").Select(e => e.TextContent));
-        cut.Find("[data-kind=Queue]").Click();
+        await cut.Find("[data-kind=Queue]").ClickAsync(new());
         Assert.Contains("/review/", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal);
     }
 
@@ -185,7 +201,7 @@ public sealed class CommandPaletteTests : BunitTestBase
         Search(cut, "SLOW");
 
         Assert.Equal(["Slow gpt-4o", "Slow shared"], cut.FindAll("[data-kind=View] .palette-title").Select(e => e.TextContent));
-        cut.Find("[data-kind=View]").Click();
+        await cut.Find("[data-kind=View]").ClickAsync(new());
         Assert.Contains("/traces?view=", Services.GetRequiredService<NavigationManager>().Uri, StringComparison.Ordinal);
     }
 
